@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { CosmoError, errorMessage } from '../util/errors.js';
+import { registerRun } from './run.js';
+
+const program = new Command()
+  .name('cosmo')
+  .description('Build synthetic pretraining corpora: seeds -> prompts -> generate -> filter -> dedup -> decontaminate -> export')
+  .showHelpAfterError();
+
+registerRun(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  // Errors meant for a person print without a stack; anything else is a bug and keeps its stack.
+  if (err instanceof CosmoError) process.stderr.write(`cosmo: ${err.message}\n`);
+  else process.stderr.write(`cosmo: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : errorMessage(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { runPipeline, type StageResult } from '../pipeline/run.js';
+import { createLogger } from '../util/log.js';
+import { addCommonOptions, configFromOptions, type CommonOptions } from './common.js';
+import { withInterrupt } from './interrupt.js';
+
+export function registerRun(program: Command): void {
+  addCommonOptions(
+    program
+      .command('run')
+      .description('run the whole pipeline described by a corpus file, resuming whatever is unfinished')
+      .argument('<corpus.yaml>', 'corpus file'),
+  ).action(async (file: string, opts: CommonOptions) => {
+    const cfg = configFromOptions(file, opts);
+    const log = createLogger();
+    const results = await withInterrupt((signal) =>
+      runPipeline(cfg, { log, signal, skipBad: opts.skipBad, progress: process.stderr.isTTY ? 'bar' : 'lines' }),
+    );
+    printSummary(results);
+  });
+}
+
+/** The end-of-run summary: samples, tokens, speed, where the output is. */
+export function printSummary(results: StageResult[]): void {
+  const gen = results.find((r) => r.stage === 'generate');
+  const exp = results.find((r) => r.stage === 'export');
+  const lines: string[] = ['', 'cosmo: done'];
+  for (const r of results) {
+    const counters = Object.entries(r.stats.counters)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    lines.push(`  ${r.stage.padEnd(16)} ${(r.duration_ms / 1000).toFixed(1).padStart(7)}s  ${counters}`);
+  }
+  if (gen) {
+    const c = gen.stats.counters;
+    const tokens = c.completion_tokens ?? 0;
+    const secs = gen.duration_ms / 1000;
+    lines.push(
+      `  samples: ${c.samples ?? 0} (${c.failed ?? 0} failed)   tokens: ${tokens}   ` +
+        (secs > 0 && tokens > 0 ? `${(tokens / secs).toFixed(1)} tokens/s` : ''),
+    );
+  }
+  if (exp) lines.push(`  dataset: ${exp.outputDir}`);
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,58 @@
+import type { FinishReason, GenParams, Usage } from '../records/types.js';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface CompletionRequest {
+  messages: ChatMessage[];
+  params: GenParams;
+  /** Constrain the output to this JSON schema (cluster labels, judges). */
+  jsonSchema?: Record<string, unknown>;
+  signal?: AbortSignal;
+}
+
+export interface Completion {
+  text: string;
+  finish_reason: Exclude<FinishReason, 'error'>;
+  usage: Usage;
+  /** The model that answered, as the engine names it. */
+  model: string;
+}
+
+/** Why a request failed, so that the pool can decide whether to retry. */
+export type EngineErrorKind =
+  | 'timeout'
+  | 'connection'
+  | 'rate_limited'
+  | 'server'
+  | 'bad_request'
+  | 'context_length'
+  | 'auth'
+  | 'aborted'
+  | 'unknown';
+
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    readonly kind: EngineErrorKind,
+    readonly opts: { retryable?: boolean; retryAfterMs?: number; status?: number } = {},
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+  get retryable(): boolean {
+    return this.opts.retryable ?? ['timeout', 'connection', 'rate_limited', 'server'].includes(this.kind);
+  }
+}
+
+/** Anything that turns chat messages into a completion: the embedded llama.cpp engine or an HTTP endpoint. */
+export interface Engine {
+  /** Unique, human-readable id (e.g. `embedded:model.gguf` or `http://host:8000/v1`), recorded on each sample. */
+  readonly id: string;
+  /** Requests this engine takes at once. */
+  readonly concurrency: number;
+  complete(req: CompletionRequest): Promise<Completion>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,79 @@
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { InputError } from '../util/errors.js';
+
+/**
+ * An append-only JSONL file that survives SIGKILL: each record is handed to the OS in one write
+ * before `append` returns, so a killed process loses nothing it appended. A line torn by a crash
+ * mid-write is cut off when the log is reopened.
+ */
+export class AppendLog<T = unknown> {
+  private fd: number;
+  private lastSync = Date.now();
+
+  private constructor(
+    readonly path: string,
+    fd: number,
+    private readonly syncEveryMs: number,
+  ) {
+    this.fd = fd;
+  }
+
+  /** Open (or create) the log and return it with the records already in it. */
+  static open<T>(path: string, opts: { syncEveryMs?: number } = {}): { log: AppendLog<T>; existing: T[] } {
+    mkdirSync(dirname(path), { recursive: true });
+    const existing: T[] = [];
+    let validBytes = 0;
+    if (existsSync(path)) {
+      const buf = readFileSync(path);
+      const end = buf.lastIndexOf(0x0a) + 1; // bytes after the last newline are a torn write
+      validBytes = end;
+      const text = buf.subarray(0, end).toString('utf8');
+      let lineNo = 0;
+      for (const line of text.split('\n')) {
+        lineNo++;
+        if (line === '') continue;
+        try {
+          existing.push(JSON.parse(line) as T);
+        } catch {
+          throw new InputError(path, lineNo, 'corrupt checkpoint line (not JSON); move the file aside to start this task over');
+        }
+      }
+    }
+    const fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
+    ftruncateSync(fd, validBytes);
+    const log = new AppendLog<T>(path, fd, opts.syncEveryMs ?? 1000);
+    log.position = validBytes;
+    return { log, existing };
+  }
+
+  private position = 0;
+
+  append(record: T): void {
+    this.appendMany([record]);
+  }
+
+  appendMany(records: readonly T[]): void {
+    if (records.length === 0) return;
+    let text = '';
+    for (const r of records) text += JSON.stringify(r) + '\n';
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off, this.position + off);
+    this.position += buf.length;
+    // Process crashes need only the write above; fsync now and then guards against machine crashes.
+    if (Date.now() - this.lastSync >= this.syncEveryMs) this.sync();
+  }
+
+  sync(): void {
+    fsyncSync(this.fd);
+    this.lastSync = Date.now();
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    this.sync();
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,5 @@
+export * from './jsonl.js';
+export * from './atomic.js';
+export * from './append-log.js';
+export * from './parquet.js';
+export * from './shards.js';

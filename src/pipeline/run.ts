@@ -1,0 +1,107 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CorpusConfig } from '../config/schema.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { runStageLocal, type TaskFailure } from '../exec/local.js';
+import type { RunOptions, StageDef } from '../exec/stage.js';
+import { Stats, type StatsJson } from '../exec/stats.js';
+import { readMarkers, resolvedConfigPath, type StagePlan } from '../exec/task.js';
+import { CosmoError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { STAGES } from './stages.js';
+
+export interface StageResult {
+  stage: string;
+  outputDir: string;
+  tasks: number;
+  /** Tasks that were already complete from an earlier run. */
+  skipped: number;
+  stats: StatsJson;
+  duration_ms: number;
+}
+
+export interface PipelineOptions extends RunOptions {
+  /** Run only these stages (by name), reading whatever the earlier stages left on disk. */
+  only?: string[];
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+/** Folder of a stage's output shards. */
+export const stageDir = (cfg: Pick<CorpusConfig, 'output_dir'>, stage: string) => join(cfg.output_dir, stage);
+
+/** The enabled stages in order, each with the folder it reads from. */
+export function planStages(cfg: CorpusConfig): { def: StageDef; inputDir: string | undefined }[] {
+  const plan: { def: StageDef; inputDir: string | undefined }[] = [];
+  let input: string | undefined;
+  for (const def of STAGES) {
+    if (!def.enabled(cfg)) continue;
+    plan.push({ def, inputDir: input });
+    if (!def.auxiliary) input = stageDir(cfg, def.name);
+  }
+  return plan;
+}
+
+/** Refuse to mix outputs of runs with different task counts in one folder. */
+async function claimStageDir(outputDir: string, stage: string, tasks: number): Promise<void> {
+  const file = join(outputDir, '.stage.json');
+  if (existsSync(file)) {
+    const prev = JSON.parse(readFileSync(file, 'utf8')) as { tasks: number };
+    if (prev.tasks !== tasks)
+      throw new CosmoError(
+        `${outputDir} holds a ${stage} run with ${prev.tasks} tasks, but the config now asks for ${tasks}. ` +
+          `Keep tasks at ${prev.tasks}, or delete ${outputDir} to redo this stage.`,
+      );
+    return;
+  }
+  await writeJsonAtomic(file, { stage, tasks });
+}
+
+/** Run the pipeline (or the stages in `only`), resuming whatever an earlier run left unfinished. */
+export async function runPipeline(cfg: CorpusConfig, opts: PipelineOptions): Promise<StageResult[]> {
+  const signal = opts.signal ?? new AbortController().signal;
+  await writeJsonAtomic(resolvedConfigPath(cfg.output_dir), cfg);
+  const results: StageResult[] = [];
+  for (const { def, inputDir } of planStages(cfg)) {
+    if (opts.only && !opts.only.includes(def.name)) continue;
+    results.push(await runOneStage(def, cfg, inputDir, opts, signal));
+  }
+  return results;
+}
+
+async function runOneStage(
+  def: StageDef,
+  cfg: CorpusConfig,
+  inputDir: string | undefined,
+  opts: PipelineOptions,
+  signal: AbortSignal,
+): Promise<StageResult> {
+  const started = Date.now();
+  const outputDir = stageDir(cfg, def.name);
+  const tasks = def.tasks(cfg);
+  await claimStageDir(outputDir, def.name, tasks);
+  const plan: StagePlan = {
+    stage: def.name,
+    worldSize: tasks,
+    inputDir,
+    outputDir,
+    workDir: cfg.output_dir,
+    options: { skipBad: opts.skipBad, progress: opts.progress },
+  };
+  const log = opts.log.child(def.name);
+  const before = readMarkers(outputDir).length;
+  if (before < tasks) log.info(before ? `resuming: ${before}/${tasks} tasks already done` : `starting ${tasks} task(s)`);
+  const failures: TaskFailure[] = await runStageLocal(def, cfg, plan, { workers: cfg.executor.workers, log, signal });
+  if (failures.length > 0) {
+    throw new CosmoError(
+      `stage ${def.name}: ${failures.length} of ${tasks} task(s) failed\n` +
+        failures.map((f) => `  task ${f.rank}: ${f.error}${f.log ? ` (log: ${f.log})` : ''}`).join('\n') +
+        `\nRerun the same command to retry only the failed tasks.`,
+    );
+  }
+  const stats = new Stats();
+  for (const m of readMarkers(outputDir)) stats.merge(m.stats);
+  await def.finalize?.(cfg, { ...plan, stats, log, signal });
+  await writeJsonAtomic(join(outputDir, 'stats.json'), stats);
+  return { stage: def.name, outputDir, tasks, skipped: before, stats: stats.toJSON(), duration_ms: Date.now() - started };
+}

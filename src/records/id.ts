@@ -1,0 +1,18 @@
+import { createHash } from 'node:crypto';
+
+/** JSON with object keys sorted, so equal values always serialise identically. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v as object).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+      return sorted;
+    }
+    return v;
+  });
+}
+
+/** A stable id: the first 16 hex digits of sha256 over the canonical JSON of everything that shaped a record. */
+export function stableId(...parts: unknown[]): string {
+  return createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 16);
+}

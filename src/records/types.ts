@@ -1,0 +1,58 @@
+/** The records that flow between stages (DESIGN.md §2). Field names are snake_case on disk. */
+
+export const SEED_KINDS = ['web', 'curated', 'instruct', 'math', 'kb'] as const;
+export type SeedKind = (typeof SEED_KINDS)[number];
+
+export interface SeedRecord {
+  id: string;
+  text: string;
+  /** Name of the configured seed source the record came from. */
+  source: string;
+  kind: SeedKind;
+  meta: Record<string, unknown>;
+}
+
+export interface PromptRecord {
+  id: string;
+  prompt: string;
+  seed_id: string;
+  seed_data: string;
+  seed_source: string;
+  format: string;
+  audience: string;
+  topic?: string;
+  template_id: string;
+  template_version: number;
+  language: string;
+  /** Per-prompt generation overrides, e.g. max_tokens by format. */
+  max_tokens?: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'error';
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+export interface GenParams {
+  temperature: number;
+  top_p: number;
+  max_tokens: number;
+  seed?: number;
+  stop?: string[];
+}
+
+export interface Sample extends PromptRecord {
+  text: string;
+  token_length: number;
+  model: string;
+  finish_reason: FinishReason;
+  usage: Usage;
+  gen_params: GenParams;
+  engine: string;
+  latency_ms: number;
+  created_at: string;
+  /** Set when the request failed for good; such samples carry an empty text and are dropped by filter. */
+  error?: string;
+}
