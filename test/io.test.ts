@@ -1,0 +1,71 @@
+import { mkdtempSync, writeFileSync, readFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { AppendLog, collect, readJsonl, readTaskInput, writeParquet, readParquet, parquetSchema, writeShard } from '../src/io/index.js';
+import { stableId } from '../src/records/id.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'cosmo-io-'));
+
+describe('jsonl', () => {
+  it('names the file and line of a malformed line', async () => {
+    const f = join(tmp(), 'bad.jsonl');
+    writeFileSync(f, '{"a":1}\n{"a":\n{"a":3}\n');
+    await expect(collect(readJsonl(f))).rejects.toThrow(`${f}:2: malformed JSON`);
+  });
+
+  it('skips and reports bad lines with skipBad', async () => {
+    const f = join(tmp(), 'bad.jsonl.gz');
+    writeFileSync(f, gzipSync('{"a":1}\n[1,2]\nnot json\n{"a":4}\n'));
+    const bad: number[] = [];
+    const rows = await collect(readJsonl(f, { skipBad: true, onBad: (b) => bad.push(b.line) }));
+    expect(rows.map((r) => r.value)).toEqual([{ a: 1 }, { a: 4 }]);
+    expect(bad).toEqual([2, 3]);
+  });
+});
+
+describe('task input', () => {
+  it('gives every record exactly one owner, with more tasks than shards and fewer', async () => {
+    const dir = tmp();
+    for (let s = 0; s < 3; s++) await writeShard(join(dir, `${s}.jsonl`), Array.from({ length: 5 }, (_, i) => ({ n: s * 5 + i })));
+    for (const world of [1, 2, 3, 4, 7]) {
+      const seen: number[] = [];
+      for (let r = 0; r < world; r++) for await (const x of readTaskInput<{ n: number }>(dir, r, world)) seen.push(x.n);
+      expect(seen.sort((a, b) => a - b)).toEqual([...Array(15).keys()]);
+    }
+  });
+});
+
+describe('append log', () => {
+  it('keeps every appended record and cuts a torn last line on reopen', () => {
+    const f = join(tmp(), 'ledger.jsonl');
+    const { log } = AppendLog.open<{ i: number }>(f);
+    for (let i = 0; i < 10; i++) log.append({ i });
+    log.close();
+    appendFileSync(f, '{"i":10, "trunc');
+    const { log: again, existing } = AppendLog.open<{ i: number }>(f);
+    expect(existing.map((r) => r.i)).toEqual([...Array(10).keys()]);
+    again.append({ i: 10 });
+    again.close();
+    expect(readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).i)).toEqual([...Array(11).keys()]);
+  });
+});
+
+describe('parquet', () => {
+  it('round-trips typed columns with zstd', async () => {
+    const f = join(tmp(), 'x.parquet');
+    const n = await writeParquet(f, [{ a: 'x', b: 1 }, { a: 'y\n"q"', b: 2, extra: true }], { a: 'VARCHAR', b: 'INTEGER' });
+    expect(n).toBe(2);
+    expect(await collect(readParquet(f))).toEqual([{ a: 'x', b: 1 }, { a: 'y\n"q"', b: 2 }]);
+    expect(await parquetSchema(f)).toEqual({ a: 'VARCHAR', b: 'INTEGER' });
+  });
+});
+
+describe('stable ids', () => {
+  it('do not depend on key order and change with content', () => {
+    expect(stableId({ a: 1, b: [1, 2] })).toBe(stableId({ b: [1, 2], a: 1 }));
+    expect(stableId({ a: 1 })).not.toBe(stableId({ a: 2 }));
+    expect(stableId('x')).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
