@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerRun } from './run.js';
+import { registerStageCommands } from './stages.js';
 
 const program = new Command()
   .name('cosmo')
@@ -8,6 +9,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerRun(program);
+registerStageCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Errors meant for a person print without a stack; anything else is a bug and keeps its stack.

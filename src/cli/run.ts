@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runPipeline, type StageResult } from '../pipeline/run.js';
 import { createLogger } from '../util/log.js';
+import { dryRun, formatDryRun } from '../pipeline/dry-run.js';
 import { addCommonOptions, configFromOptions, type CommonOptions } from './common.js';
 import { withInterrupt } from './interrupt.js';
 
@@ -9,10 +10,19 @@ export function registerRun(program: Command): void {
     program
       .command('run')
       .description('run the whole pipeline described by a corpus file, resuming whatever is unfinished')
-      .argument('<corpus.yaml>', 'corpus file'),
-  ).action(async (file: string, opts: CommonOptions) => {
+      .argument('<corpus.yaml>', 'corpus file')
+      .option('--dry-run', 'build the prompts and print what would be generated, without generating')
+      .option('--tps <n>', 'tokens/s to estimate the dry run\'s generation time with', '100'),
+  ).action(async (file: string, opts: CommonOptions & { dryRun?: boolean; tps: string }) => {
     const cfg = configFromOptions(file, opts);
     const log = createLogger();
+    if (opts.dryRun) {
+      const report = await withInterrupt((signal) =>
+        dryRun(cfg, { log, signal, tokensPerSecond: Number(opts.tps) || 100, skipBad: opts.skipBad }),
+      );
+      process.stdout.write(formatDryRun(report) + '\n');
+      return;
+    }
     const results = await withInterrupt((signal) =>
       runPipeline(cfg, { log, signal, skipBad: opts.skipBad, progress: process.stderr.isTTY ? 'bar' : 'lines' }),
     );

@@ -42,6 +42,9 @@ export function planStages(cfg: CorpusConfig): { def: StageDef; inputDir: string
   return plan;
 }
 
+/** A stage name selects that stage and its inner steps (`dedup` selects `dedup-signatures`, …). */
+const selects = (name: string, stage: string) => stage === name || stage.startsWith(`${name}-`);
+
 /** Refuse to mix outputs of runs with different task counts in one folder. */
 async function claimStageDir(outputDir: string, stage: string, tasks: number): Promise<void> {
   const file = join(outputDir, '.stage.json');
@@ -63,7 +66,7 @@ export async function runPipeline(cfg: CorpusConfig, opts: PipelineOptions): Pro
   await writeJsonAtomic(resolvedConfigPath(cfg.output_dir), cfg);
   const results: StageResult[] = [];
   for (const { def, inputDir } of planStages(cfg)) {
-    if (opts.only && !opts.only.includes(def.name)) continue;
+    if (opts.only && !opts.only.some((name) => selects(name, def.name))) continue;
     results.push(await runOneStage(def, cfg, inputDir, opts, signal));
   }
   return results;
