@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Runs the built CLI; from a source checkout without a build, runs the TypeScript through tsx.
+// In a source checkout, run the TypeScript through tsx so the CLI is never a stale build;
+// an installed package has no src/ and runs the compiled dist/.
 import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
-const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-if (existsSync(built)) {
-  await import(pathToFileURL(built).href);
-} else {
+const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../src/cli/main.ts');
+  await import(source);
+} else {
+  await import('../dist/cli/main.js');
 }
