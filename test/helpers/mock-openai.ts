@@ -1,0 +1,258 @@
+/**
+ * A real OpenAI-compatible HTTP server for tests and benchmarks: `POST /v1/chat/completions`
+ * (non-streaming), `GET /v1/models`, `GET /health`. Replies are derived from the prompt so tests can
+ * check them; faults (500s, hangs, 429 + Retry-After, death after N requests) are injected on demand.
+ *
+ * Standalone (stand-in GPU server for `cosmo serve`, or a separate process for benchmarks):
+ *   node --import tsx test/helpers/mock-openai.ts --port 0 --latency-ms 50
+ * prints its base URL (ending in /v1) on stdout.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export interface MockFaults {
+  /** Probability that a request gets HTTP 500. */
+  failRate: number;
+  /** Probability that a request is never answered. */
+  hangRate: number;
+  /** Probability that a request gets 429 with `Retry-After`. */
+  rateLimitRate: number;
+  /** Seconds sent in `Retry-After`. */
+  retryAfterS: number;
+  /** After this many chat requests the server dies: sockets destroyed, port closed. */
+  dieAfter?: number;
+}
+
+export interface MockOptions extends Partial<MockFaults> {
+  port?: number;
+  host?: string;
+  /** Milliseconds before each answer. */
+  latencyMs?: number;
+  /** Model name reported in answers and /v1/models. */
+  model?: string;
+  /** Completion length in tokens (one word each) before `max_tokens` cuts it. */
+  completionTokens?: number;
+  /** When set, requests must carry `Authorization: Bearer <apiKey>` or get 401. */
+  apiKey?: string;
+  /** Keep a log of every chat request (turn off for long benchmarks). */
+  record?: boolean;
+}
+
+export interface MockRequestLog {
+  /** ms since the server started */
+  t: number;
+  status: number | 'hang';
+  prompt: string;
+  body: Record<string, unknown>;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface MockStats {
+  requests: number;
+  byStatus: Record<string, number>;
+  /** Answers with status 200. */
+  completed: number;
+  inflight: number;
+}
+
+export interface MockServer {
+  /** Base URL, ending in /v1. */
+  url: string;
+  port: number;
+  stats: MockStats;
+  log: MockRequestLog[];
+  /** Change fault rates while running. */
+  faults: MockFaults;
+  /** Kill switch: the endpoint dies at once, as a crashed GPU server would. */
+  kill(): void;
+  close(): Promise<void>;
+}
+
+/** The reply a mock server gives for a prompt: tests compare generated text with this. */
+export function mockReply(prompt: string, tokens: number): string {
+  const tag = createHash('sha256').update(prompt).digest('hex').slice(0, 12);
+  const words = prompt.split(/\s+/).filter(Boolean).slice(0, 16);
+  const out = [`reply-${tag}:`];
+  for (let i = 1; i < tokens; i++) out.push(words.length ? words[i % words.length]! : `w${i}`);
+  return out.join(' ');
+}
+
+const lastUserMessage = (body: Record<string, unknown>): string => {
+  const msgs = Array.isArray(body.messages) ? (body.messages as { role?: string; content?: unknown }[]) : [];
+  const user = [...msgs].reverse().find((m) => m.role === 'user');
+  return typeof user?.content === 'string' ? user.content : '';
+};
+
+export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServer> {
+  const model = opts.model ?? 'mock-model';
+  const latency = opts.latencyMs ?? 0;
+  const completionTokens = opts.completionTokens ?? 32;
+  const record = opts.record ?? true;
+  const faults: MockFaults = {
+    failRate: opts.failRate ?? 0,
+    hangRate: opts.hangRate ?? 0,
+    rateLimitRate: opts.rateLimitRate ?? 0,
+    retryAfterS: opts.retryAfterS ?? 1,
+    dieAfter: opts.dieAfter,
+  };
+  const stats: MockStats = { requests: 0, byStatus: {}, completed: 0, inflight: 0 };
+  const log: MockRequestLog[] = [];
+  const started = Date.now();
+  const sockets = new Set<Socket>();
+  let dead = false;
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
+    if (status === 200) stats.completed++;
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  };
+
+  const chat = (req: IncomingMessage, res: ServerResponse, raw: string) => {
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      return send(res, 400, { error: { message: 'request body is not JSON', type: 'invalid_request_error' } });
+    }
+    stats.requests++;
+    const prompt = lastUserMessage(body);
+    const entry: MockRequestLog | undefined = record
+      ? { t: Date.now() - started, status: 200, prompt, body, headers: req.headers }
+      : undefined;
+    if (entry) log.push(entry);
+    if (faults.dieAfter !== undefined && stats.requests > faults.dieAfter) {
+      kill();
+      return;
+    }
+    if (opts.apiKey !== undefined && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
+      if (entry) entry.status = 401;
+      return send(res, 401, { error: { message: 'invalid api key', type: 'authentication_error' } });
+    }
+    if (typeof body.model !== 'string' || !Array.isArray(body.messages)) {
+      if (entry) entry.status = 400;
+      return send(res, 400, { error: { message: 'model and messages are required', type: 'invalid_request_error' } });
+    }
+    const r = Math.random();
+    if (r < faults.hangRate) {
+      if (entry) entry.status = 'hang';
+      stats.byStatus.hang = (stats.byStatus.hang ?? 0) + 1;
+      return; // never answered; the socket closes when the client gives up
+    }
+    if (r < faults.hangRate + faults.failRate) {
+      if (entry) entry.status = 500;
+      return send(res, 500, { error: { message: 'injected internal error', type: 'server_error' } });
+    }
+    if (r < faults.hangRate + faults.failRate + faults.rateLimitRate) {
+      if (entry) entry.status = 429;
+      return send(res, 429, { error: { message: 'rate limited', type: 'rate_limit_error' } }, { 'retry-after': String(faults.retryAfterS) });
+    }
+    const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : Infinity;
+    const tokens = Math.min(completionTokens, maxTokens);
+    const answer = () => {
+      stats.inflight--;
+      if (dead || res.destroyed) return;
+      send(res, 200, {
+        id: `chatcmpl-${stats.requests}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: mockReply(prompt, tokens) },
+            finish_reason: completionTokens > maxTokens ? 'length' : 'stop',
+          },
+        ],
+        usage: { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: tokens, total_tokens: Math.ceil(prompt.length / 4) + tokens },
+      });
+    };
+    stats.inflight++;
+    if (latency > 0) setTimeout(answer, latency);
+    else setImmediate(answer);
+  };
+
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/health' || req.url === '/v1/health')) return send(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && req.url === '/v1/models')
+      return send(res, 200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'cosmo-mock' }] });
+    if (req.method === 'POST' && req.url === '/v1/chat/completions') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => chat(req, res, Buffer.concat(chunks).toString('utf8')));
+      return;
+    }
+    send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'not_found' } });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 65_000;
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  function kill(): void {
+    if (dead) return;
+    dead = true;
+    server.close();
+    for (const s of sockets) s.destroy();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}/v1`,
+    port,
+    stats,
+    log,
+    faults,
+    kill,
+    close: () => {
+      kill();
+      return closed;
+    },
+  };
+}
+
+// Standalone: print the URL and serve until SIGTERM/SIGINT.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '0' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'latency-ms': { type: 'string', default: '0' },
+      model: { type: 'string', default: 'mock-model' },
+      'completion-tokens': { type: 'string', default: '32' },
+      'fail-rate': { type: 'string', default: '0' },
+      'hang-rate': { type: 'string', default: '0' },
+      'rate-limit-rate': { type: 'string', default: '0' },
+      'retry-after-s': { type: 'string', default: '1' },
+      'api-key': { type: 'string' },
+    },
+  });
+  const server = await startMockOpenAI({
+    port: Number(values.port),
+    host: values.host,
+    latencyMs: Number(values['latency-ms']),
+    model: values.model,
+    completionTokens: Number(values['completion-tokens']),
+    failRate: Number(values['fail-rate']),
+    hangRate: Number(values['hang-rate']),
+    rateLimitRate: Number(values['rate-limit-rate']),
+    retryAfterS: Number(values['retry-after-s']),
+    apiKey: values['api-key'],
+    record: false,
+  });
+  process.stdout.write(`${server.url}\n`);
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
