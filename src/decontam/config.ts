@@ -1,12 +1,42 @@
 import { z } from 'zod';
 
+/** A user's own benchmark file: JSONL with the memorisable text in `field`. */
+const extraBenchmark = z.union([
+  z.string(),
+  z.strictObject({
+    path: z.string(),
+    /** Name in the report; defaults to the file name without extension. */
+    name: z.string().optional(),
+    field: z.string().default('text'),
+  }),
+]);
+
 export const decontamSchema = z.strictObject({
   enabled: z.boolean().default(true),
   tasks: z.number().int().positive().default(1),
-  /** Folder of benchmark files (ARC, MMLU, …); relative to the corpus file. */
+  /** Folder of benchmark files (ARC, MMLU, …); relative to the corpus file. Nothing is checked without it or `extra`. */
   benchmarks_dir: z.string().optional(),
+  /** Only these benchmarks of the folder (e.g. [mmlu, gsm8k]); all recognised files by default. */
+  benchmarks: z.array(z.string()).optional(),
+  /** Extra benchmark files (JSONL, relative to the corpus file). */
+  extra: z.array(extraBenchmark).default([]),
   ngram: z.number().int().positive().default(10),
+  /** A sample is contaminated when its overlap score with an item is above this. */
   threshold: z.number().min(0).max(1).default(0.5),
+  /**
+   * drop: remove contaminated samples, checking every candidate item.
+   * cut: cut the contaminated span out and keep the rest (dropped if too little remains).
+   * cosmopedia: Cosmopedia's script exactly (first n-gram hit only), to compare with published numbers.
+   */
   mode: z.enum(['drop', 'cut', 'cosmopedia']).default('drop'),
+  /** Matching blocks must be longer than this many characters to count (Cosmopedia: 5). */
+  min_block: z.number().int().nonnegative().default(5),
+  /**
+   * drop/cut modes also score the question alone when it has at least this many words, so a
+   * verbatim question with paraphrased answers is caught. 0 turns this off.
+   */
+  question_min_words: z.number().int().nonnegative().default(20),
+  /** cut mode: a sample with fewer words than this left after cutting is dropped instead. */
+  cut_min_words: z.number().int().nonnegative().default(50),
 });
 export type DecontamConfig = z.infer<typeof decontamSchema>;

@@ -1,0 +1,144 @@
+/**
+ * Python's difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks(), reimplemented
+ * over typed arrays. Without junk the result depends only on the longest-match rule (earliest in a,
+ * then earliest in b) and the split-and-recurse order, both reproduced here, so the blocks are the
+ * same as Python's (the tests compare against the `difflib` port). It is several times faster than
+ * the generic port, and the `b` side (a benchmark item) is prepared once and reused for every sample.
+ */
+
+export interface Block {
+  /** Start in a. */
+  a: number;
+  /** Start in b. */
+  b: number;
+  size: number;
+}
+
+/** The second sequence, indexed: for every character, the positions where it occurs (ascending). */
+export interface PreparedB {
+  readonly text: string;
+  readonly b2j: Map<number, Int32Array>;
+}
+
+export function prepareB(text: string): PreparedB {
+  const lists = new Map<number, number[]>();
+  for (let j = 0; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    let l = lists.get(c);
+    if (!l) lists.set(c, (l = []));
+    l.push(j);
+  }
+  const b2j = new Map<number, Int32Array>();
+  for (const [c, l] of lists) b2j.set(c, Int32Array.from(l));
+  return { text, b2j };
+}
+
+// Two rows of the longest-suffix table, stamped with the row that wrote them so they never need
+// clearing. Shared scratch: matching is synchronous, so one set serves every call.
+let size = 0;
+let valA = new Int32Array(0);
+let valB = new Int32Array(0);
+let stampA = new Int32Array(0);
+let stampB = new Int32Array(0);
+let clock = 0;
+
+function ensureScratch(lb: number): void {
+  if (lb + 1 <= size && clock < 0x3fffffff) return;
+  size = Math.max(lb + 1, size * 2, 1024);
+  valA = new Int32Array(size);
+  valB = new Int32Array(size);
+  stampA = new Int32Array(size);
+  stampB = new Int32Array(size);
+  clock = 0;
+}
+
+/** find_longest_match(alo, ahi, blo, bhi) without junk: [i, j, k]. */
+function longestMatch(a: Uint16Array, b2j: Map<number, Int32Array>, alo: number, ahi: number, blo: number, bhi: number): [number, number, number] {
+  let besti = alo;
+  let bestj = blo;
+  let best = 0;
+  // Entry for position j lives at index j + 1; index j then holds j - 1.
+  let prevVal = valA;
+  let prevStamp = stampA;
+  let curVal = valB;
+  let curStamp = stampB;
+  clock++; // so that no entry from an earlier call looks like the previous row
+  for (let i = alo; i < ahi; i++) {
+    const row = ++clock;
+    const js = b2j.get(a[i]!);
+    if (js !== undefined) {
+      for (let t = 0; t < js.length; t++) {
+        const j = js[t]!;
+        if (j < blo) continue;
+        if (j >= bhi) break;
+        const k = (prevStamp[j] === row - 1 ? prevVal[j]! : 0) + 1;
+        curVal[j + 1] = k;
+        curStamp[j + 1] = row;
+        if (k > best) {
+          besti = i - k + 1;
+          bestj = j - k + 1;
+          best = k;
+        }
+      }
+    }
+    const v = prevVal;
+    prevVal = curVal;
+    curVal = v;
+    const s = prevStamp;
+    prevStamp = curStamp;
+    curStamp = s;
+  }
+  return [besti, bestj, best];
+}
+
+/** A string's UTF-16 code units, to match one text against many items without converting it each time. */
+export function charCodes(text: string): Uint16Array {
+  const a = new Uint16Array(text.length);
+  for (let i = 0; i < text.length; i++) a[i] = text.charCodeAt(i);
+  return a;
+}
+
+/** The matching blocks of a against b, sorted and with adjacent blocks merged; no final sentinel. */
+export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB | string): Block[] {
+  const b = typeof bPrepared === 'string' ? prepareB(bPrepared) : bPrepared;
+  const a = typeof aText === 'string' ? charCodes(aText) : aText;
+  const la = a.length;
+  const lb = b.text.length;
+  ensureScratch(lb);
+  const found: Block[] = [];
+  const queue: [number, number, number, number][] = [[0, la, 0, lb]];
+  while (queue.length > 0) {
+    const [alo, ahi, blo, bhi] = queue.pop()!;
+    const [i, j, k] = longestMatch(a, b.b2j, alo, ahi, blo, bhi);
+    if (k === 0) continue;
+    found.push({ a: i, b: j, size: k });
+    if (alo < i && blo < j) queue.push([alo, i, blo, j]);
+    if (i + k < ahi && j + k < bhi) queue.push([i + k, ahi, j + k, bhi]);
+  }
+  found.sort((x, y) => x.a - y.a || x.b - y.b || x.size - y.size);
+  const merged: Block[] = [];
+  for (const blk of found) {
+    const last = merged[merged.length - 1];
+    if (last && last.a + last.size === blk.a && last.b + last.size === blk.b) last.size += blk.size;
+    else merged.push({ ...blk });
+  }
+  return merged;
+}
+
+/**
+ * Cosmopedia's overlap score: the characters of a in matching blocks longer than `minBlock`,
+ * whitespace-normalised, over the length of b. Returns the score and the blocks it counted.
+ */
+export function overlapScore(
+  aText: string,
+  b: PreparedB,
+  minBlock = 5,
+  aCodes: Uint16Array = charCodes(aText),
+): { score: number; blocks: Block[] } {
+  if (b.text.length === 0) return { score: 0, blocks: [] };
+  const blocks = matchingBlocks(aCodes, b).filter((blk) => blk.size > minBlock);
+  // " ".join("".join(parts).split()): concatenate the parts, then collapse and trim whitespace.
+  const joined = blocks.map((blk) => aText.slice(blk.a, blk.a + blk.size)).join('');
+  const matched = joined.split(/\s+/).filter(Boolean).join(' ');
+  return { score: matched.length / b.text.length, blocks };
+}

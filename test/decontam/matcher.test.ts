@@ -1,0 +1,88 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { normalizeText, normalizeWords, tokenize } from '../../src/decontam/normalize.js';
+import { matchingBlocks, overlapScore, prepareB } from '../../src/decontam/sequence-matcher.js';
+import { NgramIndex, ngramKeys } from '../../src/decontam/ngram-index.js';
+
+// The generic port of Python's difflib, as the oracle for our typed-array reimplementation.
+const difflib = createRequire(import.meta.url)('difflib') as {
+  SequenceMatcher: new (isjunk: null, a: string, b: string, autojunk: boolean) => { getMatchingBlocks(): [number, number, number][] };
+};
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe('normalisation', () => {
+  it('strips accents, lowercases and splits on non-word characters like Python', () => {
+    expect(normalizeWords('Le Café-Crème, très CHAUD à Montréal! x_y 42')).toEqual(['le', 'cafe', 'creme', 'tres', 'chaud', 'a', 'montreal', 'x_y', '42']);
+    expect(normalizeText('Naïve   façade\n\tÉCOLE')).toBe('naive facade ecole');
+    expect(normalizeWords('Москва — Ёлка; 北京 2024')).toEqual(['москва', 'елка', '北京', '2024']);
+  });
+
+  it('keeps original offsets for every token, ASCII and not', () => {
+    for (const text of ['Hello, World! 12 apples', 'Ça va? Très bien — merci. Øre'.repeat(3)]) {
+      const t = tokenize(text);
+      expect(t.words).toEqual(normalizeWords(text));
+      t.words.forEach((w, i) => expect(normalizeText(text.slice(t.starts[i], t.ends[i]))).toBe(w));
+    }
+  });
+});
+
+describe('SequenceMatcher', () => {
+  it('finds the same matching blocks as difflib on random strings', () => {
+    const r = rng(7);
+    for (let t = 0; t < 1500; t++) {
+      const alphabet = t % 2 ? 'ab c' : 'abcdefgh ';
+      const gen = (n: number) => Array.from({ length: n }, () => alphabet[Math.floor(r() * alphabet.length)]).join('');
+      const a = gen(Math.floor(r() * 80));
+      const b = gen(Math.floor(r() * 50));
+      const ref = new difflib.SequenceMatcher(null, a, b, false).getMatchingBlocks().slice(0, -1);
+      expect(matchingBlocks(a, b).map((x) => [x.a, x.b, x.size])).toEqual(ref);
+    }
+  });
+
+  it('finds the same matching blocks as difflib on real sentences', () => {
+    const a = normalizeText('In the lab, students learned that photosynthesis converts light energy into chemical energy stored in glucose, and that cells release it again.');
+    const b = normalizeText('Photosynthesis converts light energy into what form of energy? chemical energy stored in glucose');
+    const ref = new difflib.SequenceMatcher(null, a, b, false).getMatchingBlocks().slice(0, -1);
+    expect(matchingBlocks(a, prepareB(b)).map((x) => [x.a, x.b, x.size])).toEqual(ref);
+    expect(ref.length).toBeGreaterThan(1);
+  });
+
+  it("scores overlap as Cosmopedia does: chars in blocks longer than 5, over the item's length", () => {
+    // Values from Python's difflib on the same normalised strings (see parity.test.ts for the method).
+    expect(overlapScore('xx abcdefg yy', prepareB('abcdefg hijklm')).score).toBe(0.5);
+    expect(overlapScore('xx abcde', prepareB('abcde hijklm')).score).toBe(0); // a block of 5 does not count
+    expect(overlapScore('xx abcde yy', prepareB('abcde hijklm')).score).toBe(5 / 12); // 'abcde ' is 6, so it does
+    expect(overlapScore('the same text', prepareB('the same text')).score).toBe(1);
+  });
+});
+
+describe('n-gram index', () => {
+  it('hashes equal n-grams equally and distinct ones apart', () => {
+    const k = ngramKeys('a b c d a b c d'.split(' '), 4);
+    expect(k.length).toBe(5);
+    expect(k[0]).toBe(k[4]);
+    expect(new Set(k).size).toBe(4);
+    expect(ngramKeys(['a', 'b'], 3).length).toBe(0);
+  });
+
+  it('keeps every item per n-gram, the latest first, through table growth', () => {
+    const idx = new NgramIndex(4);
+    const keys = ngramKeys(Array.from({ length: 5000 }, (_, i) => `w${i}`), 2);
+    keys.forEach((key, i) => {
+      idx.add(key, i);
+      if (i % 3 === 0) idx.add(key, i + 10_000);
+    });
+    idx.add(keys[0]!, 10_000); // same item twice on one n-gram counts once
+    expect(idx.size).toBe(keys.length);
+    const items: number[] = [];
+    idx.forEach(keys[0]!, (it) => items.push(it));
+    expect(items).toEqual([10_000, 0]);
+    expect(idx.last(keys[1]!)).toBe(1);
+    expect(idx.last(keys[3]!)).toBe(10_003);
+    expect(idx.last(ngramKeys(['not', 'there'], 2)[0]!)).toBe(-1);
+  });
+});
