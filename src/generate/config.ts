@@ -39,9 +39,74 @@ export const samplingSchema = z.strictObject({
   stop: z.array(z.string()).optional(),
 });
 
-export const generateSchema = z.strictObject({
-  tasks: z.number().int().positive().default(1),
-  engines: z.array(engineSchema).min(1).prefault([{ type: 'embedded' }]),
-  params: samplingSchema.prefault({}),
-});
+const generateObject = z
+  .strictObject({
+    tasks: z.number().int().positive().default(1),
+    /** Engines to pool. Defaults to the embedded engine, unless `endpoints_file` lists the engines. */
+    engines: z.array(engineSchema).prefault([{ type: 'embedded' }]),
+    /**
+     * JSON file of OpenAI-compatible endpoints, written by `cosmo serve` (relative to the corpus file):
+     * `{"endpoints": [{"base_url": "http://host:8000/v1", "model": "name", "concurrency": 64}]}`.
+     * Its endpoints join `engines`. Read when generation starts.
+     */
+    endpoints_file: z.string().optional(),
+    params: samplingSchema.prefault({}),
+    /** max_tokens per prompt format (e.g. `{story: 800}`); a prompt's own `max_tokens` wins over both. */
+    max_tokens_by_format: z.record(z.string(), z.number().int().positive()).default({}),
+    /** System message sent before each prompt. Cosmopedia sent a single user turn, so none by default. */
+    system_prompt: z.string().optional(),
+    /** Constrain every answer to this JSON schema (structured output). */
+    json_schema: z.record(z.string(), z.unknown()).optional(),
+    /** Seconds one attempt may take before it is abandoned and retried. */
+    timeout_s: z.number().positive().default(600),
+    retry: z
+      .strictObject({
+        /** Attempts per request, the first included. */
+        max_attempts: z.number().int().positive().default(6),
+        /** Base of the exponential backoff (full jitter). */
+        backoff_ms: z.number().nonnegative().default(1000),
+        max_backoff_ms: z.number().nonnegative().default(60_000),
+      })
+      .prefault({}),
+    breaker: z
+      .strictObject({
+        /** Consecutive failures that take an endpoint out. */
+        failures: z.number().int().positive().default(5),
+        /** Seconds before an endpoint that was taken out is probed again. */
+        cooldown_s: z.number().nonnegative().default(15),
+      })
+      .prefault({}),
+    /** Reuse answers to identical requests (model, sampling, messages) across reruns and tasks. */
+    cache: z.boolean().default(true),
+    /**
+     * Stop the task when this many prompts in a row fail for good (every engine down, say): the
+     * finished samples are kept, and a rerun retries the failed ones.
+     */
+    max_consecutive_failures: z.number().int().positive().default(100),
+  })
+  .refine((g) => g.engines.length > 0 || g.endpoints_file !== undefined, {
+    message: 'list at least one engine, or an endpoints_file',
+    path: ['engines'],
+  });
+
+/** With an endpoints file and no `engines` key, the endpoints are the only engines. */
+export const generateSchema = z.preprocess(
+  (v) => (v && typeof v === 'object' && 'endpoints_file' in v && !('engines' in v) ? { ...v, engines: [] } : v),
+  generateObject,
+);
 export type GenerateConfig = z.infer<typeof generateSchema>;
+
+/** The endpoints file `cosmo serve` writes. */
+export const endpointsFileSchema = z.strictObject({
+  endpoints: z
+    .array(
+      z.strictObject({
+        base_url: z.string().url(),
+        model: z.string(),
+        concurrency: z.number().int().positive().default(64),
+        api_key_env: z.string().optional(),
+      }),
+    )
+    .min(1, 'lists no endpoint'),
+});
+export type EndpointsFile = z.infer<typeof endpointsFileSchema>;

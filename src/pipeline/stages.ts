@@ -1,6 +1,11 @@
 import type { StageDef } from '../exec/stage.js';
 import { CosmoError } from '../util/errors.js';
 import { exportStage } from '../export/stage.js';
+import { seedsStage } from '../seeds/stage.js';
+import { promptsStage } from '../prompts/stage.js';
+import { generateStage } from '../generate/stage.js';
+import { filterStage } from '../quality/stage.js';
+import { DEDUP_STAGES } from '../dedup/stage.js';
 
 /**
  * Every stage, in pipeline order. A stage reads the output of the nearest enabled data stage
@@ -8,6 +13,11 @@ import { exportStage } from '../export/stage.js';
  */
 export const STAGES: readonly StageDef[] = [
   // seeds, prompts, generate, filter, dedup steps and decontaminate register here, in this order.
+  seedsStage,
+  promptsStage,
+  generateStage,
+  filterStage,
+  ...DEDUP_STAGES,
   exportStage,
 ];
 

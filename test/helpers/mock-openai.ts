@@ -24,6 +24,10 @@ export interface MockFaults {
   retryAfterS: number;
   /** After this many chat requests the server dies: sockets destroyed, port closed. */
   dieAfter?: number;
+  /** The first n chat requests get 500 / 429 / no answer (deterministic faults). */
+  failFirst: number;
+  rateLimitFirst: number;
+  hangFirst: number;
 }
 
 export interface MockOptions extends Partial<MockFaults> {
@@ -37,6 +41,8 @@ export interface MockOptions extends Partial<MockFaults> {
   completionTokens?: number;
   /** When set, requests must carry `Authorization: Bearer <apiKey>` or get 401. */
   apiKey?: string;
+  /** Context window in tokens: a prompt (4 chars a token) plus max_tokens beyond it gets a 400, as vLLM answers. */
+  contextLength?: number;
   /** Keep a log of every chat request (turn off for long benchmarks). */
   record?: boolean;
 }
@@ -56,6 +62,8 @@ export interface MockStats {
   /** Answers with status 200. */
   completed: number;
   inflight: number;
+  /** Most answers pending at once. */
+  maxInflight: number;
 }
 
 export interface MockServer {
@@ -97,8 +105,11 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
     rateLimitRate: opts.rateLimitRate ?? 0,
     retryAfterS: opts.retryAfterS ?? 1,
     dieAfter: opts.dieAfter,
+    failFirst: opts.failFirst ?? 0,
+    rateLimitFirst: opts.rateLimitFirst ?? 0,
+    hangFirst: opts.hangFirst ?? 0,
   };
-  const stats: MockStats = { requests: 0, byStatus: {}, completed: 0, inflight: 0 };
+  const stats: MockStats = { requests: 0, byStatus: {}, completed: 0, inflight: 0, maxInflight: 0 };
   const log: MockRequestLog[] = [];
   const started = Date.now();
   const sockets = new Set<Socket>();
@@ -137,21 +148,32 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
       if (entry) entry.status = 400;
       return send(res, 400, { error: { message: 'model and messages are required', type: 'invalid_request_error' } });
     }
-    const r = Math.random();
-    if (r < faults.hangRate) {
+    const n = stats.requests;
+    const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : Infinity;
+    const promptTokens = Math.ceil(prompt.length / 4);
+    if (opts.contextLength !== undefined && promptTokens + maxTokens > opts.contextLength) {
+      if (entry) entry.status = 400;
+      return send(res, 400, {
+        error: {
+          message: `This model's maximum context length is ${opts.contextLength} tokens. However, you requested ${promptTokens + maxTokens} tokens.`,
+          type: 'BadRequestError',
+        },
+      });
+    }
+    const r = n <= faults.hangFirst ? -1 : n <= faults.hangFirst + faults.failFirst ? -2 : n <= faults.hangFirst + faults.failFirst + faults.rateLimitFirst ? -3 : Math.random();
+    if (r === -1 || (r >= 0 && r < faults.hangRate)) {
       if (entry) entry.status = 'hang';
       stats.byStatus.hang = (stats.byStatus.hang ?? 0) + 1;
       return; // never answered; the socket closes when the client gives up
     }
-    if (r < faults.hangRate + faults.failRate) {
+    if (r === -2 || (r >= 0 && r < faults.hangRate + faults.failRate)) {
       if (entry) entry.status = 500;
       return send(res, 500, { error: { message: 'injected internal error', type: 'server_error' } });
     }
-    if (r < faults.hangRate + faults.failRate + faults.rateLimitRate) {
+    if (r === -3 || (r >= 0 && r < faults.hangRate + faults.failRate + faults.rateLimitRate)) {
       if (entry) entry.status = 429;
       return send(res, 429, { error: { message: 'rate limited', type: 'rate_limit_error' } }, { 'retry-after': String(faults.retryAfterS) });
     }
-    const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : Infinity;
     const tokens = Math.min(completionTokens, maxTokens);
     const answer = () => {
       stats.inflight--;
@@ -168,10 +190,11 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
             finish_reason: completionTokens > maxTokens ? 'length' : 'stop',
           },
         ],
-        usage: { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: tokens, total_tokens: Math.ceil(prompt.length / 4) + tokens },
+        usage: { prompt_tokens: promptTokens, completion_tokens: tokens, total_tokens: promptTokens + tokens },
       });
     };
     stats.inflight++;
+    stats.maxInflight = Math.max(stats.maxInflight, stats.inflight);
     if (latency > 0) setTimeout(answer, latency);
     else setImmediate(answer);
   };
@@ -236,6 +259,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       'rate-limit-rate': { type: 'string', default: '0' },
       'retry-after-s': { type: 'string', default: '1' },
       'api-key': { type: 'string' },
+      'context-length': { type: 'string' },
     },
   });
   const server = await startMockOpenAI({
@@ -249,6 +273,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     rateLimitRate: Number(values['rate-limit-rate']),
     retryAfterS: Number(values['retry-after-s']),
     apiKey: values['api-key'],
+    contextLength: values['context-length'] === undefined ? undefined : Number(values['context-length']),
     record: false,
   });
   process.stdout.write(`${server.url}\n`);

@@ -1,0 +1,405 @@
+/**
+ * A pool of engines that behaves like one reliable engine: least-outstanding-requests routing within
+ * each engine's concurrency, retries with exponential backoff and full jitter, `Retry-After`, a
+ * per-attempt timeout, and a circuit breaker per engine. A request that still fails is thrown as an
+ * EngineError, so the caller records it as a failure rather than an empty text.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../records/id.js';
+import type { EngineConfig } from '../generate/config.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { createEngine } from './create.js';
+import { EngineError, type Completion, type CompletionRequest, type Engine, type EngineErrorKind } from './types.js';
+
+export interface PoolPolicy {
+  /** Attempts per request, the first included. */
+  maxAttempts: number;
+  /** Per-attempt timeout. */
+  timeoutMs: number;
+  /** Backoff before retry n is a random delay in [0, min(maxBackoffMs, backoffMs * 2^(n-1))]. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** Consecutive failures that open an engine's circuit. */
+  breakerFailures: number;
+  /** How long an open circuit waits before one probe request may try the engine again. */
+  breakerCooldownMs: number;
+}
+
+export const DEFAULT_POLICY: PoolPolicy = {
+  maxAttempts: 6,
+  timeoutMs: 600_000,
+  backoffMs: 1000,
+  maxBackoffMs: 60_000,
+  breakerFailures: 5,
+  breakerCooldownMs: 15_000,
+};
+
+/** A store of finished completions by request key, so nobody pays twice for the same request. */
+export interface CompletionCache {
+  get(key: string): PooledCompletion | undefined;
+  put(key: string, value: PooledCompletion): void;
+}
+
+export interface PoolOptions extends Partial<PoolPolicy> {
+  log: Logger;
+  cache?: CompletionCache;
+  /** Where the embedded engine keeps downloaded models. */
+  cacheDir?: string;
+}
+
+export interface PooledCompletion extends Completion {
+  /** Id of the engine that answered. */
+  engine: string;
+  /** Duration of the successful attempt, in ms. */
+  latency_ms: number;
+  /** Attempts it took (1 = first try); 0 when it came from the cache. */
+  attempts: number;
+  cached: boolean;
+}
+
+type BreakerState = 'closed' | 'open' | 'half_open';
+
+export interface EngineMetrics {
+  id: string;
+  concurrency: number;
+  state: BreakerState;
+  outstanding: number;
+  requests: number;
+  ok: number;
+  errors: number;
+  completion_tokens: number;
+}
+
+class Slot {
+  outstanding = 0;
+  consecutiveFailures = 0;
+  state: BreakerState = 'closed';
+  /** Circuit open until (ms epoch). */
+  openUntil = 0;
+  cooldownMs: number;
+  requests = 0;
+  ok = 0;
+  errors = 0;
+  completionTokens = 0;
+  constructor(
+    readonly engine: Engine,
+    cooldownMs: number,
+  ) {
+    this.cooldownMs = cooldownMs;
+  }
+  /** Whether a request may start now. A half-open engine takes a single probe. */
+  usable(now: number): boolean {
+    if (this.outstanding >= this.engine.concurrency) return false;
+    if (this.state === 'closed') return true;
+    if (this.state === 'half_open') return this.outstanding === 0;
+    return now >= this.openUntil;
+  }
+  /** Earliest time this engine might take a request again (ignoring its concurrency). */
+  readyAt(): number {
+    return this.state === 'open' ? this.openUntil : 0;
+  }
+}
+
+interface Waiter {
+  resolve(slot: Slot): void;
+  reject(err: unknown): void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/** Kinds that say the engine itself is unwell (count towards its circuit breaker). */
+const UNHEALTHY: ReadonlySet<EngineErrorKind> = new Set(['timeout', 'connection', 'server', 'unknown']);
+
+export class EnginePool {
+  private readonly slots: Slot[];
+  private readonly waiters: Waiter[] = [];
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private readonly policy: PoolPolicy;
+  private readonly log: Logger;
+  private readonly cache: CompletionCache | undefined;
+  private closed = false;
+  /** Failed attempts by kind, retried or not. */
+  readonly errorsByKind: Record<string, number> = {};
+  attempts = 0;
+  retries = 0;
+
+  /**
+   * @param modelKey names the model(s) behind the pool in request-cache keys, so a different model never
+   * answers from another's cache.
+   */
+  constructor(
+    engines: Engine[],
+    opts: PoolOptions,
+    readonly modelKey: string = engines.map((e) => e.id).join('|'),
+  ) {
+    if (engines.length === 0) throw new Error('EnginePool needs at least one engine');
+    this.policy = { ...DEFAULT_POLICY, ...definedOnly(opts) };
+    this.log = opts.log;
+    this.cache = opts.cache;
+    this.slots = engines.map((e) => new Slot(e, this.policy.breakerCooldownMs));
+  }
+
+  /** Pool engines that already exist. */
+  static fromEngines(engines: Engine[], opts: PoolOptions, modelKey?: string): EnginePool {
+    return new EnginePool(engines, opts, modelKey);
+  }
+
+  /** Create every engine of `cfgs` and pool them. */
+  static async create(cfgs: EngineConfig[], opts: PoolOptions): Promise<EnginePool> {
+    const engines: Engine[] = [];
+    try {
+      for (const cfg of cfgs) engines.push(await createEngine(cfg, { log: opts.log, cacheDir: opts.cacheDir }));
+    } catch (err) {
+      await Promise.all(engines.map((e) => e.close()));
+      throw err;
+    }
+    const models = [...new Set(cfgs.map((c) => c.model))].sort();
+    return new EnginePool(engines, opts, models.join('|'));
+  }
+
+  /** Requests the pool takes at once: the sum of its engines' concurrency. */
+  get concurrency(): number {
+    return this.slots.reduce((n, s) => n + s.engine.concurrency, 0);
+  }
+
+  engines(): Engine[] {
+    return this.slots.map((s) => s.engine);
+  }
+
+  get engineIds(): string[] {
+    return this.slots.map((s) => s.engine.id);
+  }
+
+  /** The request-cache key: model, sampling parameters, rendered messages and schema. */
+  requestKey(req: CompletionRequest): string {
+    return createHash('sha256')
+      .update(canonicalJson({ model: this.modelKey, params: req.params, messages: req.messages, json_schema: req.jsonSchema ?? null }))
+      .digest('hex');
+  }
+
+  async complete(req: CompletionRequest): Promise<PooledCompletion> {
+    const key = this.cache ? this.requestKey(req) : '';
+    const hit = this.cache?.get(key);
+    if (hit) return { ...hit, cached: true, attempts: 0 };
+    let last: EngineError | undefined;
+    for (let attempt = 1; attempt <= this.policy.maxAttempts; attempt++) {
+      if (last) {
+        // Full jitter, but never sooner than the server's Retry-After.
+        this.retries++;
+        const cap = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** (attempt - 2));
+        await sleep(Math.max(Math.random() * cap, last.opts.retryAfterMs ?? 0), req.signal);
+      }
+      try {
+        const result = await this.attempt(req, attempt);
+        this.cache?.put(key, result);
+        return result;
+      } catch (err) {
+        if (req.signal?.aborted) throw req.signal.reason ?? err;
+        last = err instanceof EngineError ? err : new EngineError(errorMessage(err), 'unknown');
+        this.errorsByKind[last.kind] = (this.errorsByKind[last.kind] ?? 0) + 1;
+        if (!last.retryable) throw last;
+        this.log.debug('request failed, retrying', { attempt, kind: last.kind, error: last.message });
+      }
+    }
+    throw new EngineError(`failed after ${this.policy.maxAttempts} attempts: ${last!.message}`, last!.kind, {
+      ...last!.opts,
+      retryable: last!.retryable,
+    });
+  }
+
+  private async attempt(req: CompletionRequest, attempt: number): Promise<PooledCompletion> {
+    const slot = await this.acquire(req.signal);
+    const started = performance.now();
+    slot.requests++;
+    this.attempts++;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new EngineError(`${slot.engine.id}: no answer within ${this.policy.timeoutMs} ms`, 'timeout')),
+      this.policy.timeoutMs,
+    );
+    const onAbort = () => controller.abort(req.signal!.reason);
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    // The slot stays busy until the engine really lets go, even if we stop waiting for it.
+    const call = slot.engine.complete({ ...req, signal: controller.signal });
+    call.then(
+      () => this.release(slot),
+      () => this.release(slot),
+    );
+    const aborted = new Promise<never>((_, reject) => {
+      if (controller.signal.aborted) reject(controller.signal.reason);
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    try {
+      const c = await Promise.race([call, aborted]);
+      this.onSuccess(slot, c.usage.completion_tokens);
+      return { ...c, engine: slot.engine.id, latency_ms: Math.round(performance.now() - started), attempts: attempt, cached: false };
+    } catch (err) {
+      const e = err instanceof EngineError ? err : new EngineError(`${slot.engine.id}: ${errorMessage(err)}`, 'unknown');
+      if (!req.signal?.aborted) this.onFailure(slot, e);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      req.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private onSuccess(slot: Slot, completionTokens: number): void {
+    slot.ok++;
+    slot.completionTokens += completionTokens;
+    slot.consecutiveFailures = 0;
+    if (slot.state !== 'closed') {
+      this.log.info('engine recovered; circuit closed', { engine: slot.engine.id });
+      slot.state = 'closed';
+      slot.cooldownMs = this.policy.breakerCooldownMs;
+    }
+  }
+
+  private onFailure(slot: Slot, e: EngineError): void {
+    slot.errors++;
+    const now = Date.now();
+    if (!UNHEALTHY.has(e.kind)) {
+      // The engine answered (a 4xx or 429): it is alive.
+      if (e.kind !== 'rate_limited') slot.consecutiveFailures = 0;
+      return;
+    }
+    slot.consecutiveFailures++;
+    if (slot.state === 'half_open' || (slot.state === 'closed' && slot.consecutiveFailures >= this.policy.breakerFailures)) {
+      if (slot.state === 'half_open') slot.cooldownMs = Math.min(slot.cooldownMs * 2, this.policy.breakerCooldownMs * 8);
+      slot.state = 'open';
+      slot.openUntil = now + slot.cooldownMs;
+      this.log.warn('engine failing; circuit open', {
+        engine: slot.engine.id,
+        failures: slot.consecutiveFailures,
+        retry_in_s: slot.cooldownMs / 1000,
+        error: e.message,
+      });
+      if (this.waiters.length) this.dispatch();
+    }
+  }
+
+  /** A slot on the usable engine with the fewest outstanding requests, waiting for one if none is free. */
+  private acquire(signal?: AbortSignal): Promise<Slot> {
+    if (this.closed) return Promise.reject(new EngineError('engine pool is closed', 'aborted'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const slot = this.waiters.length === 0 ? this.pick() : undefined;
+    if (slot) return Promise.resolve(slot);
+    if (this.allOpen()) return Promise.reject(this.allOpenError());
+    return new Promise<Slot>((resolve, reject) => {
+      const w: Waiter = { resolve, reject, signal };
+      if (signal) {
+        w.onAbort = () => {
+          const i = this.waiters.indexOf(w);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.waiters.push(w);
+      this.dispatch();
+    });
+  }
+
+  private pick(): Slot | undefined {
+    const now = Date.now();
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (!s.usable(now)) continue;
+      if (!best || s.outstanding < best.outstanding) best = s;
+    }
+    if (!best) return undefined;
+    if (best.state === 'open') {
+      best.state = 'half_open';
+      this.log.info('probing engine', { engine: best.engine.id });
+    }
+    best.outstanding++;
+    return best;
+  }
+
+  private release(slot: Slot): void {
+    slot.outstanding--;
+    if (this.waiters.length) this.dispatch();
+  }
+
+  /** Hand free slots to waiters in arrival order; if none is free, wake up when one may be. */
+  private dispatch(): void {
+    while (this.waiters.length) {
+      const slot = this.pick();
+      if (!slot) break;
+      const w = this.waiters.shift()!;
+      if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+      w.resolve(slot);
+    }
+    if (!this.waiters.length) return;
+    if (this.allOpen()) {
+      // Nothing to wait for: fail fast so requests back off and, if the outage lasts, fail for good.
+      const err = this.allOpenError();
+      for (const w of this.waiters.splice(0)) {
+        if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+        w.reject(err);
+      }
+      return;
+    }
+    if (this.wakeTimer) return;
+    // Engines cooling down after their circuit opened will take a probe later: set a timer.
+    const now = Date.now();
+    const soonest = Math.min(...this.slots.map((s) => s.readyAt()).filter((t) => t > now));
+    if (Number.isFinite(soonest)) {
+      this.wakeTimer = setTimeout(() => {
+        this.wakeTimer = undefined;
+        this.dispatch();
+      }, soonest - now + 1);
+    }
+  }
+
+  /** Every engine's circuit is open and cooling down. */
+  private allOpen(): boolean {
+    const now = Date.now();
+    return this.slots.every((s) => s.state === 'open' && s.openUntil > now);
+  }
+
+  private allOpenError(): EngineError {
+    const next = Math.min(...this.slots.map((s) => s.openUntil)) - Date.now();
+    return new EngineError(`no engine available: every circuit is open (next probe in ${Math.ceil(next / 1000)} s)`, 'connection');
+  }
+
+  metrics(): EngineMetrics[] {
+    return this.slots.map((s) => ({
+      id: s.engine.id,
+      concurrency: s.engine.concurrency,
+      state: s.state,
+      outstanding: s.outstanding,
+      requests: s.requests,
+      ok: s.ok,
+      errors: s.errors,
+      completion_tokens: s.completionTokens,
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    for (const w of this.waiters.splice(0)) w.reject(new EngineError('engine pool is closed', 'aborted'));
+    await Promise.all(this.slots.map((s) => s.engine.close()));
+  }
+}
+
+function definedOnly(opts: Partial<PoolPolicy>): Partial<PoolPolicy> {
+  const out: Partial<PoolPolicy> = {};
+  for (const k of Object.keys(DEFAULT_POLICY) as (keyof PoolPolicy)[]) if (opts[k] !== undefined) out[k] = opts[k];
+  return out;
+}

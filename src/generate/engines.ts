@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { resolvePath } from '../config/load.js';
+import type { CorpusConfig } from '../config/schema.js';
+import { EnginePool, type PoolOptions, type PoolPolicy } from '../engines/pool.js';
+import { CosmoError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { endpointsFileSchema, type EngineConfig, type GenerateConfig } from './config.js';
+import { RequestCache, requestCacheDir } from './cache.js';
+
+/** Read and validate the endpoints file `cosmo serve` writes. Errors name the file. */
+export function readEndpointsFile(file: string): EngineConfig[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CosmoError(`endpoints file ${file} does not exist; start servers with \`cosmo serve\` first`);
+    throw new CosmoError(`endpoints file ${file}: ${code ?? (err as Error).message}`);
+  }
+  const parsed = endpointsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${file}  ${i.path.map(String).join('.') || '(top level)'}: ${i.message}`);
+    throw new CosmoError(`endpoints file ${file} is invalid\n${problems.join('\n')}`);
+  }
+  return parsed.data.endpoints.map((e) => ({ type: 'openai', ...e }));
+}
+
+/** The engines generation uses: the configured ones, plus those of the endpoints file. Local model paths become absolute. */
+export function resolveEngines(cfg: CorpusConfig): EngineConfig[] {
+  const g = cfg.generate;
+  const engines = g.engines.map((e) =>
+    e.type === 'embedded' && !e.model.startsWith('hf:') ? { ...e, model: resolvePath(cfg, e.model) } : e,
+  );
+  if (g.endpoints_file) engines.push(...readEndpointsFile(resolvePath(cfg, g.endpoints_file)));
+  return engines;
+}
+
+/** The pool's retry, timeout and breaker settings from the generate config. */
+export function poolPolicy(g: GenerateConfig): PoolPolicy {
+  return {
+    maxAttempts: g.retry.max_attempts,
+    timeoutMs: g.timeout_s * 1000,
+    backoffMs: g.retry.backoff_ms,
+    maxBackoffMs: g.retry.max_backoff_ms,
+    breakerFailures: g.breaker.failures,
+    breakerCooldownMs: g.breaker.cooldown_s * 1000,
+  };
+}
+
+/**
+ * The engine pool a corpus config describes, with its request cache (when `generate.cache` is on)
+ * writing to `<workDir>/.cosmo/request-cache/<cacheName>.jsonl`. Other stages that need an LLM
+ * (cluster labels, the quality judge) use this too, each with its own `cacheName`.
+ */
+export async function openPool(
+  cfg: CorpusConfig,
+  opts: { log: Logger; cacheName: string; workDir?: string } & Partial<PoolOptions>,
+): Promise<{ pool: EnginePool; cache: RequestCache | undefined; close(): Promise<void> }> {
+  const cache = cfg.generate.cache ? RequestCache.open(requestCacheDir(opts.workDir ?? cfg.output_dir), opts.cacheName) : undefined;
+  try {
+    const pool = await EnginePool.create(resolveEngines(cfg), { ...poolPolicy(cfg.generate), ...opts, cache });
+    return {
+      pool,
+      cache,
+      async close() {
+        await pool.close();
+        cache?.close();
+      },
+    };
+  } catch (err) {
+    cache?.close();
+    throw err;
+  }
+}

@@ -1,0 +1,229 @@
+import cliProgress from 'cli-progress';
+import type { EngineMetrics } from '../engines/pool.js';
+import type { Logger } from '../util/log.js';
+
+export interface TimelinePoint {
+  t_s: number;
+  done: number;
+  samples: number;
+  failed: number;
+  completion_tokens: number;
+  /** Rates over the interval since the previous point. */
+  requests_per_s: number;
+  tokens_per_s: number;
+}
+
+export interface GenerateMetrics {
+  stage: string;
+  rank: number;
+  world_size: number;
+  status: 'complete' | 'interrupted' | 'failed';
+  started_at: string;
+  finished_at: string;
+  duration_s: number;
+  totals: {
+    prompts: number;
+    resumed: number;
+    done: number;
+    samples: number;
+    failed: number;
+    cached: number;
+    prompt_tokens: number;
+    completion_tokens: number;
+    attempts: number;
+    retries: number;
+  };
+  /** Over this run's requests (resumed ones excluded). */
+  throughput: { requests_per_s: number; tokens_per_s: number };
+  timeline: TimelinePoint[];
+  latency_ms: { count: number; mean: number; p50: number; p90: number; p95: number; p99: number; max: number };
+  /** Failed attempts by kind, whether retried or not. */
+  errors_by_kind: Record<string, number>;
+  /** Prompts that failed for good, by kind. */
+  failed_by_kind: Record<string, number>;
+  finish_reasons: Record<string, number>;
+  engines: EngineMetrics[];
+}
+
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** What one generate task has done, for its progress display and its metrics file. */
+export class GenerateTracker {
+  readonly started = Date.now();
+  total = 0;
+  resumed = 0;
+  samples = 0;
+  failed = 0;
+  cached = 0;
+  promptTokens = 0;
+  completionTokens = 0;
+  private readonly latencies: number[] = [];
+  readonly failedByKind: Record<string, number> = {};
+  readonly finishReasons: Record<string, number> = {};
+  readonly timeline: TimelinePoint[] = [];
+  private last = { t: this.started, done: 0, tokens: 0 };
+  private timer: NodeJS.Timeout | undefined;
+
+  /** Prompts finished in this run (samples and failures). */
+  get generated(): number {
+    return this.samples + this.failed;
+  }
+
+  get done(): number {
+    return this.resumed + this.generated;
+  }
+
+  recordSample(s: { latency_ms: number; finish_reason: string; usage: { prompt_tokens: number; completion_tokens: number } }, cached: boolean): void {
+    this.samples++;
+    if (cached) this.cached++;
+    else this.latencies.push(s.latency_ms);
+    this.promptTokens += s.usage.prompt_tokens;
+    this.completionTokens += s.usage.completion_tokens;
+    this.finishReasons[s.finish_reason] = (this.finishReasons[s.finish_reason] ?? 0) + 1;
+  }
+
+  recordFailure(kind: string): void {
+    this.failed++;
+    this.failedByKind[kind] = (this.failedByKind[kind] ?? 0) + 1;
+  }
+
+  /** Requests/s and tokens/s since this run started. */
+  rates(): { rps: number; tps: number; eta_s: number } {
+    const secs = Math.max(1e-3, (Date.now() - this.started) / 1000);
+    const rps = this.generated / secs;
+    return { rps, tps: this.completionTokens / secs, eta_s: rps > 0 ? (this.total - this.done) / rps : Infinity };
+  }
+
+  /** Sample the timeline every `everyMs`. */
+  startTimeline(everyMs = 5000): void {
+    this.timer = setInterval(() => this.point(), everyMs);
+    this.timer.unref();
+  }
+
+  point(): void {
+    const now = Date.now();
+    const dt = Math.max(1e-3, (now - this.last.t) / 1000);
+    this.timeline.push({
+      t_s: round((now - this.started) / 1000),
+      done: this.done,
+      samples: this.samples,
+      failed: this.failed,
+      completion_tokens: this.completionTokens,
+      requests_per_s: round((this.generated - this.last.done) / dt),
+      tokens_per_s: round((this.completionTokens - this.last.tokens) / dt),
+    });
+    this.last = { t: now, done: this.generated, tokens: this.completionTokens };
+  }
+
+  finish(
+    base: { stage: string; rank: number; world_size: number; status: GenerateMetrics['status'] },
+    pool: { errorsByKind: Record<string, number>; attempts: number; retries: number; engines: EngineMetrics[] },
+  ): GenerateMetrics {
+    if (this.timer) clearInterval(this.timer);
+    this.point();
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const secs = Math.max(1e-3, (Date.now() - this.started) / 1000);
+    return {
+      ...base,
+      started_at: new Date(this.started).toISOString(),
+      finished_at: new Date().toISOString(),
+      duration_s: round(secs, 3),
+      totals: {
+        prompts: this.total,
+        resumed: this.resumed,
+        done: this.done,
+        samples: this.samples,
+        failed: this.failed,
+        cached: this.cached,
+        prompt_tokens: this.promptTokens,
+        completion_tokens: this.completionTokens,
+        attempts: pool.attempts,
+        retries: pool.retries,
+      },
+      throughput: { requests_per_s: round(this.generated / secs), tokens_per_s: round(this.completionTokens / secs) },
+      timeline: this.timeline,
+      latency_ms: {
+        count: sorted.length,
+        mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+        p50: percentile(sorted, 0.5),
+        p90: percentile(sorted, 0.9),
+        p95: percentile(sorted, 0.95),
+        p99: percentile(sorted, 0.99),
+        max: sorted.at(-1) ?? 0,
+      },
+      errors_by_kind: { ...pool.errorsByKind },
+      failed_by_kind: { ...this.failedByKind },
+      finish_reasons: { ...this.finishReasons },
+      engines: pool.engines,
+    };
+  }
+}
+
+/**
+ * Live progress: a bar on a TTY (`bar`), a log line every `everyMs` otherwise (`lines`), or nothing.
+ * `errors()` gives failed attempts so far (retried or not).
+ */
+export function startProgress(
+  mode: 'bar' | 'lines' | 'none' | undefined,
+  t: GenerateTracker,
+  errors: () => number,
+  log: Logger,
+  everyMs = 10_000,
+): { stop(): void } {
+  if (mode === 'bar') {
+    const bar = new cliProgress.SingleBar(
+      {
+        format: 'generate |{bar}| {value}/{total} | {rps} req/s | {tps} tok/s | {errors} errors, {failed} failed | ETA {eta}',
+        hideCursor: true,
+        stream: process.stderr,
+        fps: 5,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const payload = () => {
+      const r = t.rates();
+      return { rps: r.rps.toFixed(1), tps: r.tps.toFixed(0), errors: errors(), failed: t.failed, eta: formatEta(r.eta_s) };
+    };
+    bar.start(t.total, t.done, payload());
+    const timer = setInterval(() => bar.update(t.done, payload()), 250);
+    timer.unref();
+    return {
+      stop() {
+        clearInterval(timer);
+        bar.update(t.done, payload());
+        bar.stop();
+      },
+    };
+  }
+  if (mode === 'lines') {
+    const line = () => {
+      const r = t.rates();
+      log.info('progress', {
+        done: `${t.done}/${t.total}`,
+        req_s: round(r.rps),
+        tok_s: round(r.tps),
+        errors: errors(),
+        failed: t.failed,
+        eta: formatEta(r.eta_s),
+      });
+    };
+    const timer = setInterval(line, everyMs);
+    timer.unref();
+    return {
+      stop() {
+        clearInterval(timer);
+        line();
+      },
+    };
+  }
+  return { stop() {} };
+}

@@ -1,0 +1,301 @@
+/**
+ * The generate stage: every prompt of the task becomes exactly one Sample, through the engine pool.
+ *
+ * A finished sample is appended to the task's ledger `<rank>.jsonl.partial` before it counts as done,
+ * so a task killed at any moment loses only the requests in flight; a rerun reads the ledger and
+ * generates only what is missing. When every prompt is done, the task writes `<rank>.jsonl` (one
+ * record per prompt, in input order) atomically and drops the ledger.
+ */
+import { setMaxListeners } from 'node:events';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CorpusConfig } from '../config/schema.js';
+import type { StageDef, TaskContext } from '../exec/stage.js';
+import { AppendLog } from '../io/append-log.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { readLines } from '../io/jsonl.js';
+import { readTaskInput } from '../io/shards.js';
+import type { PooledCompletion } from '../engines/pool.js';
+import { EngineError, type ChatMessage, type EngineErrorKind } from '../engines/types.js';
+import type { GenParams, PromptRecord, Sample } from '../records/types.js';
+import { CosmoError, errorMessage } from '../util/errors.js';
+import type { GenerateConfig } from './config.js';
+import { openPool } from './engines.js';
+import { GenerateTracker, startProgress } from './metrics.js';
+
+/** A generated record: a Sample, plus the kind of error when the request failed for good. */
+export type GeneratedSample = Sample & { error_kind?: EngineErrorKind };
+
+/** Failures that are the prompt's fault: a rerun would fail the same way, so they count as done. */
+const FINAL_ERRORS: ReadonlySet<string> = new Set(['bad_request', 'context_length']);
+const isFinal = (s: GeneratedSample) => !s.error || FINAL_ERRORS.has(s.error_kind ?? '');
+
+export const ledgerPath = (outputDir: string, rank: number) => join(outputDir, `${rank}.jsonl.partial`);
+export const shardPath = (outputDir: string, rank: number) => join(outputDir, `${rank}.jsonl`);
+export const metricsPath = (outputDir: string, rank: number) => join(outputDir, `${rank}.metrics.json`);
+
+/** Sampling parameters for one prompt: its own max_tokens, else its format's, else the default. */
+export function paramsFor(g: GenerateConfig, p: PromptRecord): GenParams {
+  const params: GenParams = { ...g.params, max_tokens: p.max_tokens ?? g.max_tokens_by_format[p.format] ?? g.params.max_tokens };
+  if (params.seed === undefined) delete params.seed;
+  if (params.stop === undefined) delete params.stop;
+  return params;
+}
+
+export function messagesFor(g: GenerateConfig, p: PromptRecord): ChatMessage[] {
+  return g.system_prompt ? [{ role: 'system', content: g.system_prompt }, { role: 'user', content: p.prompt }] : [{ role: 'user', content: p.prompt }];
+}
+
+const toSample = (p: PromptRecord, params: GenParams, c: PooledCompletion): GeneratedSample => ({
+  ...p,
+  text: c.text,
+  token_length: c.usage.completion_tokens,
+  model: c.model,
+  finish_reason: c.finish_reason,
+  usage: c.usage,
+  gen_params: params,
+  engine: c.engine,
+  latency_ms: c.latency_ms,
+  created_at: new Date().toISOString(),
+});
+
+const toFailure = (p: PromptRecord, params: GenParams, e: EngineError, model: string): GeneratedSample => ({
+  ...p,
+  text: '',
+  token_length: 0,
+  model,
+  finish_reason: 'error',
+  usage: { prompt_tokens: 0, completion_tokens: 0 },
+  gen_params: params,
+  engine: '',
+  latency_ms: 0,
+  created_at: new Date().toISOString(),
+  error: e.message,
+  error_kind: e.kind,
+});
+
+/** Totals of what an earlier run already left in the ledger or the shard. */
+interface Prior {
+  samples: number;
+  failed: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+async function* readShardFile(file: string): AsyncGenerator<GeneratedSample> {
+  for await (const { text } of readLines(file)) if (text) yield JSON.parse(text) as GeneratedSample;
+}
+
+export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Promise<void> {
+  const { rank, outputDir, log } = ctx;
+  if (!ctx.inputDir) throw new CosmoError('generate: there are no prompts to read; run the prompts stage first');
+  const g = cfg.generate;
+  const input = () => readTaskInput<PromptRecord>(ctx.inputDir!, rank, ctx.worldSize, { skipBad: ctx.options.skipBad });
+  const finalFile = shardPath(outputDir, rank);
+  const ledgerFile = ledgerPath(outputDir, rank);
+
+  // The prompts this task owns, in input order, once each.
+  const ids: string[] = [];
+  const owned = new Set<string>();
+  for await (const p of input()) {
+    if (owned.has(p.id)) {
+      ctx.stats.inc('duplicate_prompts');
+      continue;
+    }
+    owned.add(p.id);
+    ids.push(p.id);
+  }
+
+  // What earlier runs finished: the shard (if a run got that far) and the ledger; later records win.
+  const earlier = new Map<string, GeneratedSample>();
+  if (existsSync(finalFile)) for await (const s of readShardFile(finalFile)) earlier.set(s.id, s);
+  const { log: ledger, existing } = AppendLog.open<GeneratedSample>(ledgerFile);
+  for (const s of existing) earlier.set(s.id, s);
+  const done = new Set<string>();
+  const prior: Prior = { samples: 0, failed: 0, prompt_tokens: 0, completion_tokens: 0 };
+  for (const [id, s] of earlier) {
+    if (!owned.has(id) || !isFinal(s)) continue;
+    done.add(id);
+    if (s.error) prior.failed++;
+    else prior.samples++;
+    prior.prompt_tokens += s.usage.prompt_tokens;
+    prior.completion_tokens += s.usage.completion_tokens;
+  }
+  earlier.clear();
+  existing.length = 0;
+
+  const tracker = new GenerateTracker();
+  tracker.total = ids.length;
+  tracker.resumed = done.size;
+  const metricsBase = { stage: ctx.stage, rank, world_size: ctx.worldSize };
+  if (done.size < ids.length) {
+    const { pool, close } = await openPool(cfg, { log, cacheName: `${ctx.stage}-${rank}`, workDir: ctx.workDir }).catch((err: unknown) => {
+      ledger.close();
+      throw err;
+    });
+    log.info(done.size ? 'resuming generation' : 'generating', {
+      prompts: ids.length,
+      resumed: done.size,
+      todo: ids.length - done.size,
+      engines: pool.engineIds.join(','),
+    });
+    const errors = () => Object.values(pool.errorsByKind).reduce((a, b) => a + b, 0);
+    const progress = startProgress(ctx.options.progress, tracker, errors, log);
+    tracker.startTimeline();
+
+    // Stop on Ctrl-C / scancel, or when too many prompts in a row fail for good.
+    const run = new AbortController();
+    setMaxListeners(0, run.signal); // every request in flight listens to it
+    const onAbort = () => run.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let stopError: CosmoError | undefined;
+    let consecutiveFailures = 0;
+
+    // Samples finished in the same tick go to the ledger in one write; only then do they count.
+    let batch: GeneratedSample[] = [];
+    let flushScheduled = false;
+    const flush = () => {
+      flushScheduled = false;
+      if (batch.length === 0) return;
+      const written = batch;
+      batch = [];
+      ledger.appendMany(written);
+      for (const s of written) {
+        done.add(s.id);
+        if (!s.error) {
+          consecutiveFailures = 0;
+          continue;
+        }
+        if (++consecutiveFailures >= g.max_consecutive_failures && !stopError) {
+          stopError = new CosmoError(
+            `generate task ${rank}: ${consecutiveFailures} prompts in a row failed for good; last error: ${s.error}\n` +
+              `The ${done.size} finished samples are kept in ${ledgerFile}; rerun to retry the rest.`,
+          );
+          run.abort(stopError);
+        }
+      }
+    };
+    const finish = (s: GeneratedSample) => {
+      batch.push(s);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
+    };
+
+    const generateOne = async (p: PromptRecord) => {
+      const params = paramsFor(g, p);
+      try {
+        const c = await pool.complete({ messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal });
+        tracker.recordSample(c, c.cached);
+        finish(toSample(p, params, c));
+      } catch (err) {
+        if (run.signal.aborted) return; // not recorded: a rerun asks again
+        const e = err instanceof EngineError ? err : new EngineError(errorMessage(err), 'unknown');
+        tracker.recordFailure(e.kind);
+        finish(toFailure(p, params, e, pool.modelKey));
+      }
+    };
+
+    // Keep the pool saturated: twice its capacity in flight, so requests waiting on a retry backoff leave no engine idle.
+    const cap = pool.concurrency * 2;
+    let inflight = 0;
+    let wake: (() => void) | undefined;
+    const waitForRoom = async (limit: number): Promise<void> => {
+      while (inflight > limit) await new Promise<void>((r) => (wake = r));
+    };
+    const started = new Set<string>();
+    let loopFailed = true;
+    try {
+      for await (const p of input()) {
+        if (run.signal.aborted) break;
+        if (done.has(p.id) || started.has(p.id)) continue;
+        started.add(p.id);
+        await waitForRoom(cap - 1);
+        if (run.signal.aborted) break;
+        inflight++;
+        void generateOne(p).finally(() => {
+          inflight--;
+          const w = wake;
+          wake = undefined;
+          w?.();
+        });
+      }
+      loopFailed = false;
+    } finally {
+      // Whatever ended the loop, answers that already arrived reach the ledger before it closes.
+      if (loopFailed) run.abort(new CosmoError('generate: reading prompts failed'));
+      await waitForRoom(0);
+      flush();
+      ctx.signal.removeEventListener('abort', onAbort);
+      progress.stop();
+      await close();
+      ledger.close();
+    }
+    const interrupted = stopError ?? (ctx.signal.aborted ? ctx.signal.reason : undefined);
+    if (interrupted) {
+      await writeJsonAtomic(
+        metricsPath(outputDir, rank),
+        tracker.finish({ ...metricsBase, status: stopError ? 'failed' : 'interrupted' }, poolSnapshot(pool)),
+      );
+      throw interrupted;
+    }
+    await writeJsonAtomic(metricsPath(outputDir, rank), tracker.finish({ ...metricsBase, status: 'complete' }, poolSnapshot(pool)));
+  } else {
+    ledger.close();
+    await writeJsonAtomic(metricsPath(outputDir, rank), tracker.finish({ ...metricsBase, status: 'complete' }, { errorsByKind: {}, attempts: 0, retries: 0, engines: [] }));
+  }
+
+  await writeFinalShard(ids, finalFile, ledgerFile);
+  rmSync(ledgerFile, { force: true });
+
+  const s = ctx.stats;
+  s.inc('prompts', ids.length);
+  s.inc('samples', prior.samples + tracker.samples);
+  s.inc('failed', prior.failed + tracker.failed);
+  s.inc('prompt_tokens', prior.prompt_tokens + tracker.promptTokens);
+  s.inc('completion_tokens', prior.completion_tokens + tracker.completionTokens);
+  s.inc('cached', tracker.cached);
+  s.inc('resumed', tracker.resumed);
+  log.info('generated', {
+    samples: prior.samples + tracker.samples,
+    failed: prior.failed + tracker.failed,
+    resumed: tracker.resumed,
+    cached: tracker.cached,
+    shard: finalFile,
+  });
+}
+
+const poolSnapshot = (pool: { errorsByKind: Record<string, number>; attempts: number; retries: number; metrics(): import('../engines/pool.js').EngineMetrics[] }) => ({
+  errorsByKind: pool.errorsByKind,
+  attempts: pool.attempts,
+  retries: pool.retries,
+  engines: pool.metrics(),
+});
+
+/** One line per prompt, in input order: the latest record for each id from the old shard and the ledger. */
+async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: string): Promise<void> {
+  const lines = new Map<string, string>();
+  for (const file of [finalFile, ledgerFile]) {
+    if (!existsSync(file)) continue;
+    for await (const { text } of readLines(file)) {
+      if (!text) continue;
+      lines.set((JSON.parse(text) as { id: string }).id, text);
+    }
+  }
+  const out: string[] = [];
+  for (const id of ids) {
+    const line = lines.get(id);
+    if (line === undefined) throw new CosmoError(`generate: prompt ${id} has no sample in ${ledgerFile}; rerun to generate it`);
+    out.push(line);
+  }
+  await writeFileAtomic(finalFile, out.length ? out.join('\n') + '\n' : '');
+}
+
+export const generateStage: StageDef = {
+  name: 'generate',
+  enabled: () => true,
+  tasks: (cfg) => cfg.generate.tasks,
+  runTask: runGenerateTask,
+};
