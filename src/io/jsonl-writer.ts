@@ -1,0 +1,52 @@
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { tempPathFor } from './atomic.js';
+
+/**
+ * A JSONL shard written record by record, without holding the shard in memory, that appears under
+ * its final name only on `commit()`: readers see the whole shard or none of it, so a task killed
+ * midway leaves nothing behind but a dot-named temp file that shard listings ignore.
+ */
+export class JsonlWriter {
+  private buffer = '';
+  count = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly tmp: string,
+    private readonly fh: FileHandle,
+  ) {}
+
+  static async open(path: string): Promise<JsonlWriter> {
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = tempPathFor(path);
+    return new JsonlWriter(path, tmp, await open(tmp, 'w'));
+  }
+
+  async write(record: unknown): Promise<void> {
+    this.buffer += JSON.stringify(record) + '\n';
+    this.count++;
+    if (this.buffer.length >= 1 << 20) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.buffer) return;
+    const chunk = this.buffer;
+    this.buffer = '';
+    await this.fh.write(chunk);
+  }
+
+  /** Flush, sync and rename into place. */
+  async commit(): Promise<void> {
+    await this.flush();
+    await this.fh.sync();
+    await this.fh.close();
+    await rename(this.tmp, this.path);
+  }
+
+  /** Drop the partial file (on error). */
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    await rm(this.tmp, { force: true });
+  }
+}

@@ -1,0 +1,51 @@
+import type { Sample } from '../records/types.js';
+import { Boilerplate } from './boilerplate.js';
+import type { FilterConfig } from './config.js';
+import { repetitionFailure } from './repetition.js';
+
+/** Why a sample was dropped; stats count them as `dropped.<reason>`. */
+export type RejectReason = 'failed' | 'empty' | 'truncated' | 'boilerplate' | 'too_short' | 'repetition' | `judge.${string}`;
+
+/** A rejected sample as written to the rejects shard. */
+export type RejectedSample = Sample & { reject_reason: RejectReason; reject_detail?: string };
+
+/** A sample whose opener was stripped says so, so the edit stays visible downstream. */
+export type FilteredSample = Sample & { filter_edits?: string[] };
+
+export type Verdict = { keep: true; sample: FilteredSample } | { keep: false; reason: RejectReason; detail?: string };
+
+/**
+ * The heuristic checks, in order: failed request, empty text, truncated generation, boilerplate
+ * opener (strip or drop), minimum token length, repetition. The first failure decides the reason.
+ */
+export class QualityFilter {
+  private readonly boilerplate: Boilerplate;
+
+  constructor(
+    private readonly cfg: FilterConfig,
+    resolvePath: (p: string) => string = (p) => p,
+  ) {
+    this.boilerplate = Boilerplate.fromConfig(cfg.boilerplate, resolvePath);
+  }
+
+  check(s: Sample): Verdict {
+    if (s.error || s.finish_reason === 'error') return { keep: false, reason: 'failed', detail: s.error };
+    if (typeof s.text !== 'string' || s.text.trim() === '') return { keep: false, reason: 'empty' };
+    if (this.cfg.drop_truncated && s.finish_reason === 'length')
+      return { keep: false, reason: 'truncated', detail: `finish_reason=length at ${s.token_length} tokens` };
+    let sample: FilteredSample = s;
+    const opener = this.boilerplate.apply(s.text);
+    if (opener.action === 'drop') return { keep: false, reason: 'boilerplate', detail: `${opener.id}: "${opener.matched}"` };
+    if (opener.stripped.length > 0) {
+      if (opener.text.trim() === '') return { keep: false, reason: 'empty', detail: `nothing left after stripping ${opener.stripped.join(', ')}` };
+      // Token count of what is left, estimated by its share of characters: no tokenizer is at hand here.
+      const tokens = Math.round((s.token_length * opener.text.length) / s.text.length);
+      sample = { ...s, text: opener.text, token_length: tokens, filter_edits: opener.stripped.map((id) => `boilerplate:${id}`) };
+    }
+    if (sample.token_length < this.cfg.min_tokens)
+      return { keep: false, reason: 'too_short', detail: `${sample.token_length} < ${this.cfg.min_tokens} tokens` };
+    const rep = repetitionFailure(sample.text, this.cfg.repetition);
+    if (rep) return { keep: false, reason: 'repetition', detail: rep };
+    return { keep: true, sample };
+  }
+}
