@@ -7,8 +7,14 @@ export const NEAR = 1;
 /** The signature of a document, for verifying a bucket match; `slot` says which of two buffers may be reused. */
 export type SignatureOf = (doc: number, slot: 0 | 1) => Uint32Array;
 
-/** Bucket members tried against a new document before giving up on it for that band. */
-const MAX_TRIES = 16;
+/**
+ * Bounds on the bucket members a new document is checked (and walked) against per band. Within
+ * them, the clusters are exactly the connected components of "shares a bucket and passes
+ * verification" (plus exact matches), whatever the order or sharding of the input; they only cap
+ * the work in very large buckets.
+ */
+const MAX_TESTS = 256;
+const MAX_WALK = 2048;
 
 /**
  * Turns bucket collisions into duplicate edges between documents (global indices 0..n-1).
@@ -16,7 +22,8 @@ const MAX_TRIES = 16;
  * when the two full signatures agree on at least `threshold` of their positions (an estimate of
  * Jaccard similarity), which drops the chance collisions of plain LSH (at 14x8, a pair at
  * Jaccard 0.5 shares a bucket 5% of the time) while keeping true near-duplicates.
- * Pairs already joined, directly or through others, are not checked again.
+ * A new bucket member is checked against every earlier member it is not yet joined to, directly
+ * or through others, so the result does not depend on the order documents come in.
  */
 export class EdgeFinder {
   /** (kind, a, b) triples. */
@@ -48,27 +55,21 @@ export class EdgeFinder {
     const count = entries.length / 3;
     const head = new U64Map(count); // bucket key -> latest entry; `next` links each entry to the previous one in its bucket
     const next = new Int32Array(count);
-    const tried: number[] = [];
     for (let e = 0; e < count; e++) {
       const doc = entries[3 * e + 2]!;
       const prev = head.getOrSet(entries[3 * e]!, entries[3 * e + 1]!, e);
       next[e] = prev;
       if (prev < 0) continue;
       head.set(entries[3 * e]!, entries[3 * e + 1]!, e);
-      const root = this.uf.find(doc);
-      tried.length = 0;
-      for (let m = prev; m >= 0 && tried.length < MAX_TRIES; m = next[m]!) {
+      let tests = 0;
+      let walked = 0;
+      for (let m = prev; m >= 0 && tests < MAX_TESTS && walked++ < MAX_WALK; m = next[m]!) {
         const other = entries[3 * m + 2]!;
-        const otherRoot = this.uf.find(other);
-        if (otherRoot === root) break; // already joined
-        if (tried.includes(otherRoot)) continue;
-        tried.push(otherRoot);
+        if (this.uf.find(other) === this.uf.find(doc)) continue; // already joined
+        tests++;
         this.verified++;
-        if (this.threshold <= 0 || estimatedJaccard(this.signatureOf(other, 0), this.signatureOf(doc, 1)) >= this.threshold) {
-          this.edge(NEAR, other, doc);
-          break;
-        }
-        this.rejected++;
+        if (this.threshold <= 0 || estimatedJaccard(this.signatureOf(other, 0), this.signatureOf(doc, 1)) >= this.threshold) this.edge(NEAR, other, doc);
+        else this.rejected++;
       }
     }
   }
