@@ -23,16 +23,98 @@ export function repetitionFailure(text: string, cfg: RepetitionConfig): string |
     fail('dup_line_char_frac', line.chars / chars, cfg.dup_line_char_frac);
   if (found) return found;
 
-  const words = text.match(/[\p{L}\p{N}_]+/gu) ?? [];
-  for (const [n, max] of sortedEntries(cfg.top_ngrams)) {
-    const r = fail(`top_${n}_gram_frac`, topNgramChars(words, n) / chars, max);
-    if (r) return r;
-  }
-  for (const [n, max] of sortedEntries(cfg.dup_ngrams)) {
-    const r = fail(`dup_${n}_gram_frac`, duplicateNgramChars(words, n) / chars, max);
-    if (r) return r;
+  const words = new NgramKeys(text.match(/[\p{L}\p{N}_]+/gu) ?? []);
+  const top = new Map(sortedEntries(cfg.top_ngrams));
+  const dup = new Map(sortedEntries(cfg.dup_ngrams));
+  const maxN = Math.max(0, ...top.keys(), ...dup.keys());
+  for (let n = 1; n <= maxN; n++) {
+    words.grow(n);
+    const topMax = top.get(n);
+    if (topMax !== undefined) {
+      const r = fail(`top_${n}_gram_frac`, words.topChars(n) / chars, topMax);
+      if (r) return r;
+    }
+    const dupMax = dup.get(n);
+    if (dupMax !== undefined) {
+      const r = fail(`dup_${n}_gram_frac`, words.duplicateChars(n) / chars, dupMax);
+      if (r) return r;
+    }
   }
   return undefined;
+}
+
+/**
+ * Word n-grams as 53-bit numeric keys, grown one word at a time (the key of an n-gram is the key of
+ * its first n-1 words mixed with the next word's id), so counting them needs no string per n-gram.
+ * A n-gram's characters are its words' characters without spaces, as in datatrove.
+ */
+class NgramKeys {
+  private readonly ids: Int32Array;
+  /** Character offsets: word i spans chars[i] .. chars[i+1]. */
+  private readonly chars: Float64Array;
+  private readonly h1: Int32Array;
+  private readonly h2: Int32Array;
+
+  constructor(words: string[]) {
+    const vocab = new Map<string, number>();
+    this.ids = new Int32Array(words.length);
+    this.chars = new Float64Array(words.length + 1);
+    words.forEach((w, i) => {
+      let id = vocab.get(w);
+      if (id === undefined) vocab.set(w, (id = vocab.size));
+      this.ids[i] = id;
+      this.chars[i + 1] = this.chars[i]! + w.length;
+    });
+    this.h1 = new Int32Array(words.length).fill(0x2545f491);
+    this.h2 = new Int32Array(words.length).fill(0x7f4a7c15);
+  }
+
+  /** Extend every key to n words (call with n = 1, 2, 3, ... in turn). */
+  grow(n: number): void {
+    for (let i = 0; i + n <= this.ids.length; i++) {
+      const id = this.ids[i + n - 1]!;
+      this.h1[i] = Math.imul(this.h1[i]! ^ id, 0x01000193) ^ (this.h1[i]! >>> 13);
+      this.h2[i] = Math.imul(this.h2[i]! ^ id, 0x5bd1e995) + n;
+    }
+  }
+
+  private key(i: number): number {
+    return (this.h1[i]! >>> 0) * 0x200000 + (this.h2[i]! >>> 11);
+  }
+
+  /** Characters of the most frequent n-gram times its count. */
+  topChars(n: number): number {
+    const counts = new Map<number, number>();
+    let bestCount = 0;
+    let bestChars = 0;
+    for (let i = 0; i + n <= this.ids.length; i++) {
+      const k = this.key(i);
+      const c = (counts.get(k) ?? 0) + 1;
+      counts.set(k, c);
+      if (c > bestCount) {
+        bestCount = c;
+        bestChars = c * (this.chars[i + n]! - this.chars[i]!);
+      }
+    }
+    return bestChars;
+  }
+
+  /** Characters of n-grams that repeat an earlier one; a repeat skips ahead n words so overlaps count once. */
+  duplicateChars(n: number): number {
+    const seen = new Set<number>();
+    let total = 0;
+    for (let i = 0; i + n <= this.ids.length; ) {
+      const k = this.key(i);
+      if (seen.has(k)) {
+        total += this.chars[i + n]! - this.chars[i]!;
+        i += n;
+      } else {
+        seen.add(k);
+        i++;
+      }
+    }
+    return total;
+  }
 }
 
 function sortedEntries(rec: Record<string, number>): [number, number][] {
@@ -53,38 +135,4 @@ function duplicates(items: string[]): { count: number; chars: number } {
     } else seen.add(x);
   }
   return { count, chars };
-}
-
-/** Characters of the most frequent word n-gram (its words joined without spaces) times its count. */
-function topNgramChars(words: string[], n: number): number {
-  const counts = new Map<string, number>();
-  let bestCount = 0;
-  let bestChars = 0;
-  for (let i = 0; i + n <= words.length; i++) {
-    const g = words.slice(i, i + n).join('');
-    const c = (counts.get(g) ?? 0) + 1;
-    counts.set(g, c);
-    if (c > bestCount) {
-      bestCount = c;
-      bestChars = c * g.length;
-    }
-  }
-  return bestChars;
-}
-
-/** Characters of word n-grams that repeat an earlier one; a repeat skips ahead n words so overlaps count once. */
-function duplicateNgramChars(words: string[], n: number): number {
-  const seen = new Set<string>();
-  let chars = 0;
-  for (let i = 0; i + n <= words.length; ) {
-    const g = words.slice(i, i + n).join('');
-    if (seen.has(g)) {
-      chars += g.length;
-      i += n;
-    } else {
-      seen.add(g);
-      i++;
-    }
-  }
-  return chars;
 }
