@@ -1,0 +1,301 @@
+/**
+ * The embedded engine: llama.cpp in-process through node-llama-cpp.
+ *
+ * One model and ONE context with `sequences` slots: requests running at the same time are decoded
+ * together in the same batches (continuous batching), which is what makes several sequences faster
+ * than one on the same cores. Each slot keeps its last prompt in the KV cache, so a request that
+ * shares a prefix with the previous one on that slot only evaluates the new tokens.
+ */
+import { open, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Template } from '@huggingface/jinja';
+import {
+  getLlama,
+  LlamaCompletion,
+  LlamaLogLevel,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaGrammar,
+  type LlamaModel,
+  type Token,
+} from 'node-llama-cpp';
+import type { EmbeddedEngineConfig } from '../generate/config.js';
+import { CosmoError, errorMessage } from '../util/errors.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { CHATML_TEMPLATE } from './gguf.js';
+import { resolveModelPath, type DownloadProgress } from './model-source.js';
+import { EngineError, type ChatMessage, type Completion, type CompletionRequest, type Engine } from './types.js';
+
+export interface EmbeddedEngine extends Engine {
+  /** Tokens of `text` in this model's vocabulary (special-token text is not parsed). */
+  countTokens(text: string): number;
+  /** The chat template applied to `messages`, ready to generate the assistant's turn. */
+  formatPrompt(messages: ChatMessage[]): string;
+  /** Tokens each sequence holds (prompt + answer). */
+  readonly contextSize: number;
+  /** The model as recorded on samples: the hf: URI, or the file name of a local model. */
+  readonly model: string;
+}
+
+export interface EmbeddedEngineOptions {
+  log?: Logger;
+  /** Where hf: models are cached (see model-source.ts). */
+  cacheDir?: string;
+  /** Download progress of an hf: model. */
+  onProgress?: (p: DownloadProgress) => void;
+  progress?: 'bar' | 'lines' | 'none';
+  /** Called as tokens are generated, with the slot (sequence) they belong to: live tokens/s. */
+  onTokens?: (e: { slot: number; tokens: number }) => void;
+}
+
+// One llama.cpp binding per process and GPU choice: loading it costs seconds, and it is shared by all models.
+const llamas = new Map<string, Promise<Llama>>();
+let llamaLog: Logger = silentLogger;
+
+function sharedLlama(gpu: EmbeddedEngineConfig['gpu']): Promise<Llama> {
+  const key = String(gpu ?? 'auto');
+  let p = llamas.get(key);
+  if (!p) {
+    p = getLlama({
+      gpu: gpu ?? 'auto',
+      // The thread count is set per context; do not let the binding cap it.
+      maxThreads: 0,
+      logLevel: LlamaLogLevel.error,
+      logger: (_level, message) => llamaLog.warn(`llama.cpp: ${message.trim()}`),
+    });
+    p.catch(() => llamas.delete(key));
+    llamas.set(key, p);
+  }
+  return p;
+}
+
+/** Fail early, naming the path, on a missing file or one that is not GGUF (llama.cpp's own error says neither). */
+async function checkModelFile(path: string): Promise<void> {
+  try {
+    if (!(await stat(path)).isFile()) throw new CosmoError(`model ${path} is not a file`);
+  } catch (err) {
+    if (err instanceof CosmoError) throw err;
+    throw new CosmoError(`model file not found: ${path} (pass a .gguf file, or hf:owner/repo/file.gguf)`);
+  }
+  const fh = await open(path, 'r');
+  try {
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(4), 0, 4, 0);
+    if (bytesRead < 4 || buffer.toString('latin1') !== 'GGUF') {
+      throw new CosmoError(`model ${path} is not a GGUF file (it does not start with the bytes "GGUF")`);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Hands out the context's sequences, one request per sequence at a time. */
+class Slots {
+  private readonly free: number[];
+  private readonly waiters: { resolve: (slot: number) => void }[] = [];
+  active = 0;
+  peakActive = 0;
+
+  constructor(n: number) {
+    this.free = Array.from({ length: n }, (_, i) => i);
+  }
+
+  acquire(signal?: AbortSignal): Promise<number> {
+    const slot = this.free.pop();
+    if (slot !== undefined) return Promise.resolve(this.take(slot));
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve: (s: number) => (signal?.removeEventListener('abort', onAbort), resolve(this.take(s))) };
+      const onAbort = () => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new EngineError('request aborted while waiting for a free sequence', 'aborted', { retryable: false }));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  release(slot: number): void {
+    this.active--;
+    const next = this.waiters.shift();
+    if (next) next.resolve(slot);
+    else this.free.push(slot);
+  }
+
+  private take(slot: number): number {
+    this.active++;
+    this.peakActive = Math.max(this.peakActive, this.active);
+    return slot;
+  }
+}
+
+/** Load `cfg.model` (downloading an hf: model first) and start a context with `cfg.sequences` sequences. */
+export async function createEmbeddedEngine(cfg: EmbeddedEngineConfig, opts: EmbeddedEngineOptions = {}): Promise<EmbeddedEngine> {
+  const log = opts.log ?? silentLogger;
+  llamaLog = log;
+  const path = await resolveModelPath(cfg.model, { cacheDir: opts.cacheDir, log, onProgress: opts.onProgress, progress: opts.progress });
+  await checkModelFile(path);
+  const llama = await sharedLlama(cfg.gpu);
+  let model: LlamaModel;
+  try {
+    model = await llama.loadModel({ modelPath: path, gpuLayers: llama.gpu === false ? 0 : 'auto' });
+  } catch (err) {
+    throw new CosmoError(`cannot load model ${path}: ${errorMessage(err)}`, { cause: err });
+  }
+  let context: LlamaContext;
+  try {
+    context = await model.createContext({
+      sequences: cfg.sequences,
+      contextSize: cfg.context_size,
+      threads: cfg.threads,
+      ...(cfg.batch_size ? { batchSize: cfg.batch_size } : {}),
+    });
+  } catch (err) {
+    await model.dispose();
+    throw new CosmoError(
+      `cannot create a context of ${cfg.sequences} x ${cfg.context_size} tokens for ${path}: ${errorMessage(err)} ` +
+        '(lower generate.engines[].sequences or context_size)',
+      { cause: err },
+    );
+  }
+  const name = cfg.model.startsWith('hf:') ? cfg.model : basename(path);
+  log.info('embedded engine ready', {
+    model: name,
+    gpu: llama.gpu,
+    sequences: cfg.sequences,
+    context: context.contextSize,
+    threads: cfg.threads,
+    batch: context.batchSize,
+  });
+  return new LlamaEngine(cfg, name, llama, model, context, log, opts.onTokens);
+}
+
+class LlamaEngine implements EmbeddedEngine {
+  readonly id: string;
+  readonly concurrency: number;
+  private readonly slots: Slots;
+  private readonly sequences: LlamaContextSequence[];
+  private readonly completions: LlamaCompletion[];
+  private readonly template: Template;
+  private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
+  private closed = false;
+
+  constructor(
+    cfg: EmbeddedEngineConfig,
+    readonly model: string,
+    private readonly llama: Llama,
+    private readonly llamaModel: LlamaModel,
+    private readonly context: LlamaContext,
+    log: Logger,
+    private readonly onTokens?: EmbeddedEngineOptions['onTokens'],
+  ) {
+    this.id = `embedded:${basename(model)}`;
+    this.concurrency = cfg.sequences;
+    this.slots = new Slots(cfg.sequences);
+    this.sequences = Array.from({ length: cfg.sequences }, () => context.getSequence());
+    this.completions = this.sequences.map((contextSequence) => new LlamaCompletion({ contextSequence }));
+    const source = llamaModel.fileInfo.metadata?.tokenizer?.chat_template;
+    if (typeof source !== 'string') log.warn('the model has no chat template; using ChatML', { model });
+    this.template = new Template(typeof source === 'string' ? source : CHATML_TEMPLATE);
+  }
+
+  get contextSize(): number {
+    return this.context.contextSize;
+  }
+
+  /** The largest number of requests that were decoding at once so far. */
+  get peakActive(): number {
+    return this.slots.peakActive;
+  }
+
+  countTokens(text: string): number {
+    return this.llamaModel.tokenize(text, false).length;
+  }
+
+  formatPrompt(messages: ChatMessage[]): string {
+    return this.template.render({
+      messages,
+      add_generation_prompt: true,
+      bos_token: this.llamaModel.tokens.bosString ?? '',
+      eos_token: this.llamaModel.tokens.eosString ?? '',
+    });
+  }
+
+  async complete(req: CompletionRequest): Promise<Completion> {
+    if (this.closed) throw new EngineError(`${this.id} is closed`, 'aborted', { retryable: false });
+    let tokens: Token[];
+    try {
+      tokens = this.llamaModel.tokenize(this.formatPrompt(req.messages), true);
+    } catch (err) {
+      if (err instanceof EngineError) throw err;
+      throw new EngineError(`${this.id}: cannot apply the chat template: ${errorMessage(err)}`, 'bad_request');
+    }
+    const promptTokens = tokens.length + (this.llamaModel.tokens.shouldPrependBosToken ? 1 : 0);
+    if (promptTokens >= this.contextSize) {
+      throw new EngineError(
+        `prompt is ${promptTokens} tokens but the context holds ${this.contextSize} tokens per sequence ` +
+          `(${this.id}); shorten the prompt or raise context_size`,
+        'context_length',
+        { retryable: false },
+      );
+    }
+    const grammar = req.jsonSchema ? await this.grammarFor(req.jsonSchema) : undefined;
+    const slot = await this.slots.acquire(req.signal);
+    const sequence = this.sequences[slot]!;
+    // Every sampled token counts, also those a stop sequence or the end-of-turn token hides from the text.
+    const outputBefore = sequence.tokenMeter.usedOutputTokens;
+    try {
+      const { params } = req;
+      const res = await this.completions[slot]!.generateCompletionWithMeta(tokens, {
+        maxTokens: params.max_tokens,
+        temperature: params.temperature,
+        topP: params.top_p,
+        ...(params.seed !== undefined ? { seed: params.seed } : {}),
+        ...(params.stop?.length ? { customStopTriggers: params.stop } : {}),
+        ...(grammar ? { grammar } : {}),
+        // OpenAI semantics: no hidden repetition penalty, and a full context ends the answer ('length')
+        // instead of silently dropping the start of the prompt.
+        repeatPenalty: false,
+        disableContextShift: true,
+        contextShiftSize: 1,
+        signal: req.signal,
+        onToken: this.onTokens && ((t) => this.onTokens!({ slot, tokens: t.length })),
+      });
+      return {
+        text: res.response,
+        finish_reason: res.metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
+        usage: { prompt_tokens: promptTokens, completion_tokens: sequence.tokenMeter.usedOutputTokens - outputBefore },
+        model: this.model,
+      };
+    } catch (err) {
+      if (req.signal?.aborted) throw new EngineError(`${this.id}: request aborted`, 'aborted', { retryable: false });
+      if (this.closed) throw new EngineError(`${this.id} was closed during the request`, 'aborted', { retryable: false });
+      throw new EngineError(`${this.id}: ${errorMessage(err)}`, 'unknown', { retryable: false });
+    } finally {
+      this.slots.release(slot);
+    }
+  }
+
+  private grammarFor(schema: Record<string, unknown>): Promise<LlamaGrammar> {
+    const key = JSON.stringify(schema);
+    let g = this.grammars.get(key);
+    if (!g) {
+      g = Promise.resolve()
+        .then(() => this.llama.createGrammarForJsonSchema(schema as never) as Promise<LlamaGrammar>)
+        .catch((err: unknown) => {
+        this.grammars.delete(key);
+          throw new EngineError(`${this.id}: unsupported JSON schema: ${errorMessage(err)}`, 'bad_request', { retryable: false });
+        });
+      this.grammars.set(key, g);
+    }
+    return g;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.completions) c.dispose({ disposeSequence: true });
+    await this.context.dispose();
+    await this.llamaModel.dispose();
+  }
+}

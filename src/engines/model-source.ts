@@ -1,0 +1,228 @@
+/**
+ * Where a model file comes from: a local path, or `hf:owner/repo/path/file.gguf`, downloaded once
+ * from the Hugging Face Hub into a cache folder.
+ *
+ * A download streams into a temporary file that is renamed into place only when every byte has
+ * arrived, so a killed or broken transfer never leaves a file that looks like a model.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import cliProgress from 'cli-progress';
+import { CosmoError, errorMessage } from '../util/errors.js';
+import { silentLogger, type Logger } from '../util/log.js';
+
+export interface HfModelRef {
+  owner: string;
+  repo: string;
+  /** Path of the file inside the repository (may contain folders). */
+  file: string;
+}
+
+export interface DownloadProgress {
+  bytes: number;
+  /** From Content-Length; undefined when the server does not say. */
+  total?: number;
+}
+
+export interface ModelSourceOptions {
+  /** Where hf: models are cached. Default: `$COSMO_CACHE/models`, else `~/.cache/cosmo/models`. */
+  cacheDir?: string;
+  log?: Logger;
+  /** Called as bytes arrive. */
+  onProgress?: (p: DownloadProgress) => void;
+  /** 'bar' draws a progress bar (on a TTY), 'lines' logs now and then. Default: bar on a TTY, else lines. */
+  progress?: 'bar' | 'lines' | 'none';
+  signal?: AbortSignal;
+  /** How long to wait for the server to answer before deciding there is no network. */
+  connectTimeoutMs?: number;
+  /** Give up when no byte arrives for this long mid-transfer. */
+  stallTimeoutMs?: number;
+}
+
+/** `hf:owner/repo/path/file.gguf` -> its parts; undefined for anything else (a local path). */
+export function parseHfUri(spec: string): HfModelRef | undefined {
+  if (!spec.startsWith('hf:')) return undefined;
+  const parts = spec.slice(3).replace(/^\/+/, '').split('/');
+  if (parts.length < 3 || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new CosmoError(`bad model "${spec}": expected hf:owner/repo/path/to/file.gguf`);
+  }
+  const [owner, repo, ...file] = parts as [string, string, ...string[]];
+  return { owner, repo, file: file.join('/') };
+}
+
+export function defaultModelCacheDir(): string {
+  return process.env.COSMO_CACHE ? join(process.env.COSMO_CACHE, 'models') : join(homedir(), '.cache', 'cosmo', 'models');
+}
+
+export function hfEndpoint(): string {
+  return (process.env.COSMO_HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
+}
+
+export function hfResolveUrl(ref: HfModelRef): string {
+  const enc = (s: string) => s.split('/').map(encodeURIComponent).join('/');
+  return `${hfEndpoint()}/${enc(ref.owner)}/${enc(ref.repo)}/resolve/main/${enc(ref.file)}`;
+}
+
+/** Path of the local model file for `spec`, downloading an hf: model into the cache first if needed. */
+export async function resolveModelPath(spec: string, opts: ModelSourceOptions = {}): Promise<string> {
+  const ref = parseHfUri(spec);
+  if (!ref) return resolve(spec);
+  const dest = join(opts.cacheDir ?? defaultModelCacheDir(), ref.owner, ref.repo, ref.file);
+  if (await isFile(dest)) return dest;
+  await downloadHfModel(spec, ref, dest, opts);
+  return dest;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function offlineMessage(spec: string, url: string, why: string): string {
+  return (
+    `cannot download ${spec} from ${url} (${why}; no network?). ` +
+    'Pass a local model with --model PATH.gguf (or generate.engines[].model), or an endpoint with --endpoint URL; ' +
+    'to smoke-test a config without a model: cosmo debug tiny-model tiny.gguf && cosmo run corpus.yaml --model tiny.gguf'
+  );
+}
+
+function errorCode(err: unknown): string | undefined {
+  // fetch wraps the socket error: TypeError('fetch failed', {cause: {code}}), sometimes nested once more.
+  let e: unknown = err;
+  for (let i = 0; i < 3 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+async function downloadHfModel(spec: string, ref: HfModelRef, dest: string, opts: ModelSourceOptions): Promise<void> {
+  const log = opts.log ?? silentLogger;
+  const url = hfResolveUrl(ref);
+  const headers: Record<string, string> = { 'user-agent': 'cosmo' };
+  if (process.env.HF_TOKEN) headers.authorization = `Bearer ${process.env.HF_TOKEN}`; // never logged
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const connectTimeout = setTimeout(() => abort.abort(new Error('timeout')), opts.connectTimeoutMs ?? 15_000);
+  let res: Response;
+  try {
+    res = await fetch(url, { headers, signal: abort.signal, redirect: 'follow' });
+  } catch (err) {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+    if (opts.signal?.aborted) throw new CosmoError(`download of ${spec} cancelled`);
+    const why = abort.signal.aborted ? `no answer within ${Math.round((opts.connectTimeoutMs ?? 15_000) / 1000)} s` : (errorCode(err) ?? errorMessage(err));
+    throw new CosmoError(offlineMessage(spec, url, why), { cause: err });
+  } finally {
+    clearTimeout(connectTimeout);
+  }
+  if (!res.ok || !res.body) {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+    await res.body?.cancel().catch(() => {});
+    const hint =
+      res.status === 401 || res.status === 403
+        ? ' (a gated or private repository: set HF_TOKEN to a token that may read it)'
+        : res.status === 404
+          ? ' (check the owner, repository and file name)'
+          : '';
+    throw new CosmoError(`cannot download ${spec}: HTTP ${res.status} from ${url}${hint}`);
+  }
+
+  const lengthHeader = res.headers.get('content-length');
+  const total = lengthHeader ? Number(lengthHeader) : undefined;
+  const progress = new ProgressReporter(spec, total, opts, log);
+  log.info('downloading model', { model: spec, url, bytes: total, to: dest });
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = `${dest}.download-${process.pid}`;
+  let bytes = 0;
+  let stall: NodeJS.Timeout | undefined;
+  const armStall = () => {
+    clearTimeout(stall);
+    stall = setTimeout(() => abort.abort(new Error('stalled')), opts.stallTimeoutMs ?? 60_000);
+  };
+  try {
+    armStall();
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      armStall();
+      progress.update(bytes);
+    });
+    await pipeline(body, createWriteStream(tmp));
+    if (total !== undefined && bytes !== total) throw new Error(`got ${bytes} of ${total} bytes`);
+    await rename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (opts.signal?.aborted) throw new CosmoError(`download of ${spec} cancelled`);
+    const reason = abort.signal.aborted ? `no data for ${Math.round((opts.stallTimeoutMs ?? 60_000) / 1000)} s` : errorMessage(err);
+    const code = errorCode(err);
+    throw new CosmoError(
+      `download of ${spec} from ${url} was interrupted after ${bytes}${total ? ` of ${total}` : ''} bytes (${code ?? reason}); ` +
+        'nothing was kept: run again to retry',
+      { cause: err },
+    );
+  } finally {
+    clearTimeout(stall);
+    progress.stop();
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  log.info('model downloaded', { model: spec, bytes, path: dest });
+}
+
+/** A cli-progress bar (bytes, MB/s, ETA) on a TTY; a log line every 10 s otherwise. */
+class ProgressReporter {
+  private bar: cliProgress.SingleBar | undefined;
+  private readonly started = Date.now();
+  private lastLog = Date.now();
+  private readonly mode: 'bar' | 'lines' | 'none';
+
+  constructor(
+    private readonly spec: string,
+    private readonly total: number | undefined,
+    private readonly opts: ModelSourceOptions,
+    private readonly log: Logger,
+  ) {
+    this.mode = opts.progress ?? (process.stderr.isTTY ? 'bar' : 'lines');
+    if (this.mode === 'bar' && process.stderr.isTTY) {
+      this.bar = new cliProgress.SingleBar(
+        {
+          format: `${spec} [{bar}] {percentage}% {mb}/{totalMb} MB {speed} MB/s ETA {eta_formatted}`,
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(total ?? 0, 0, { mb: '0.0', totalMb: total ? (total / 1e6).toFixed(1) : '?', speed: '0.0' });
+    }
+  }
+
+  update(bytes: number): void {
+    this.opts.onProgress?.({ bytes, total: this.total });
+    const secs = Math.max((Date.now() - this.started) / 1000, 1e-3);
+    if (this.bar) {
+      this.bar.update(bytes, { mb: (bytes / 1e6).toFixed(1), speed: (bytes / 1e6 / secs).toFixed(1) });
+    } else if (this.mode === 'lines' && Date.now() - this.lastLog >= 10_000) {
+      this.lastLog = Date.now();
+      const rate = bytes / secs;
+      this.log.info('downloading model', {
+        model: this.spec,
+        mb: +(bytes / 1e6).toFixed(1),
+        of_mb: this.total ? +(this.total / 1e6).toFixed(1) : undefined,
+        mb_per_s: +(rate / 1e6).toFixed(2),
+        eta_s: this.total ? Math.round((this.total - bytes) / rate) : undefined,
+      });
+    }
+  }
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}
