@@ -1,0 +1,138 @@
+/**
+ * Dedup throughput and memory on ~1 KB documents of real text (SpamAssassin mail bodies and the
+ * shared seeds, cut into 1 KB pieces, plus edited copies so that there is something to remove).
+ *   npx tsx bench/dedup.ts [docs=100000]
+ * Prints: MinHash signatures/s on one core, the one-pass dedup stage end to end (JSONL in and out),
+ * the four sharded steps on 2 worker processes, and dedup memory per document at N and 2N docs.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config/load.js';
+import { writeShard } from '../src/io/shards.js';
+import { runPipeline } from '../src/pipeline/run.js';
+import { silentLogger } from '../src/util/log.js';
+import { MinHasher } from '../src/dedup/minhash.js';
+import { SignatureBuilder } from '../src/dedup/signatures.js';
+import { EdgeFinder, cluster } from '../src/dedup/cluster.js';
+import { DEDUP_STAGES } from '../src/dedup/stage.js';
+import { editWords, rng, seedTexts, spamAssassinBodies } from '../test/dedup/planted.js';
+
+const N = Number(process.argv[2] ?? 100_000);
+const r = rng(1);
+
+/** Real text cut at word boundaries into ~1 KB pieces, then edited copies until there are `n`. */
+function makeDocs(n: number): { id: string; text: string }[] {
+  const pieces: string[] = [];
+  for (const t of [...spamAssassinBodies(20), ...seedTexts(20)]) {
+    const flat = t.replace(/\s+/g, ' ');
+    for (let at = 0; at + 800 < flat.length; ) {
+      const end = flat.indexOf(' ', at + 1000);
+      pieces.push(flat.slice(at, end < 0 ? undefined : end));
+      if (end < 0) break;
+      at = end + 1;
+    }
+  }
+  const vocab = pieces.slice(0, 100).flatMap((p) => p.split(' '));
+  const docs = pieces.slice(0, n).map((text, i) => ({ id: `doc-${String(i).padStart(7, '0')}`, text }));
+  while (docs.length < n) {
+    const src = pieces[Math.floor(r() * pieces.length)]!;
+    docs.push({ id: `doc-${String(docs.length).padStart(7, '0')}`, text: editWords(src, r() * 0.3, vocab, r) });
+  }
+  return docs;
+}
+
+const used = () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
+
+/** In-process dedup (signatures + buckets + clusters) of `docs`; returns bytes held per document at the end. */
+function dedupInMemory(docs: { id: string; text: string }[]): { seconds: number; bytesPerDoc: number; removed: number } {
+  const before = used();
+  const t0 = performance.now();
+  const builder = new SignatureBuilder(new MinHasher({ ngram: 5, bands: 14, rows: 8, seed: 1 }), true);
+  for (const d of docs) builder.add(d.id, d.text);
+  const s = builder.out;
+  const finder = new EdgeFinder(s.docs, 0.7, (doc) => s.signature(doc));
+  const exact = s.exact.view();
+  const triples = new Uint32Array(s.docs * 3);
+  for (let d = 0; d < s.docs; d++) triples.set([exact[2 * d]!, exact[2 * d + 1]!, d], 3 * d);
+  finder.addExact(triples);
+  for (const b of s.bands) finder.addBand(b.view());
+  const { removed } = cluster(s.ids, [finder.edges.view()]);
+  const seconds = (performance.now() - t0) / 1000;
+  const bytesPerDoc = (used() - before) / docs.length;
+  // Keep the structures alive until measured.
+  if (removed.length < 0 || s.docs !== docs.length) throw new Error('unreachable');
+  return { seconds, bytesPerDoc, removed: removed.length };
+}
+
+async function stageRun(docs: { id: string; text: string }[], tasks: number, workers: number): Promise<{ seconds: number; steps: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmo-bench-dedup-'));
+  const perShard = Math.ceil(docs.length / 4);
+  for (let i = 0; i < 4; i++) await writeShard(join(dir, 'filter', `${i}.jsonl`), docs.slice(i * perShard, (i + 1) * perShard));
+  const cfg = parseConfig(
+    { seeds: [{ kind: 'web', path: 'unused' }], output: dir, dedup: { tasks }, executor: { workers } },
+    { file: join(dir, 'corpus.yaml'), baseDir: dir },
+  );
+  const t0 = performance.now();
+  const results = await runPipeline(cfg, { only: DEDUP_STAGES.map((s) => s.name), log: silentLogger });
+  const seconds = (performance.now() - t0) / 1000;
+  rmSync(dir, { recursive: true, force: true });
+  return { seconds, steps: results.map((r) => `${r.stage} ${(r.duration_ms / 1000).toFixed(1)} s`).join(', ') };
+}
+
+/** Dedup memory per document, measured in a fresh process so that nothing else is on the heap. */
+function memoryPerDoc(n: number): number {
+  const out = execFileSync(process.execPath, [...process.execArgv, '--expose-gc', fileURLToPath(import.meta.url), String(n), 'memory'], {
+    encoding: 'utf8',
+  });
+  return Number(out.trim().split('\n').at(-1));
+}
+
+if (process.argv[3] === 'memory') {
+  const docs = makeDocs(N);
+  dedupInMemory(docs.slice(0, 2000)); // JIT and lookup tables out of the way
+  console.log(dedupInMemory(docs).bytesPerDoc);
+  process.exit(0);
+}
+
+const half = makeDocs(N);
+const kb = half.reduce((n, d) => n + d.text.length, 0) / N / 1024;
+console.log(`dedup benchmark: ${N} docs of ${kb.toFixed(2)} KB on average`);
+
+// 1. Signatures alone, one core (warm up the JIT first).
+{
+  const hasher = new MinHasher({ ngram: 5, bands: 14, rows: 8, seed: 1 });
+  const sig = new Uint32Array(hasher.hashes);
+  for (const d of half.slice(0, 5000)) hasher.hash(d.text, sig);
+  const t0 = performance.now();
+  for (const d of half) {
+    hasher.hash(d.text, sig);
+    hasher.bandKeys(sig);
+  }
+  const s = (performance.now() - t0) / 1000;
+  console.log(`minhash signatures, 1 core:         ${Math.round(N / s).toLocaleString('en')} docs/s`);
+}
+
+// 2. Dedup in memory (signatures, buckets, clusters).
+const mem = dedupInMemory(half);
+console.log(`dedup in memory, 1 core:            ${Math.round(N / mem.seconds).toLocaleString('en')} docs/s (${mem.removed} removed)`);
+
+// 3. The pipeline stage end to end, JSONL in and out: one pass, then four sharded steps on 2 workers.
+const one = await stageRun(half, 1, 1);
+console.log(`dedup stage, one pass, 1 process:   ${Math.round(N / one.seconds).toLocaleString('en')} docs/s`);
+const two = await stageRun(half, 2, 2);
+console.log(
+  `dedup stage, 4 steps on 2 workers:  ${Math.round(N / two.seconds).toLocaleString('en')} docs/s ` +
+    `(${two.steps}; ratio to one pass ${(one.seconds / two.seconds).toFixed(2)})`,
+);
+
+// 4. Memory per document at N and 2N: equal figures mean memory grows linearly.
+const m1 = memoryPerDoc(N);
+const m2 = memoryPerDoc(2 * N);
+console.log(`dedup memory per doc at ${N}: ${Math.round(m1)} B; at ${2 * N}: ${Math.round(m2)} B (ratio ${(m2 / m1).toFixed(2)})`);
