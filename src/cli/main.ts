@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { CosmoError, errorMessage } from '../util/errors.js';
+import { registerDebug } from './debug.js';
 import { registerRun } from './run.js';
 import { registerStageCommands } from './stages.js';
 
@@ -10,6 +11,7 @@ const program = new Command()
 
 registerRun(program);
 registerStageCommands(program);
+registerDebug(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Errors meant for a person print without a stack; anything else is a bug and keeps its stack.
