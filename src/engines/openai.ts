@@ -1,11 +1,11 @@
 /**
  * An OpenAI-compatible endpoint (vLLM, TGI, SGLang, llama.cpp server, Ollama, hosted APIs) as an
- * Engine. It speaks HTTP with `node:http`/`node:https` and keep-alive sockets rather than the
- * `openai` SDK: at thousands of requests per second the SDK's per-request overhead is what would
- * limit a GPU server. It makes exactly one attempt per call; the pool does retries.
+ * Engine. It speaks HTTP through undici's low-level `dispatch` with a keep-alive connection pool,
+ * not the `openai` SDK: at thousands of requests per second the SDK's (and even `node:http`'s)
+ * per-request overhead is what would limit a GPU server. One attempt per call; the pool retries.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
 import type { OpenAIEngineConfig } from '../generate/config.js';
 import { CosmoError } from '../util/errors.js';
 import { EngineError, type Completion, type CompletionRequest, type Engine } from './types.js';
@@ -48,11 +48,10 @@ const errorText = (body: string): string => {
 };
 
 /** Map an HTTP error status to an EngineError the pool can act on. */
-function httpError(id: string, res: IncomingMessage, body: string): EngineError {
-  const status = res.statusCode ?? 0;
+function httpError(id: string, status: number, headers: IncomingHttpHeaders, body: string): EngineError {
   const reason = errorText(body);
   const msg = `${id}: HTTP ${status}: ${reason}`;
-  const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+  const retryAfterMs = parseRetryAfter(headers['retry-after']);
   if (status === 429) return new EngineError(msg, 'rate_limited', { status, retryAfterMs });
   if (status === 401 || status === 403) return new EngineError(msg, 'auth', { status });
   if (status === 408) return new EngineError(msg, 'timeout', { status });
@@ -66,25 +65,24 @@ export class OpenAIEngine implements Engine {
   readonly id: string;
   readonly concurrency: number;
   readonly model: string;
-  private readonly url: URL;
-  private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
-  private readonly authorization: string | undefined;
+  private readonly path: string;
+  private readonly http: Pool;
+  private readonly headers: Record<string, string>;
 
   constructor(cfg: OpenAIEngineConfig, env: NodeJS.ProcessEnv = process.env) {
     this.id = endpointId(cfg.base_url);
     this.model = cfg.model;
     this.concurrency = cfg.concurrency;
-    this.url = new URL(cfg.base_url.replace(/\/?$/, '/') + 'chat/completions');
-    const https = this.url.protocol === 'https:';
-    const agentOpts = { keepAlive: true, maxSockets: cfg.concurrency, maxFreeSockets: cfg.concurrency, scheduling: 'lifo' as const };
-    this.agent = https ? new HttpsAgent(agentOpts) : new HttpAgent(agentOpts);
-    this.send = https ? httpsRequest : httpRequest;
+    const url = new URL(cfg.base_url);
+    this.path = url.pathname.replace(/\/?$/, '/') + 'chat/completions';
+    // No undici timeouts: a long generation may legitimately take minutes; the pool's timeout decides.
+    this.http = new Pool(url.origin, { connections: cfg.concurrency, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 60_000 });
+    this.headers = { 'content-type': 'application/json' };
     if (cfg.api_key_env !== undefined) {
       const key = env[cfg.api_key_env];
       // Name the variable, never the value.
       if (!key) throw new CosmoError(`endpoint ${this.id}: environment variable ${cfg.api_key_env} (api_key_env) is not set`);
-      this.authorization = `Bearer ${key}`;
+      this.headers.authorization = `Bearer ${key}`;
     }
   }
 
@@ -100,14 +98,15 @@ export class OpenAIEngine implements Engine {
     if (p.seed !== undefined) body.seed = p.seed;
     if (p.stop?.length) body.stop = p.stop;
     if (req.jsonSchema) body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: req.jsonSchema, strict: true } };
-    const payload = Buffer.from(JSON.stringify(body), 'utf8');
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': payload.length };
-    if (this.authorization) headers.authorization = this.authorization;
+    const signal = req.signal;
+    if (signal?.aborted) return Promise.reject(abortError(this.id, signal));
 
     return new Promise<Completion>((resolve, reject) => {
-      const signal = req.signal;
-      if (signal?.aborted) return reject(abortError(this.id, signal));
+      let controller: Dispatcher.DispatchController | undefined;
       let settled = false;
+      let status = 0;
+      let headers: IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
       const finish = (err: EngineError | undefined, value?: Completion) => {
         if (settled) return;
         settled = true;
@@ -115,33 +114,39 @@ export class OpenAIEngine implements Engine {
         if (err) reject(err);
         else resolve(value!);
       };
-      const httpReq = this.send(
-        this.url,
-        { method: 'POST', agent: this.agent, headers },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => finish(new EngineError(`${this.id}: ${e.message}`, 'connection')));
-          res.on('end', () => {
+      const onAbort = () => {
+        finish(abortError(this.id, signal!));
+        controller?.abort(new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.http.dispatch(
+        { path: this.path, method: 'POST', headers: this.headers, body: JSON.stringify(body) },
+        {
+          onRequestStart: (c) => {
+            controller = c;
+            if (settled) c.abort(new Error('aborted'));
+          },
+          onResponseStart: (_c, statusCode, h) => {
+            status = statusCode;
+            headers = h;
+          },
+          onResponseData: (_c, chunk) => {
+            chunks.push(chunk);
+          },
+          onResponseEnd: () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode !== 200) return finish(httpError(this.id, res, text));
+            if (status !== 200) return finish(httpError(this.id, status, headers, text));
             try {
               finish(undefined, this.parse(text));
             } catch (e) {
               finish(e instanceof EngineError ? e : new EngineError(`${this.id}: ${(e as Error).message}`, 'server'));
             }
-          });
+          },
+          onResponseError: (_c, e: Error & { code?: string }) => {
+            finish(new EngineError(`${this.id}: ${e.code ? `${e.code} ` : ''}${e.message}`, 'connection'));
+          },
         },
       );
-      const onAbort = () => {
-        finish(abortError(this.id, signal!));
-        httpReq.destroy();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      httpReq.on('error', (e: NodeJS.ErrnoException) =>
-        finish(new EngineError(`${this.id}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), 'connection')),
-      );
-      httpReq.end(payload);
     });
   }
 
@@ -166,7 +171,7 @@ export class OpenAIEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    await this.http.destroy();
   }
 }
 

@@ -24,6 +24,11 @@ export interface PoolPolicy {
   breakerFailures: number;
   /** How long an open circuit waits before one probe request may try the engine again. */
   breakerCooldownMs: number;
+  /**
+   * While every circuit is open, requests wait for an engine to come back, for at most this long;
+   * after that they fail fast (and so, in the end, for good) instead of hanging.
+   */
+  maxOutageMs: number;
 }
 
 export const DEFAULT_POLICY: PoolPolicy = {
@@ -33,6 +38,7 @@ export const DEFAULT_POLICY: PoolPolicy = {
   maxBackoffMs: 60_000,
   breakerFailures: 5,
   breakerCooldownMs: 15_000,
+  maxOutageMs: 300_000,
 };
 
 /** A store of finished completions by request key, so nobody pays twice for the same request. */
@@ -187,9 +193,19 @@ export class EnginePool {
 
   /** The request-cache key: model, sampling parameters, rendered messages and schema. */
   requestKey(req: CompletionRequest): string {
-    return createHash('sha256')
-      .update(canonicalJson({ model: this.modelKey, params: req.params, messages: req.messages, json_schema: req.jsonSchema ?? null }))
-      .digest('hex');
+    const p = req.params;
+    // A fixed field order instead of canonical JSON of the whole request: this runs for every request.
+    const fields = [
+      this.modelKey,
+      p.temperature,
+      p.top_p,
+      p.max_tokens,
+      p.seed ?? null,
+      p.stop ?? null,
+      req.messages.map((m) => [m.role, m.content]),
+      req.jsonSchema ? canonicalJson(req.jsonSchema) : null,
+    ];
+    return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
   }
 
   async complete(req: CompletionRequest): Promise<PooledCompletion> {
@@ -366,15 +382,23 @@ export class EnginePool {
     }
   }
 
-  /** Every engine's circuit is open and cooling down. */
+  /** Since when every engine's circuit has been open (0: not now). */
+  private outageSince = 0;
+
+  /** Every circuit has been open for longer than the policy lets requests wait. */
   private allOpen(): boolean {
     const now = Date.now();
-    return this.slots.every((s) => s.state === 'open' && s.openUntil > now);
+    if (!this.slots.every((s) => s.state !== 'closed')) {
+      this.outageSince = 0;
+      return false;
+    }
+    if (this.outageSince === 0) this.outageSince = now;
+    return now - this.outageSince >= this.policy.maxOutageMs && this.slots.every((s) => s.state === 'open' && s.openUntil > now);
   }
 
   private allOpenError(): EngineError {
-    const next = Math.min(...this.slots.map((s) => s.openUntil)) - Date.now();
-    return new EngineError(`no engine available: every circuit is open (next probe in ${Math.ceil(next / 1000)} s)`, 'connection');
+    const secs = Math.round((Date.now() - this.outageSince) / 1000);
+    return new EngineError(`no engine available: every circuit has been open for ${secs} s`, 'connection');
   }
 
   metrics(): EngineMetrics[] {

@@ -11,8 +11,12 @@ export const embeddedEngineSchema = z.strictObject({
   threads: z.number().int().positive().default(2),
   /** Sequences decoded together in one context (continuous batching). */
   sequences: z.number().int().positive().default(4),
-  /** Context size in tokens, shared by all sequences. */
+  /** Context size in tokens of each sequence: a prompt plus its answer must fit in it. */
   context_size: z.number().int().positive().default(4096),
+  /** Tokens llama.cpp evaluates per batch (prompt processing). Default: llama.cpp's (512, or the context size if smaller). */
+  batch_size: z.number().int().positive().optional(),
+  /** `auto` uses a GPU when one is found (CUDA, Vulkan, Metal), else the CPU; `false` forces the CPU. */
+  gpu: z.union([z.literal('auto'), z.literal(false), z.enum(['cuda', 'vulkan', 'metal'])]).optional(),
 });
 
 export const openaiEngineSchema = z.strictObject({
@@ -74,6 +78,8 @@ const generateObject = z
         failures: z.number().int().positive().default(5),
         /** Seconds before an endpoint that was taken out is probed again. */
         cooldown_s: z.number().nonnegative().default(15),
+        /** While every endpoint is out, requests wait this long for one to come back before failing. */
+        max_outage_s: z.number().nonnegative().default(300),
       })
       .prefault({}),
     /** Reuse answers to identical requests (model, sampling, messages) across reruns and tasks. */

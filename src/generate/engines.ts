@@ -44,6 +44,7 @@ export function poolPolicy(g: GenerateConfig): PoolPolicy {
     maxBackoffMs: g.retry.max_backoff_ms,
     breakerFailures: g.breaker.failures,
     breakerCooldownMs: g.breaker.cooldown_s * 1000,
+    maxOutageMs: g.breaker.max_outage_s * 1000,
   };
 }
 

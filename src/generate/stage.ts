@@ -7,7 +7,7 @@
  * record per prompt, in input order) atomically and drops the ledger.
  */
 import { setMaxListeners } from 'node:events';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CorpusConfig } from '../config/schema.js';
 import type { StageDef, TaskContext } from '../exec/stage.js';
@@ -46,33 +46,34 @@ export function messagesFor(g: GenerateConfig, p: PromptRecord): ChatMessage[] {
   return g.system_prompt ? [{ role: 'system', content: g.system_prompt }, { role: 'user', content: p.prompt }] : [{ role: 'user', content: p.prompt }];
 }
 
-const toSample = (p: PromptRecord, params: GenParams, c: PooledCompletion): GeneratedSample => ({
-  ...p,
-  text: c.text,
-  token_length: c.usage.completion_tokens,
-  model: c.model,
-  finish_reason: c.finish_reason,
-  usage: c.usage,
-  gen_params: params,
-  engine: c.engine,
-  latency_ms: c.latency_ms,
-  created_at: new Date().toISOString(),
-});
+// `id` first, so the final pass can read a ledger line's id without parsing the line.
+const toSample = (p: PromptRecord, params: GenParams, c: PooledCompletion): GeneratedSample =>
+  Object.assign({ id: p.id }, p, {
+    text: c.text,
+    token_length: c.usage.completion_tokens,
+    model: c.model,
+    finish_reason: c.finish_reason,
+    usage: c.usage,
+    gen_params: params,
+    engine: c.engine,
+    latency_ms: c.latency_ms,
+    created_at: new Date().toISOString(),
+  });
 
-const toFailure = (p: PromptRecord, params: GenParams, e: EngineError, model: string): GeneratedSample => ({
-  ...p,
-  text: '',
-  token_length: 0,
-  model,
-  finish_reason: 'error',
-  usage: { prompt_tokens: 0, completion_tokens: 0 },
-  gen_params: params,
-  engine: '',
-  latency_ms: 0,
-  created_at: new Date().toISOString(),
-  error: e.message,
-  error_kind: e.kind,
-});
+const toFailure = (p: PromptRecord, params: GenParams, e: EngineError, model: string): GeneratedSample =>
+  Object.assign({ id: p.id }, p, {
+    text: '',
+    token_length: 0,
+    model,
+    finish_reason: 'error' as const,
+    usage: { prompt_tokens: 0, completion_tokens: 0 },
+    gen_params: params,
+    engine: '',
+    latency_ms: 0,
+    created_at: new Date().toISOString(),
+    error: e.message,
+    error_kind: e.kind,
+  });
 
 /** Totals of what an earlier run already left in the ledger or the shard. */
 interface Prior {
@@ -274,15 +275,24 @@ const poolSnapshot = (pool: { errorsByKind: Record<string, number>; attempts: nu
   engines: pool.metrics(),
 });
 
+const ID_PREFIX = '{"id":"';
+
+/** The id of a sample's JSON line; cheap for the lines this stage writes, which start with the id. */
+function lineId(line: string): string {
+  if (line.startsWith(ID_PREFIX)) {
+    const end = line.indexOf('"', ID_PREFIX.length);
+    const id = line.slice(ID_PREFIX.length, end);
+    if (!id.includes('\\')) return id;
+  }
+  return (JSON.parse(line) as { id: string }).id;
+}
+
 /** One line per prompt, in input order: the latest record for each id from the old shard and the ledger. */
 async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: string): Promise<void> {
   const lines = new Map<string, string>();
   for (const file of [finalFile, ledgerFile]) {
     if (!existsSync(file)) continue;
-    for await (const { text } of readLines(file)) {
-      if (!text) continue;
-      lines.set((JSON.parse(text) as { id: string }).id, text);
-    }
+    for (const line of readFileSync(file, 'utf8').split('\n')) if (line) lines.set(lineId(line), line);
   }
   const out: string[] = [];
   for (const id of ids) {

@@ -177,10 +177,10 @@ describe('engine pool over real HTTP', () => {
     const dead = await mock();
     const url = dead.url;
     await dead.close();
-    const p = await pool([{ url }], { breakerFailures: 1, breakerCooldownMs: 60_000, maxAttempts: 3 });
+    const p = await pool([{ url }], { breakerFailures: 1, breakerCooldownMs: 60_000, maxAttempts: 3, maxOutageMs: 0 });
     const err = (await p.complete(req('x')).catch((e: unknown) => e)) as EngineError;
     expect(err.kind).toBe('connection');
-    expect(err.message).toContain('every circuit is open');
+    expect(err.message).toContain('every circuit has been open');
     expect(p.metrics()[0]!.requests).toBe(1);
   });
 

@@ -164,7 +164,7 @@ describe('generate stage', () => {
     const cfg = corpusConfig(dir, {
       engines: [endpoint(dead.url, { concurrency: 2 })],
       retry: { max_attempts: 2, backoff_ms: 1 },
-      breaker: { failures: 100 },
+      breaker: { failures: 100, max_outage_s: 0 },
       max_consecutive_failures: 5,
     });
     await expect(generate(cfg)).rejects.toThrow(/prompts in a row failed for good/);

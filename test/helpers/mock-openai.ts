@@ -64,6 +64,8 @@ export interface MockStats {
   inflight: number;
   /** Most answers pending at once. */
   maxInflight: number;
+  /** TCP connections accepted (keep-alive keeps this low). */
+  connections: number;
 }
 
 export interface MockServer {
@@ -109,7 +111,7 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
     rateLimitFirst: opts.rateLimitFirst ?? 0,
     hangFirst: opts.hangFirst ?? 0,
   };
-  const stats: MockStats = { requests: 0, byStatus: {}, completed: 0, inflight: 0, maxInflight: 0 };
+  const stats: MockStats = { requests: 0, byStatus: {}, completed: 0, inflight: 0, maxInflight: 0, connections: 0 };
   const log: MockRequestLog[] = [];
   const started = Date.now();
   const sockets = new Set<Socket>();
@@ -214,6 +216,7 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
   server.keepAliveTimeout = 60_000;
   server.headersTimeout = 65_000;
   server.on('connection', (s) => {
+    stats.connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });

@@ -1,0 +1,113 @@
+/**
+ * Client throughput of the generate stage (issue #4, item 4): the real generate path (engine pool,
+ * ledger checkpointing, request cache, final shard) against a mock OpenAI server in a separate
+ * process that answers in ~50 ms with realistic token counts, with 1,000 requests in flight.
+ * Target: >= 3,000 requests/s. Prints requests/s, tokens/s and the client's CPU time per request.
+ *
+ *   npx tsx bench/client.ts [--requests 30000] [--inflight 1000] [--latency-ms 50] [--tokens 400] [--no-cache]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../src/config/load.js';
+import { runTask } from '../src/exec/task.js';
+import { writeShard } from '../src/io/shards.js';
+import { stableId } from '../src/records/id.js';
+import type { PromptRecord } from '../src/records/types.js';
+import { generateStage } from '../src/generate/stage.js';
+import type { GenerateMetrics } from '../src/generate/metrics.js';
+import { silentLogger } from '../src/util/log.js';
+import { readFileSync } from 'node:fs';
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '30000' },
+    inflight: { type: 'string', default: '1000' },
+    'latency-ms': { type: 'string', default: '50' },
+    tokens: { type: 'string', default: '400' },
+    'no-cache': { type: 'boolean', default: false },
+  },
+});
+const N = Number(values.requests);
+const inflight = Number(values.inflight);
+
+/** Start the mock server in its own process, so that its CPU is not counted as the client's. */
+async function startServer(): Promise<{ url: string; stop(): void }> {
+  const mock = new URL('../test/helpers/mock-openai.ts', import.meta.url).pathname;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', mock, '--port', '0', '--latency-ms', values['latency-ms'], '--completion-tokens', values.tokens],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`mock server exited with code ${code}`)));
+  });
+  return { url: line.trim(), stop: () => child.kill('SIGTERM') };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmo-bench-client-'));
+  const server = await startServer();
+  try {
+    // Prompts of Cosmopedia's shape: a few hundred characters of instructions around a seed extract.
+    const extract = 'The water cycle moves water between oceans, air and land through evaporation and rain. '.repeat(6);
+    const prompts: PromptRecord[] = Array.from({ length: N }, (_, i) => ({
+      id: stableId('bench', i),
+      prompt: `Here is an extract from a webpage: "${extract}" Write an extensive and detailed course unit (#${i}) suitable for a textbook targeted at college students, related to the given extract.`,
+      seed_id: `s${i}`,
+      seed_data: extract,
+      seed_source: 'bench',
+      format: 'textbook',
+      audience: 'college',
+      template_id: 'bench',
+      template_version: 1,
+      language: 'en',
+    }));
+    await writeShard(join(dir, 'prompts', '0.jsonl'), prompts);
+    const cfg = parseConfig(
+      {
+        name: 'bench',
+        output: dir,
+        seeds: [{ kind: 'web', path: 'unused' }],
+        generate: {
+          engines: [{ type: 'openai', base_url: server.url, model: 'mock', concurrency: inflight }],
+          params: { max_tokens: 2048 },
+          cache: !values['no-cache'],
+        },
+      },
+      { file: join(dir, 'corpus.yaml'), baseDir: dir },
+    );
+    const outputDir = join(dir, 'generate');
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await runTask(
+      generateStage,
+      cfg,
+      { stage: 'generate', worldSize: 1, inputDir: join(dir, 'prompts'), outputDir, workDir: dir, options: { progress: 'none' } },
+      0,
+      silentLogger,
+      new AbortController().signal,
+    );
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const m = JSON.parse(readFileSync(join(outputDir, '0.metrics.json'), 'utf8')) as GenerateMetrics;
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const fig = (x: number, d = 0) => x.toFixed(d).padStart(10);
+    console.log(`generate client benchmark: ${N} requests, ${inflight} in flight, server latency ${values['latency-ms']} ms, ${values.tokens} tokens/answer, cache ${values['no-cache'] ? 'off' : 'on'}`);
+    console.log(`  requests/s            ${fig(N / secs)}   (target >= 3000; whole task: read prompts, generate, ledger, final shard)`);
+    console.log(`  tokens/s              ${fig(m.totals.completion_tokens / secs)}`);
+    console.log(`  client CPU / request  ${fig((cpuMs * 1000) / N)} us   (${fig(cpuMs / secs / 10, 1)}% of one core)`);
+    console.log(`  latency p50/p99       ${fig(m.latency_ms.p50)} / ${m.latency_ms.p99} ms`);
+    console.log(`  wall                  ${fig(secs, 2)} s`);
+    if (m.totals.samples !== N) throw new Error(`expected ${N} samples, got ${m.totals.samples}`);
+  } finally {
+    server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
