@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { engineSchema } from '../generate/config.js';
 
 const fractions = z.record(z.string().regex(/^\d+$/, 'keys are n-gram sizes'), z.number().min(0).max(1));
 
@@ -33,6 +34,36 @@ export const boilerplateSchema = z.strictObject({
     .default([]),
 });
 
+/**
+ * The optional LLM judge. Rubrics are data: built-in ones live in templates/quality/judge
+ * (educational, adherence, consistency); `file` points at your own YAML of the same shape.
+ */
+export const judgeSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  rubrics: z
+    .array(
+      z.strictObject({
+        id: z.string(),
+        /** A rubric YAML file, relative to the corpus file; defaults to the built-in rubric `id`. */
+        file: z.string().optional(),
+        /** Keep samples scoring at least this; defaults to the rubric's own min_score. */
+        min_score: z.number().min(0).max(5).optional(),
+      }),
+    )
+    .min(1)
+    .default([{ id: 'educational' }]),
+  /** Engines to ask; defaults to generate's engines (and endpoints file). */
+  engines: z.array(engineSchema).optional(),
+  /** Judgements in flight at once per task. */
+  concurrency: z.number().int().positive().default(16),
+  temperature: z.number().min(0).default(0),
+  max_tokens: z.number().int().positive().default(256),
+  /** Longer texts are cut to this many characters in the judge's prompt. */
+  max_text_chars: z.number().int().positive().default(8000),
+  /** What to do with a sample the judge could not score (engine down, unparsable answer). */
+  on_error: z.enum(['keep', 'drop']).default('keep'),
+});
+
 export const filterSchema = z.strictObject({
   enabled: z.boolean().default(true),
   tasks: z.number().int().positive().default(1),
@@ -42,7 +73,9 @@ export const filterSchema = z.strictObject({
   drop_truncated: z.boolean().default(true),
   repetition: repetitionSchema.prefault({}),
   boilerplate: boilerplateSchema.prefault({}),
+  judge: judgeSchema.prefault({}),
 });
 export type FilterConfig = z.infer<typeof filterSchema>;
 export type RepetitionConfig = z.infer<typeof repetitionSchema>;
 export type BoilerplateConfig = z.infer<typeof boilerplateSchema>;
+export type JudgeConfig = z.infer<typeof judgeSchema>;

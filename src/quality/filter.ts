@@ -9,8 +9,8 @@ export type RejectReason = 'failed' | 'empty' | 'truncated' | 'boilerplate' | 't
 /** A rejected sample as written to the rejects shard. */
 export type RejectedSample = Sample & { reject_reason: RejectReason; reject_detail?: string };
 
-/** A sample whose opener was stripped says so, so the edit stays visible downstream. */
-export type FilteredSample = Sample & { filter_edits?: string[] };
+/** A kept sample: one whose opener was stripped says so, and the judge's scores ride along. */
+export type FilteredSample = Sample & { filter_edits?: string[]; judge_scores?: Record<string, number> };
 
 export type Verdict = { keep: true; sample: FilteredSample } | { keep: false; reason: RejectReason; detail?: string };
 
