@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readAll } from '../io/shards.js';
 import type { PromptRecord } from '../records/types.js';
 import type { BuildReport } from './build.js';
 
@@ -27,7 +30,7 @@ function percentiles(values: number[]): Record<'p10' | 'p50' | 'p90' | 'p99' | '
 const kindOf = (p: PromptRecord) => p.template_id.split('.')[0] ?? p.template_id;
 
 /** Distributions, lengths and duplicates of a set of prompts. */
-export function promptStats(prompts: Iterable<PromptRecord>, build?: BuildReport): PromptStats {
+export function promptStats(prompts: Iterable<PromptRecord>, build?: PromptStats['build']): PromptStats {
   const dims = ['seed_source', 'format', 'audience', 'language', 'template', 'kind'] as const;
   const counts = Object.fromEntries(dims.map((d) => [d, new Map<string, number>()])) as Record<(typeof dims)[number], Map<string, number>>;
   const chars: number[] = [];
@@ -110,4 +113,17 @@ export function formatPromptStats(s: PromptStats): string {
     for (const f of s.build.shortfalls) lines.push(`shortfall: ${f.cell}: ${f.built}/${f.requested} (${f.reason})`);
   }
   return lines.join('\n');
+}
+
+/** Stats of the prompt shards in a stage folder, with the build's duplicate and mix figures from its report. */
+export async function promptStatsOfDir(dir: string): Promise<PromptStats> {
+  const records: PromptRecord[] = [];
+  for await (const p of readAll<PromptRecord>(dir)) records.push(p);
+  let build: PromptStats['build'];
+  try {
+    build = (JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as PromptStats).build;
+  } catch {
+    // No report (prompts written by an older run): the stats stand without the build figures.
+  }
+  return promptStats(records, build);
 }

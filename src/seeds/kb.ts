@@ -26,6 +26,13 @@ const PROPERTY_NAMES: Record<string, string> = {
   P828: 'has cause', P61: 'discoverer or inventor', P575: 'time of discovery', P2579: 'studied by', P138: 'named after',
 };
 
+/** English labels of the Wikidata items an outline most often names by id alone. */
+const ITEM_LABELS: Record<string, string> = {
+  Q5: 'human', Q515: 'city', Q6256: 'country', Q4022: 'river', Q8502: 'mountain', Q23442: 'island', Q43229: 'organization',
+  Q4830453: 'business', Q3918: 'university', Q7278: 'political party', Q198: 'war', Q178561: 'battle', Q10931: 'revolution',
+  Q1190554: 'occurrence', Q151885: 'concept', Q413: 'physics', Q2329: 'chemistry', Q420: 'biology', Q395: 'mathematics',
+};
+
 /** Wikidata classes (and words in English class labels) that decide an entity's type. */
 const TYPE_CLASSES: [EntityType, RegExp, Set<string>][] = [
   ['biography', /\b(human|person|people)\b/i, new Set(['Q5'])],
@@ -64,7 +71,7 @@ function wikidataValue(v: object): string | undefined {
     if (typeof val !== 'object' || val === null) return String(val);
     const x = val as Record<string, unknown>;
     if (typeof x.label === 'string') return x.label;
-    if (typeof x.id === 'string') return x.id;
+    if (typeof x.id === 'string') return ITEM_LABELS[x.id] ?? x.id;
     if (typeof x.time === 'string') return x.time.replace(/^\+/, '').replace(/T00:00:00Z$/, '').replace(/-00-00$|-00$/, '');
     if (x.amount !== undefined) return String(x.amount).replace(/^\+/, '') + (typeof x.unit === 'string' && x.unit !== '1' ? '' : '');
     if (typeof x.text === 'string') return x.text;
@@ -108,6 +115,7 @@ export function parseKbEntry(row: Record<string, unknown>, language = 'en'): KbE
 export function entityType(claims: Record<string, string[]>, description: string): EntityType {
   const classes = claims['instance of'] ?? [];
   for (const [type, words, ids] of TYPE_CLASSES) if (classes.some((c) => ids.has(c) || words.test(c))) return type;
+  // A class that names none of the types above ("physical quantity", "biological process") is a concept.
   if (claims['date of birth'] || claims['occupation']) return 'biography';
   for (const [type, words] of TYPE_CLASSES) if (words.test(description)) return type;
   return 'concept';
