@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerDebug } from './debug.js';
 import { registerRun } from './run.js';
+import { registerSeeds } from './seeds.js';
+import { registerPrompts } from './prompts.js';
 import { registerStageCommands } from './stages.js';
 
 const program = new Command()
@@ -10,6 +12,8 @@ const program = new Command()
   .showHelpAfterError();
 
 registerRun(program);
+registerSeeds(program);
+registerPrompts(program);
 registerStageCommands(program);
 registerDebug(program);
 
