@@ -53,7 +53,7 @@ const scoreOf = (text: string) => text.split(/\s+/).filter(Boolean).length % 6;
  * the rubric's <extract>/<text> tags with scoreOf, answers garbage for texts containing GARBAGE,
  * and records each request body.
  */
-async function startJudgeServer(): Promise<{ url: string; bodies: Record<string, unknown>[]; server: Server }> {
+async function startJudgeServer(latencyMs = 0): Promise<{ url: string; bodies: Record<string, unknown>[]; server: Server }> {
   const bodies: Record<string, unknown>[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -72,7 +72,7 @@ async function startJudgeServer(): Promise<{ url: string; bodies: Record<string,
         choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
         usage: { prompt_tokens: 100, completion_tokens: 10, total_tokens: 110 },
       });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(reply);
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(reply), latencyMs);
     });
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
@@ -167,6 +167,39 @@ describe('judge in the filter stage, over HTTP', () => {
     expect(body.response_format.json_schema.schema).toEqual(JUDGE_SCHEMA);
     expect(body.temperature).toBe(0);
     expect(kept.length + rejects.length).toBe(samples.length);
+  });
+});
+
+describe('filter stage interrupted', () => {
+  it('leaves no partial shard and redoes the task on rerun', async () => {
+    const slow = await startJudgeServer(30);
+    try {
+      const dir = tmp();
+      const samples = seedTexts(150).concat(spamAssassinBodies(150)).slice(0, 60).map((t) => sample(t));
+      await writeShard(join(dir, 'generate', '0.jsonl'), samples);
+      const corpus = parseConfig(
+        {
+          seeds: [{ kind: 'web', path: 'x.jsonl' }],
+          output: dir,
+          generate: { engines: [{ type: 'openai', base_url: slow.url, model: 'judge-model' }], cache: false },
+          filter: { repetition: { enabled: false }, judge: { enabled: true, concurrency: 2 } },
+        },
+        { file: 'corpus.yaml', baseDir: dir },
+      );
+      const stop = new AbortController();
+      const run = runPipeline(corpus, { only: ['filter'], log: silentLogger, signal: stop.signal });
+      while (slow.bodies.length < 10) await new Promise((r) => setTimeout(r, 10));
+      stop.abort(new Error('interrupted'));
+      await expect(run).rejects.toThrow();
+      expect(await collect(readAll(join(dir, 'filter')))).toEqual([]);
+      expect(await collect(readAll(join(dir, 'filter', 'rejects')))).toEqual([]);
+
+      await runPipeline(corpus, { only: ['filter'], log: silentLogger });
+      const out = [...(await collect(readAll<Sample>(join(dir, 'filter')))), ...(await collect(readAll<Sample>(join(dir, 'filter', 'rejects'))))];
+      expect(out.map((s) => s.id).sort()).toEqual(samples.map((s) => s.id).sort());
+    } finally {
+      slow.server.close();
+    }
   });
 });
 
