@@ -92,7 +92,7 @@ async function checkModelFile(path: string): Promise<void> {
 /** Hands out the context's sequences, one request per sequence at a time. */
 class Slots {
   private readonly free: number[];
-  private readonly waiters: { resolve: (slot: number) => void }[] = [];
+  private readonly waiters: { resolve: (slot: number) => void; reject: (err: Error) => void }[] = [];
   active = 0;
   peakActive = 0;
 
@@ -104,7 +104,10 @@ class Slots {
     const slot = this.free.pop();
     if (slot !== undefined) return Promise.resolve(this.take(slot));
     return new Promise((resolve, reject) => {
-      const waiter = { resolve: (s: number) => (signal?.removeEventListener('abort', onAbort), resolve(this.take(s))) };
+      const waiter = {
+        resolve: (s: number) => (signal?.removeEventListener('abort', onAbort), resolve(this.take(s))),
+        reject: (err: Error) => (signal?.removeEventListener('abort', onAbort), reject(err)),
+      };
       const onAbort = () => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         reject(new EngineError('request aborted while waiting for a free sequence', 'aborted', { retryable: false }));
@@ -120,6 +123,11 @@ class Slots {
     const next = this.waiters.shift();
     if (next) next.resolve(slot);
     else this.free.push(slot);
+  }
+
+  /** Fail every request still waiting for a sequence (the engine is closing). */
+  rejectWaiting(err: Error): void {
+    for (const w of this.waiters.splice(0)) w.reject(err);
   }
 
   private take(slot: number): number {
@@ -294,6 +302,7 @@ class LlamaEngine implements EmbeddedEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.slots.rejectWaiting(new EngineError(`${this.id} was closed`, 'aborted', { retryable: false }));
     for (const c of this.completions) c.dispose({ disposeSequence: true });
     await this.context.dispose();
     await this.llamaModel.dispose();

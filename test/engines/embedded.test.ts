@@ -133,6 +133,33 @@ describe('embedded engine', () => {
     expect(promptTokens).toBeGreaterThan(engine.contextSize);
   });
 
+  it('a full context ends the answer with finish_reason length instead of dropping the prompt', async () => {
+    const small = await createEmbeddedEngine(cfg({ sequences: 1, context_size: 128 }));
+    try {
+      const res = await small.complete(ask('Write a very long essay.', { max_tokens: 1000 }));
+      expect(res.finish_reason).toBe('length');
+      expect(res.usage.completion_tokens).toBeLessThan(1000);
+      expect(res.usage.prompt_tokens + res.usage.completion_tokens).toBeLessThanOrEqual(small.contextSize);
+      expect(res.usage.prompt_tokens + res.usage.completion_tokens).toBeGreaterThan(small.contextSize - 4);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('close() fails requests still waiting for a sequence instead of leaving them hanging', async () => {
+    const one = await createEmbeddedEngine(cfg({ sequences: 1 }));
+    const first = one.complete(ask('first', { max_tokens: 200 })).catch((e: unknown) => e);
+    const queued = one.complete(ask('second', { max_tokens: 8 })).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    await one.close();
+    const [a, b] = await Promise.all([first, queued]);
+    expect(b).toBeInstanceOf(EngineError);
+    expect((b as EngineError).kind).toBe('aborted');
+    // The request in flight either finished before close() or was cut off as aborted; it never hangs.
+    if (a instanceof EngineError) expect(a.kind).toBe('aborted');
+    else expect((a as { finish_reason: string }).finish_reason).toBe('length');
+  });
+
   it('the same seed repeats the same answer at temperature > 0; another seed gives another', async () => {
     const req = (seed: number) => ask('Once more, please.', { temperature: 1, top_p: 0.95, max_tokens: 24, seed });
     const a = await engine.complete(req(11));
