@@ -11,7 +11,7 @@ import { CosmoError } from '../util/errors.js';
  */
 export class ShardSignatures {
   readonly ids: string[] = [];
-  /** Two uint32 per document. */
+  /** Two uint32 per document; 0, 0 for a document without words. */
   readonly exact = new U32List();
   /** Per band: (key hi, key lo, document) triples. Documents with no words, or exact copies of an earlier document in the shard, have none. */
   readonly bands: U32List[];
@@ -57,9 +57,10 @@ export class SignatureBuilder {
     const doc = this.out.docs;
     this.out.ids.push(id);
     const h = this.hasher.scan(text);
-    this.out.exact.push(h.exactHi);
-    this.out.exact.push(h.exactLo);
-    const copy = this.seen.getOrSet(h.exactHi, h.exactLo, doc) >= 0;
+    // A text with no words (a failed request's empty text) is nobody's duplicate: key 0:0 marks it.
+    this.out.exact.push(h.words ? h.exactHi : 0);
+    this.out.exact.push(h.words ? h.exactLo : 0);
+    const copy = h.words > 0 && this.seen.getOrSet(h.exactHi, h.exactLo, doc) >= 0;
     if (!this.minhash || copy || h.words === 0) {
       this.out.sigs.pushAll(this.zeros);
       return;

@@ -60,16 +60,18 @@ async function buildSignatures(cfg: CorpusConfig, ctx: TaskContext): Promise<Sha
   return builder.out;
 }
 
-/** (hi, lo, doc) triples of exact keys, documents numbered from `offset`. */
-function exactEntries(exact: Uint32Array, offset: number): Uint32Array {
+/** (hi, lo, doc) triples of exact keys, documents numbered from `offset`; documents without words are left out. */
+export function exactEntries(exact: Uint32Array, offset: number): Uint32Array {
   const docs = exact.length / 2;
   const out = new Uint32Array(docs * 3);
+  let n = 0;
   for (let d = 0; d < docs; d++) {
-    out[3 * d] = exact[2 * d]!;
-    out[3 * d + 1] = exact[2 * d + 1]!;
-    out[3 * d + 2] = d + offset;
+    if (exact[2 * d] === 0 && exact[2 * d + 1] === 0) continue;
+    out[n++] = exact[2 * d]!;
+    out[n++] = exact[2 * d + 1]!;
+    out[n++] = d + offset;
   }
-  return out;
+  return out.subarray(0, n);
 }
 
 function checkParams(meta: SignatureMeta, cfg: CorpusConfig, dir: string): void {

@@ -247,6 +247,17 @@ describe('dedup steps', () => {
     expect(resumed.removed.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('never treats texts without words (failed requests) as duplicates, in one pass or sharded', async () => {
+    const failed = [1, 2, 3].map((i) => ({ id: stableId('failed', i), text: '', error: 'HTTP 500' }));
+    for (const tasks of [1, 2]) {
+      const res = await runDedup([...docs, ...failed, { id: stableId('dots'), text: '... !!' }], { tasks });
+      const kept = new Set(res.kept.map((d) => d.id));
+      for (const f of failed) expect(kept.has(f.id)).toBe(true);
+      expect(kept.has(stableId('dots'))).toBe(true);
+      expect(res.removed.map((r) => r.id)).not.toContain(failed[0]!.id);
+    }
+  });
+
   it('refuses to split an input that changed after the signatures were taken', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cosmo-dedup-'));
     await writeShard(join(dir, 'filter', '0.jsonl'), docs);
