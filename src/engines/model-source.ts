@@ -6,7 +6,7 @@
  * arrived, so a killed or broken transfer never leaves a file that looks like a model.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -72,9 +72,54 @@ export async function resolveModelPath(spec: string, opts: ModelSourceOptions = 
   const ref = parseHfUri(spec);
   if (!ref) return resolve(spec);
   const dest = join(opts.cacheDir ?? defaultModelCacheDir(), ref.owner, ref.repo, ref.file);
-  if (await isFile(dest)) return dest;
-  await downloadHfModel(spec, ref, dest, opts);
-  return dest;
+  // Several worker processes may ask for the same model at once: one downloads, the others wait for it.
+  const lock = `${dest}.lock`;
+  let waiting = false;
+  for (;;) {
+    if (await isFile(dest)) return dest;
+    await mkdir(dirname(dest), { recursive: true });
+    const held = await open(lock, 'wx').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return undefined;
+      throw new CosmoError(`cannot write to the model cache ${dirname(dest)}: ${err.message}`);
+    });
+    if (held) {
+      await held.close();
+      try {
+        if (await isFile(dest)) return dest;
+        await downloadHfModel(spec, ref, dest, { ...opts, onBytes: () => touch(lock) });
+        return dest;
+      } finally {
+        await rm(lock, { force: true });
+      }
+    }
+    if (!waiting) (opts.log ?? silentLogger).info('another process is downloading the model; waiting', { model: spec });
+    waiting = true;
+    // A lock not touched for a while belongs to a download that was killed: take it over.
+    const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > STALE_LOCK_MS) await rm(lock, { force: true });
+    else await sleep(LOCK_POLL_MS, opts.signal);
+  }
+}
+
+const STALE_LOCK_MS = 30_000;
+const LOCK_POLL_MS = 250;
+let lastTouch = 0;
+
+/** Keep the lock's mtime fresh while bytes arrive (at most every 2 s). */
+function touch(lock: string): void {
+  if (Date.now() - lastTouch < 2000) return;
+  lastTouch = Date.now();
+  const now = new Date();
+  utimes(lock, now, now).catch(() => {});
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(new CosmoError('model download cancelled'));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
+    const onAbort = () => (clearTimeout(t), reject(new CosmoError('model download cancelled')));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -104,7 +149,12 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-async function downloadHfModel(spec: string, ref: HfModelRef, dest: string, opts: ModelSourceOptions): Promise<void> {
+async function downloadHfModel(
+  spec: string,
+  ref: HfModelRef,
+  dest: string,
+  opts: ModelSourceOptions & { onBytes?: () => void },
+): Promise<void> {
   const log = opts.log ?? silentLogger;
   const url = hfResolveUrl(ref);
   const headers: Record<string, string> = { 'user-agent': 'cosmo' };
@@ -154,6 +204,7 @@ async function downloadHfModel(spec: string, ref: HfModelRef, dest: string, opts
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       armStall();
+      opts.onBytes?.();
       progress.update(bytes);
     });
     await pipeline(body, createWriteStream(tmp));

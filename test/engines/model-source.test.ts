@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedEngine } from '../../src/engines/embedded.js';
 import { parseHfUri, resolveModelPath, type DownloadProgress } from '../../src/engines/model-source.js';
@@ -103,6 +103,28 @@ describe('model source', () => {
     expect(again).toBe(path);
     expect(requests.length).toBe(before + 1);
     expect(filesUnder(cacheDir).map((e) => e.name)).toEqual(['model.gguf']);
+  });
+
+  it('two callers asking at once share one download; a lock left by a killed download is taken over', async () => {
+    const cacheDir = freshCache();
+    const before = requests.length;
+    const [a, b] = await Promise.all([
+      resolveModelPath('hf:acme/models/model.gguf', { cacheDir, progress: 'none' }),
+      resolveModelPath('hf:acme/models/model.gguf', { cacheDir, progress: 'none' }),
+    ]);
+    expect(a).toBe(b);
+    expect(readFileSync(a).equals(MODEL)).toBe(true);
+    expect(requests.length).toBe(before + 1);
+
+    const other = freshCache();
+    const lock = join(other, 'acme', 'models', 'model.gguf.lock');
+    mkdirSync(dirname(lock), { recursive: true });
+    writeFileSync(lock, '');
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(lock, old, old);
+    const path = await resolveModelPath('hf:acme/models/model.gguf', { cacheDir: other, progress: 'none' });
+    expect(readFileSync(path).equals(MODEL)).toBe(true);
+    expect(filesUnder(other).map((e) => e.name)).toEqual(['model.gguf']);
   });
 
   it('follows the Hub redirect to its storage', async () => {
