@@ -80,6 +80,8 @@ interface Cell {
   weight: number;
   templates: Template[];
   pool: number[];
+  /** Cells with the same entry and pool key draw from the same seeds. */
+  poolKey: string;
   /** Audience, rules and language slot values, filled when the cell is sampled. */
   values?: SlotValues;
 }
@@ -178,6 +180,7 @@ function planCells(seeds: SeedRecord[], cfg: PromptsConfig, set: TemplateSet): C
             weight: (e.weight * fw * aw * lw) / (formatSum * audSum * langSum),
             templates,
             pool,
+            poolKey,
           });
         }
       }
@@ -261,6 +264,7 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
   const normSeed = new Map<number, number>();
   const near = new Map<number, string>();
   const [prefixIds, topicIds, normIds] = [new Interner(), new Interner(), new Interner()];
+  const walks = new Map<string, { order: number[]; next: number }>();
   const report: BuildReport = {
     requested: count,
     built: 0,
@@ -323,13 +327,22 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
       if (!list) byGroup.set(g, (list = []));
       list.push(i);
     }
-    const groups = [...byGroup.entries()].map(([name, members]) => ({
-      name,
-      order: rng.shuffle(members),
-      cursor: 0,
-      freshThisPass: 0,
-      weight: (primary?.mode === 'even' ? 1 : members.length) * (primary?.boost?.[name] ?? 1),
-    }));
+    const groups = [...byGroup.entries()].map(([name, members]) => {
+      // Cells of one mix entry share each group's seeded order and carry on where the previous cell
+      // stopped, so the entry covers as many different seeds as its quota allows before repeating one.
+      const walkKey = `${cell.entry}\u0000${cell.poolKey}\u0000${name}`;
+      let walk = walks.get(walkKey);
+      if (!walk) walks.set(walkKey, (walk = { order: new Rng(opts.seed, 'walk', walkKey).shuffle(members), next: 0 }));
+      return {
+        name,
+        walk,
+        order: walk.order,
+        cursor: walk.next,
+        drawn: 0,
+        freshThisPass: 0,
+        weight: (primary?.mode === 'even' ? 1 : members.length) * (primary?.boost?.[name] ?? 1),
+      };
+    });
     let active = groups.slice();
     let cumulative: number[] = [];
     const reweigh = () => {
@@ -352,8 +365,9 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
       }
       const g = active[lo]!;
       const si = g.order[g.cursor]!;
-      if (++g.cursor === g.order.length) {
-        g.cursor = 0;
+      g.cursor = (g.cursor + 1) % g.order.length;
+      if (++g.drawn === g.order.length) {
+        g.drawn = 0;
         // A whole pass with nothing new: this group has no distinct prompts left.
         if (g.freshThisPass === 0) {
           active = active.filter((x) => x !== g);
@@ -411,6 +425,7 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
       built++;
       keys.forEach((k, ri) => k !== undefined && used[ri]!.set(k, (used[ri]!.get(k) ?? 0) + 1));
     }
+    for (const g of groups) g.walk.next = g.cursor;
     if (built < quota)
       report.shortfalls.push({
         cell: `${cell.kind} × ${cell.format} × ${cell.audience} × ${cell.language} (mix entry ${cell.entry})`,
