@@ -100,9 +100,19 @@ class Slots {
     this.free = Array.from({ length: n }, (_, i) => i);
   }
 
-  acquire(signal?: AbortSignal): Promise<number> {
-    const slot = this.free.pop();
-    if (slot !== undefined) return Promise.resolve(this.take(slot));
+  /** A free slot (the one `score` rates highest), or the next one released. */
+  acquire(signal?: AbortSignal, score?: (slot: number) => number): Promise<number> {
+    if (this.free.length > 0) {
+      let best = this.free.length - 1;
+      if (score) {
+        let bestScore = -1;
+        for (let i = 0; i < this.free.length; i++) {
+          const sc = score(this.free[i]!);
+          if (sc > bestScore) [best, bestScore] = [i, sc];
+        }
+      }
+      return Promise.resolve(this.take(this.free.splice(best, 1)[0]!));
+    }
     return new Promise((resolve, reject) => {
       const waiter = {
         resolve: (s: number) => (signal?.removeEventListener('abort', onAbort), resolve(this.take(s))),
@@ -248,7 +258,9 @@ class LlamaEngine implements EmbeddedEngine {
       );
     }
     const grammar = req.jsonSchema ? await this.grammarFor(req.jsonSchema) : undefined;
-    const slot = await this.slots.acquire(req.signal);
+    // Prefer the free sequence whose cache already holds the longest start of this prompt (shared
+    // instructions, a system prompt): only the rest is evaluated.
+    const slot = await this.slots.acquire(req.signal, (s) => commonPrefix(this.sequences[s]!.contextTokens, tokens));
     const sequence = this.sequences[slot]!;
     // Every sampled token counts, also those a stop sequence or the end-of-turn token hides from the text.
     const outputBefore = sequence.tokenMeter.usedOutputTokens;
@@ -307,4 +319,11 @@ class LlamaEngine implements EmbeddedEngine {
     await this.context.dispose();
     await this.llamaModel.dispose();
   }
+}
+
+function commonPrefix(a: readonly Token[], b: readonly Token[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
 }

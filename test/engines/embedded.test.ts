@@ -102,6 +102,31 @@ describe('embedded engine', () => {
     }
   });
 
+  it('sends a prompt to the free sequence that already holds its start (prefix cache reuse)', async () => {
+    const events: number[] = [];
+    const two = await createEmbeddedEngine(cfg({ sequences: 2 }), { onTokens: (e) => events.push(e.slot) });
+    try {
+      const slotOf = async (content: string) => {
+        events.length = 0;
+        await two.complete(ask(content, { max_tokens: 4 }));
+        return events[0];
+      };
+      const a = 'Alpha alpha alpha: a long shared instruction about textbooks. '.repeat(3);
+      const b = 'Beta beta beta: another long instruction about stories. '.repeat(3);
+      events.length = 0;
+      await Promise.all([two.complete(ask(a, { max_tokens: 4 })), two.complete(ask(b, { max_tokens: 4 }))]);
+      const slots = [...new Set(events)];
+      expect(slots.length).toBe(2);
+      const slotA = await slotOf(a + 'Part 1');
+      const slotB = await slotOf(b + 'Part 1');
+      expect(slotA).not.toBe(slotB);
+      expect(await slotOf(a + 'Part 2')).toBe(slotA);
+      expect(await slotOf(b + 'Part 2')).toBe(slotB);
+    } finally {
+      await two.close();
+    }
+  });
+
   it('follows a JSON schema through a llama.cpp grammar', async () => {
     const schema = {
       type: 'object',
