@@ -57,9 +57,10 @@ export async function loadChoiceQa(file: string, benchmark: string): Promise<Ben
     const query = field(value, 'query', file, line, isString, 'a string');
     const choices = field(value, 'choices', file, line, isStrings, 'a list of strings');
     const g = gold(value, 'gold', choices.length, file, line);
+    // BoolQ: "Passage: …\nQuestion: …"; a passage can itself contain "Question:", so take the last.
     const prompt = query
       .replace(/^\s*(Question|Passage):\s*/, '')
-      .replace(/\n\s*Question:\s*/, '\n')
+      .replace(/\n\s*Question:\s*(?![\s\S]*\n\s*Question:)/, '\n')
       .replace(/\n\s*Answer:\s*$/, '');
     return item(benchmark, i, prompt, choices, choices[g]);
   });
@@ -71,7 +72,12 @@ export async function loadWinogrande(file: string, benchmark = 'winogrande'): Pr
     const options = field(value, 'context_options', file, line, isStrings, 'a list of strings');
     const continuation = field(value, 'continuation', file, line, isString, 'a string');
     const g = gold(value, 'gold', options.length, file, line);
-    return { benchmark, id: `${benchmark}/${i}`, text: `${options[g]} ${continuation}`, answer: options[g] };
+    // The options share the sentence and differ in the filler; the answer is that filler.
+    const other = options[1 - g] ?? '';
+    let common = 0;
+    while (common < other.length && options[g]![common] === other[common]) common++;
+    const filler = options[g]!.slice(options[g]!.lastIndexOf(' ', common) + 1);
+    return { benchmark, id: `${benchmark}/${i}`, text: `${options[g]} ${continuation}`, answer: filler };
   });
 }
 
@@ -104,12 +110,13 @@ export async function loadSiqa(file: string, benchmark = 'siqa'): Promise<Benchm
   });
 }
 
-/** GSM8K: question and worked answer; calculator annotations `<<2*3=6>>` are markup, not text, and go. */
+/** GSM8K: question and worked solution (calculator annotations `<<2*3=6>>` are markup and go); the answer is the final number. */
 export async function loadGsm8k(file: string, benchmark = 'gsm8k'): Promise<BenchmarkItem[]> {
   return (await jsonlRows(file)).map(({ line, value }, i) => {
     const question = field(value, 'question', file, line, isString, 'a string');
-    const answer = field(value, 'answer', file, line, isString, 'a string').replace(/<<[^>]*>>/g, '');
-    return { benchmark, id: `${benchmark}/${i}`, prompt: question, text: `${question}\n${answer}`, answer };
+    const solution = field(value, 'answer', file, line, isString, 'a string').replace(/<<[^>]*>>/g, '');
+    const final = /####\s*(.+?)\s*$/.exec(solution)?.[1];
+    return { benchmark, id: `${benchmark}/${i}`, prompt: question, text: `${question}\n${solution}`, answer: final };
   });
 }
 

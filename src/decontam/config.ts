@@ -21,6 +21,8 @@ export const decontamSchema = z.strictObject({
   /** Extra benchmark files (JSONL, relative to the corpus file). */
   extra: z.array(extraBenchmark).default([]),
   ngram: z.number().int().positive().default(10),
+  /** drop/cut modes: items with short questions are indexed by n-grams as long as the question, down to this. */
+  min_ngram: z.number().int().positive().default(6),
   /** A sample is contaminated when its overlap score with an item is above this. */
   threshold: z.number().min(0).max(1).default(0.5),
   /**
@@ -36,6 +38,8 @@ export const decontamSchema = z.strictObject({
    * verbatim question with paraphrased answers is caught. 0 turns this off.
    */
   question_min_words: z.number().int().nonnegative().default(20),
+  /** drop/cut modes: n-grams shared by more benchmark items than this are boilerplate and retrieve nothing. */
+  max_items_per_ngram: z.number().int().positive().default(50),
   /** cut mode: a sample with fewer words than this left after cutting is dropped instead. */
   cut_min_words: z.number().int().nonnegative().default(50),
 });

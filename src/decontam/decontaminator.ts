@@ -1,13 +1,18 @@
 import type { BenchmarkItem } from './benchmarks.js';
-import { NgramIndex, ngramKeys } from './ngram-index.js';
+import { NgramIndex, ngramKeys, ngramKeysMulti } from './ngram-index.js';
 import { normalizeWords, tokenize, type Tokens } from './normalize.js';
-import { charCodes, overlapScore, prepareB, type Block, type PreparedB } from './sequence-matcher.js';
+import { charCodes, densestRun, overlapScore, prepareB, runGap, type Block, type PreparedB } from './sequence-matcher.js';
 
 export type DecontamMode = 'drop' | 'cut' | 'cosmopedia';
 
 export interface DecontamOptions {
   /** Words per n-gram (Cosmopedia: 10). */
   ngram: number;
+  /**
+   * drop/cut modes: an item whose question has fewer than `ngram` words is indexed by n-grams as
+   * long as its question (but at least this many words), so short questions are found too.
+   */
+  minNgram: number;
   /** Contaminated above this overlap score (Cosmopedia: 0.5). */
   threshold: number;
   mode: DecontamMode;
@@ -17,15 +22,22 @@ export interface DecontamOptions {
   questionMinWords: number;
   /** cut mode: drop the sample when fewer words than this remain. */
   cutMinWords: number;
+  /**
+   * drop/cut modes: an n-gram shared by more items than this is benchmark boilerplate (e.g. MMLU's
+   * "wrong, not wrong" options) and retrieves nothing; the items' own n-grams still do.
+   */
+  maxItemsPerNgram: number;
 }
 
 export const DEFAULT_OPTIONS: DecontamOptions = {
   ngram: 10,
+  minNgram: 6,
   threshold: 0.5,
   mode: 'drop',
   minBlock: 5,
   questionMinWords: 20,
   cutMinWords: 50,
+  maxItemsPerNgram: 50,
 };
 
 /** One benchmark item found in a sample. */
@@ -83,20 +95,38 @@ export class Decontaminator {
   readonly summary: IndexSummary;
   private readonly index: NgramIndex;
   private readonly entries: Entry[] = [];
+  /** drop/cut modes: the n-gram lengths some item is indexed by. */
+  private readonly lengths: number[];
 
   constructor(items: readonly BenchmarkItem[], options: Partial<DecontamOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
-    const n = this.options.ngram;
+    const { ngram: n, minNgram, mode } = this.options;
     this.index = new NgramIndex(items.length * 64);
     const benchmarks: IndexSummary['benchmarks'] = {};
+    const lengths = new Set<number>();
     for (const item of items) {
       const b = (benchmarks[item.benchmark] ??= { items: 0, indexed: 0 });
       b.items++;
       const words = normalizeWords(item.text);
-      if (words.length < n) continue;
+      const promptWords = item.prompt === undefined ? [] : normalizeWords(item.prompt);
+      // Cosmopedia: every item's n-grams over all words; items shorter than n are skipped.
+      // drop/cut: n-grams over the words of two letters or more, so option labels ("a)", "(b)",
+      // "1.") inserted between the parts of an item do not break them, and shorter n-grams for
+      // items with short questions.
+      let keys: Float64Array;
+      if (mode === 'cosmopedia') {
+        if (words.length < n) continue;
+        keys = ngramKeys(words, n);
+      } else {
+        const retrieval = retrievalWords(words);
+        const questionLength = item.prompt === undefined ? retrieval.length : retrievalWords(promptWords).length;
+        const k = Math.min(n, Math.max(minNgram, questionLength));
+        if (retrieval.length < k) continue;
+        keys = ngramKeys(retrieval, k);
+        lengths.add(k);
+      }
       b.indexed++;
       const id = this.entries.length;
-      const promptWords = item.prompt === undefined ? [] : normalizeWords(item.prompt);
       this.entries.push({
         item,
         normText: words.join(' '),
@@ -104,8 +134,9 @@ export class Decontaminator {
       });
       // Items are added in order, so where items share an n-gram the later one heads its chain,
       // as a later dict update wins in Cosmopedia's script.
-      for (const key of ngramKeys(words, n)) this.index.add(key, id);
+      for (const key of keys) this.index.add(key, id);
     }
+    this.lengths = [...lengths].sort((a, b) => b - a);
     this.summary = { items: items.length, indexed: this.entries.length, benchmarks, ngrams: this.index.size };
   }
 
@@ -113,45 +144,76 @@ export class Decontaminator {
   check(text: string): Verdict {
     const o = this.options;
     const words = normalizeWords(text);
-    const keys = ngramKeys(words, o.ngram);
-    const candidates: number[] = [];
+    // Candidate items, each with the words its shared n-grams cover: [first, end).
+    const candidates = new Map<number, [number, number]>();
     if (o.mode === 'cosmopedia') {
       // The reference takes the first n-gram found in the index (it iterates a Python set, whose
       // order varies per process; text order is the deterministic equivalent) and only its item.
+      const keys = ngramKeys(words, o.ngram);
       for (let p = 0; p < keys.length; p++) {
         const it = this.index.last(keys[p]!);
         if (it >= 0) {
-          candidates.push(it);
+          candidates.set(it, [0, words.length]);
           break;
         }
       }
     } else {
-      const seen = new Set<number>();
-      for (let p = 0; p < keys.length; p++) this.index.forEach(keys[p]!, (it) => seen.add(it));
-      candidates.push(...seen);
+      const at: number[] = [];
+      const retrieval: string[] = [];
+      words.forEach((w, i) => {
+        if (w.length > 1) {
+          retrieval.push(w);
+          at.push(i);
+        }
+      });
+      const keysets = ngramKeysMulti(retrieval, this.lengths);
+      this.lengths.forEach((k, li) => {
+        const keys = keysets[li]!;
+        for (let p = 0; p < keys.length; p++) {
+          const head = this.index.head(keys[p]!);
+          if (head === -1 || this.index.count(keys[p]!) > o.maxItemsPerNgram) continue;
+          for (let q = head; q !== -1; q = this.index.next(q)) {
+            const it = this.index.item(q);
+            const from = at[p]!;
+            const to = at[p + k - 1]! + 1;
+            const seen = candidates.get(it);
+            if (!seen) candidates.set(it, [from, to]);
+            else {
+              seen[0] = Math.min(seen[0], from);
+              seen[1] = Math.max(seen[1], to);
+            }
+          }
+        }
+      });
     }
-    if (candidates.length === 0) return { contaminated: false, matches: [], candidates: 0 };
+    if (candidates.size === 0) return { contaminated: false, matches: [], candidates: 0 };
 
     const sample = new Sample(text, words);
     const matches: Match[] = [];
-    for (const id of candidates) {
-      const m = this.score(sample, this.entries[id]!);
+    for (const [id, hit] of candidates) {
+      const m = this.score(sample, this.entries[id]!, hit);
       if (m) matches.push(m);
     }
     matches.sort((x, y) => y.score - x.score || x.item_id.localeCompare(y.item_id));
-    return { contaminated: matches.length > 0, matches, candidates: candidates.length };
+    return { contaminated: matches.length > 0, matches, candidates: candidates.size };
   }
 
   /** Score one candidate item: the whole item, then (outside cosmopedia mode) its question alone. */
-  private score(sample: Sample, e: Entry): Match | undefined {
+  private score(sample: Sample, e: Entry, hit: [number, number]): Match | undefined {
     const o = this.options;
     e.full ??= prepareB(e.normText);
-    let best = overlapScore(sample.joined, e.full, o.minBlock, sample.codes);
+    // cosmopedia mode scores every block of the whole sample, as the reference. drop/cut modes
+    // score the densest run of blocks, within the item's length either side of the shared n-grams
+    // (which also keeps matching cheap on long samples).
+    const local = o.mode !== 'cosmopedia';
+    const window = local ? sample.window(hit, e.normText.length) : undefined;
+    const scoring = { minBlock: o.minBlock, local, aCodes: sample.codes, window };
+    let best = overlapScore(sample.joined, e.full, scoring);
     let part: Match['part'] = 'item';
     if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.questionMinWords > 0 && e.normPrompt) {
       if (!e.question && e.normPrompt.split(' ').length >= o.questionMinWords) e.question = prepareB(e.normPrompt);
       if (e.question) {
-        const q = overlapScore(sample.joined, e.question, o.minBlock, sample.codes);
+        const q = overlapScore(sample.joined, e.question, scoring);
         if (q.score > best.score) {
           best = q;
           part = 'question';
@@ -196,6 +258,9 @@ export class Decontaminator {
   }
 }
 
+/** The words that retrieve candidates in drop/cut modes: one-character words (option labels, "a") carry no evidence. */
+const retrievalWords = (words: readonly string[]) => words.filter((w) => w.length > 1);
+
 /** A sample prepared for matching: its normalised text, and a map back to the original offsets. */
 class Sample {
   readonly joined: string;
@@ -232,6 +297,13 @@ class Sample {
     return this.offsets;
   }
 
+  /** Characters [start, end) of `joined` from `margin` before word `from` to `margin` after word `to - 1`. */
+  window([from, to]: [number, number], margin: number): [number, number] {
+    const start = this.at[from]!;
+    const end = to < this.at.length ? this.at[to]! - 1 : this.joined.length;
+    return [Math.max(0, start - margin), Math.min(this.joined.length, end + margin)];
+  }
+
   /** The token that holds position x of `joined` (a space belongs to the token before it). */
   private tokenAt(x: number): number {
     let lo = 0;
@@ -245,28 +317,14 @@ class Sample {
   }
 
   /**
-   * The span of the original text that holds the item: the densest run of matching blocks (blocks
-   * closer than half the item's length, at least 40 characters, belong together; stray short
-   * blocks elsewhere in a long sample do not), widened to whole words and trailing punctuation.
+   * The span of the original text that holds the item: the densest run of matching blocks (stray
+   * short blocks elsewhere in a long sample do not belong to it), widened to whole words and
+   * trailing punctuation.
    */
   span(blocks: readonly Block[], itemLength: number): [number, number] {
-    const maxGap = Math.max(40, itemLength / 2);
-    let bestFrom = 0;
-    let bestTo = 0;
-    let bestSize = -1;
-    for (let i = 0; i < blocks.length; ) {
-      let j = i;
-      let size = blocks[i]!.size;
-      while (j + 1 < blocks.length && blocks[j + 1]!.a - (blocks[j]!.a + blocks[j]!.size) <= maxGap) size += blocks[++j]!.size;
-      if (size > bestSize) {
-        bestSize = size;
-        bestFrom = i;
-        bestTo = j;
-      }
-      i = j + 1;
-    }
-    const first = blocks[bestFrom]!;
-    const last = blocks[bestTo]!;
+    const run = densestRun(blocks, runGap(itemLength));
+    const first = run[0]!;
+    const last = run[run.length - 1]!;
     const startToken = this.tokenAt(first.a);
     // A block can start on the space after a token; the span starts at the next token then.
     const s = this.joined[first.a] === ' ' ? Math.min(startToken + 1, this.at.length - 1) : startToken;

@@ -11,11 +11,13 @@ export const hasBenchmarks = (c: DecontamConfig) => c.benchmarks_dir !== undefin
 export function optionsOf(c: DecontamConfig): DecontamOptions {
   return {
     ngram: c.ngram,
+    minNgram: Math.min(c.min_ngram, c.ngram),
     threshold: c.threshold,
     mode: c.mode,
     minBlock: c.min_block,
     questionMinWords: c.question_min_words,
     cutMinWords: c.cut_min_words,
+    maxItemsPerNgram: c.max_items_per_ngram,
   };
 }
 

@@ -126,17 +126,47 @@ export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB
 }
 
 /**
+ * The run of blocks holding the most matched characters, where consecutive blocks are at most
+ * `maxGap` characters apart in a: where one copy of the item sits in a long sample.
+ */
+export function densestRun(blocks: readonly Block[], maxGap: number): Block[] {
+  let best: Block[] = [];
+  let bestSize = -1;
+  for (let i = 0; i < blocks.length; ) {
+    let j = i;
+    let size = blocks[i]!.size;
+    while (j + 1 < blocks.length && blocks[j + 1]!.a - (blocks[j]!.a + blocks[j]!.size) <= maxGap) size += blocks[++j]!.size;
+    if (size > bestSize) {
+      bestSize = size;
+      best = blocks.slice(i, j + 1);
+    }
+    i = j + 1;
+  }
+  return best;
+}
+
+/** How far apart blocks may lie and still belong to one copy of an item of this length. */
+export const runGap = (itemLength: number) => Math.max(40, itemLength / 2);
+
+/**
  * Cosmopedia's overlap score: the characters of a in matching blocks longer than `minBlock`,
- * whitespace-normalised, over the length of b. Returns the score and the blocks it counted.
+ * whitespace-normalised, over the length of b. With `local`, only the densest run of blocks
+ * counts, so short stray matches scattered over a long sample cannot add up to an item.
  */
 export function overlapScore(
   aText: string,
   b: PreparedB,
-  minBlock = 5,
-  aCodes: Uint16Array = charCodes(aText),
+  opts: { minBlock?: number; local?: boolean; aCodes?: Uint16Array; window?: [number, number] } = {},
 ): { score: number; blocks: Block[] } {
   if (b.text.length === 0) return { score: 0, blocks: [] };
-  const blocks = matchingBlocks(aCodes, b).filter((blk) => blk.size > minBlock);
+  const minBlock = opts.minBlock ?? 5;
+  const codes = opts.aCodes ?? charCodes(aText);
+  // A window matches only that part of a (offsets stay those of the whole text).
+  const [from, to] = opts.window ?? [0, codes.length];
+  let blocks = matchingBlocks(from === 0 && to === codes.length ? codes : codes.subarray(from, to), b)
+    .filter((blk) => blk.size > minBlock)
+    .map((blk) => (from ? { ...blk, a: blk.a + from } : blk));
+  if (opts.local) blocks = densestRun(blocks, runGap(b.text.length));
   // " ".join("".join(parts).split()): concatenate the parts, then collapse and trim whitespace.
   const joined = blocks.map((blk) => aText.slice(blk.a, blk.a + blk.size)).join('');
   const matched = joined.split(/\s+/).filter(Boolean).join(' ');

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { normalizeText, normalizeWords, tokenize } from '../../src/decontam/normalize.js';
 import { matchingBlocks, overlapScore, prepareB } from '../../src/decontam/sequence-matcher.js';
-import { NgramIndex, ngramKeys } from '../../src/decontam/ngram-index.js';
+import { NgramIndex, ngramKeys, ngramKeysMulti } from '../../src/decontam/ngram-index.js';
 
 // The generic port of Python's difflib, as the oracle for our typed-array reimplementation.
 const difflib = createRequire(import.meta.url)('difflib') as {
@@ -57,6 +57,10 @@ describe('SequenceMatcher', () => {
     expect(overlapScore('xx abcde', prepareB('abcde hijklm')).score).toBe(0); // a block of 5 does not count
     expect(overlapScore('xx abcde yy', prepareB('abcde hijklm')).score).toBe(5 / 12); // 'abcde ' is 6, so it does
     expect(overlapScore('the same text', prepareB('the same text')).score).toBe(1);
+    // Local scoring counts only the densest run: stray blocks far away no longer add up.
+    const far = `abcdefg ${'z'.repeat(60)} hijklmn`;
+    expect(overlapScore(far, prepareB('abcdefg hijklmn')).score).toBe(1);
+    expect(overlapScore(far, prepareB('abcdefg hijklmn'), { local: true }).score).toBe(7 / 15);
   });
 });
 
@@ -67,6 +71,12 @@ describe('n-gram index', () => {
     expect(k[0]).toBe(k[4]);
     expect(new Set(k).size).toBe(4);
     expect(ngramKeys(['a', 'b'], 3).length).toBe(0);
+    const words = 'one two three four five six seven'.split(' ');
+    const [k3, k5] = ngramKeysMulti(words, [3, 5]);
+    expect([...k3!]).toEqual([...ngramKeys(words, 3)]);
+    expect([...k5!]).toEqual([...ngramKeys(words, 5)]);
+    expect(ngramKeys(words.slice(2), 3)[0]).toBe(k3![2]);
+    expect(new Set([...k3!, ...k5!]).size).toBe(k3!.length + k5!.length); // lengths never share keys
   });
 
   it('keeps every item per n-gram, the latest first, through table growth', () => {
@@ -78,9 +88,7 @@ describe('n-gram index', () => {
     });
     idx.add(keys[0]!, 10_000); // same item twice on one n-gram counts once
     expect(idx.size).toBe(keys.length);
-    const items: number[] = [];
-    idx.forEach(keys[0]!, (it) => items.push(it));
-    expect(items).toEqual([10_000, 0]);
+    expect(idx.items(keys[0]!)).toEqual([10_000, 0]);
     expect(idx.last(keys[1]!)).toBe(1);
     expect(idx.last(keys[3]!)).toBe(10_003);
     expect(idx.last(ngramKeys(['not', 'there'], 2)[0]!)).toBe(-1);
