@@ -5,6 +5,7 @@
  * A download streams into a temporary file that is renamed into place only when every byte has
  * arrived, so a killed or broken transfer never leaves a file that looks like a model.
  */
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -84,34 +85,32 @@ export async function resolveModelPath(spec: string, opts: ModelSourceOptions = 
     });
     if (held) {
       await held.close();
+      // Heartbeat: a lock that stops being touched belongs to a process that died.
+      const heartbeat = setInterval(() => {
+        const now = new Date();
+        utimes(lock, now, now).catch(() => {});
+      }, HEARTBEAT_MS).unref();
       try {
         if (await isFile(dest)) return dest;
-        await downloadHfModel(spec, ref, dest, { ...opts, onBytes: () => touch(lock) });
+        await downloadHfModel(spec, ref, dest, opts);
         return dest;
       } finally {
+        clearInterval(heartbeat);
         await rm(lock, { force: true });
       }
     }
     if (!waiting) (opts.log ?? silentLogger).info('another process is downloading the model; waiting', { model: spec });
     waiting = true;
-    // A lock not touched for a while belongs to a download that was killed: take it over.
+    // A lock without a heartbeat belongs to a download that was killed: take it over.
     const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
     if (age > STALE_LOCK_MS) await rm(lock, { force: true });
     else await sleep(LOCK_POLL_MS, opts.signal);
   }
 }
 
-const STALE_LOCK_MS = 30_000;
+const HEARTBEAT_MS = 2_000;
+const STALE_LOCK_MS = 15_000;
 const LOCK_POLL_MS = 250;
-let lastTouch = 0;
-
-/** Keep the lock's mtime fresh while bytes arrive (at most every 2 s). */
-function touch(lock: string): void {
-  if (Date.now() - lastTouch < 2000) return;
-  lastTouch = Date.now();
-  const now = new Date();
-  utimes(lock, now, now).catch(() => {});
-}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(new CosmoError('model download cancelled'));
@@ -149,12 +148,7 @@ function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-async function downloadHfModel(
-  spec: string,
-  ref: HfModelRef,
-  dest: string,
-  opts: ModelSourceOptions & { onBytes?: () => void },
-): Promise<void> {
+async function downloadHfModel(spec: string, ref: HfModelRef, dest: string, opts: ModelSourceOptions): Promise<void> {
   const log = opts.log ?? silentLogger;
   const url = hfResolveUrl(ref);
   const headers: Record<string, string> = { 'user-agent': 'cosmo' };
@@ -191,7 +185,7 @@ async function downloadHfModel(
   const progress = new ProgressReporter(spec, total, opts, log);
   log.info('downloading model', { model: spec, url, bytes: total, to: dest });
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = `${dest}.download-${process.pid}`;
+  const tmp = `${dest}.download-${process.pid}-${randomBytes(4).toString('hex')}`;
   let bytes = 0;
   let stall: NodeJS.Timeout | undefined;
   const armStall = () => {
@@ -204,7 +198,6 @@ async function downloadHfModel(
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       armStall();
-      opts.onBytes?.();
       progress.update(bytes);
     });
     await pipeline(body, createWriteStream(tmp));
