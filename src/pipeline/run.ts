@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { CorpusConfig } from '../config/schema.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { runStageLocal, type TaskFailure } from '../exec/local.js';
+import { runStagesSlurm, type SlurmStage } from '../exec/slurm.js';
 import type { RunOptions, StageDef } from '../exec/stage.js';
 import { Stats, type StatsJson } from '../exec/stats.js';
 import { readMarkers, resolvedConfigPath, type StagePlan } from '../exec/task.js';
@@ -65,10 +66,25 @@ export async function runPipeline(cfg: CorpusConfig, opts: PipelineOptions): Pro
   const signal = opts.signal ?? new AbortController().signal;
   await writeJsonAtomic(resolvedConfigPath(cfg.output_dir), cfg);
   const results: StageResult[] = [];
-  for (const { def, inputDir } of planStages(cfg)) {
-    if (opts.only && !opts.only.some((name) => selects(name, def.name))) continue;
-    results.push(await runOneStage(def, cfg, inputDir, opts, signal));
+  const selected = planStages(cfg).filter(({ def }) => !opts.only || opts.only.some((name) => selects(name, def.name)));
+  if (cfg.executor.type === 'slurm') {
+    // The whole run is submitted at once (one chained job array per stage); finalize runs here.
+    const stages: (SlurmStage & { started: number; before: number })[] = [];
+    for (const { def, inputDir } of selected) {
+      const { plan, before } = await prepareStage(def, cfg, inputDir, opts);
+      stages.push({ def, plan, started: Date.now(), before });
+    }
+    await runStagesSlurm(cfg, stages, {
+      log: opts.log,
+      signal,
+      onStageDone: async (stage, failures) => {
+        const s = stages.find((x) => x === stage)!;
+        results.push(await completeStage(s.def, cfg, s.plan, failures, opts, signal, s.started, s.before));
+      },
+    });
+    return results;
   }
+  for (const { def, inputDir } of selected) results.push(await runOneStage(def, cfg, inputDir, opts, signal));
   return results;
 }
 
@@ -80,6 +96,19 @@ async function runOneStage(
   signal: AbortSignal,
 ): Promise<StageResult> {
   const started = Date.now();
+  const { plan, before } = await prepareStage(def, cfg, inputDir, opts);
+  const log = opts.log.child(def.name);
+  const failures: TaskFailure[] = await runStageLocal(def, cfg, plan, { workers: cfg.executor.workers, log, signal });
+  return completeStage(def, cfg, plan, failures, opts, signal, started, before);
+}
+
+/** Claim the stage's folder and describe its tasks. */
+async function prepareStage(
+  def: StageDef,
+  cfg: CorpusConfig,
+  inputDir: string | undefined,
+  opts: PipelineOptions,
+): Promise<{ plan: StagePlan; before: number }> {
   const outputDir = stageDir(cfg, def.name);
   const tasks = def.tasks(cfg);
   await claimStageDir(outputDir, def.name, tasks);
@@ -91,10 +120,24 @@ async function runOneStage(
     workDir: cfg.output_dir,
     options: { skipBad: opts.skipBad, progress: opts.progress },
   };
-  const log = opts.log.child(def.name);
   const before = readMarkers(outputDir).length;
-  if (before < tasks) log.info(before ? `resuming: ${before}/${tasks} tasks already done` : `starting ${tasks} task(s)`);
-  const failures: TaskFailure[] = await runStageLocal(def, cfg, plan, { workers: cfg.executor.workers, log, signal });
+  if (before < tasks) opts.log.child(def.name).info(before ? `resuming: ${before}/${tasks} tasks already done` : `starting ${tasks} task(s)`);
+  return { plan, before };
+}
+
+/** Report failed tasks, or merge the tasks' stats and run the stage's finalize. */
+async function completeStage(
+  def: StageDef,
+  cfg: CorpusConfig,
+  plan: StagePlan,
+  failures: TaskFailure[],
+  opts: PipelineOptions,
+  signal: AbortSignal,
+  started: number,
+  before: number,
+): Promise<StageResult> {
+  const { outputDir, worldSize: tasks } = plan;
+  const log = opts.log.child(def.name);
   if (failures.length > 0) {
     throw new CosmoError(
       `stage ${def.name}: ${failures.length} of ${tasks} task(s) failed\n` +

@@ -1,0 +1,301 @@
+/**
+ * The Slurm executor: every stage runs as ONE job array of its pending tasks (array index = task
+ * rank), each array task running the same worker entry as the local executor. The arrays of a run
+ * are submitted at once, chained with --dependency=afterok, so the cluster carries the whole run
+ * even while the submitting process only watches. That process then waits for each array in turn,
+ * reports progress, and runs the stage's `finalize` (stats merge, reports, dataset card) once its
+ * array is through. Success is read from the completion markers the tasks leave, not from Slurm's
+ * accounting, which many clusters (and our test cluster) do not keep.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CorpusConfig } from '../config/schema.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { CosmoError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { SlurmConfig, SlurmResources } from './config.js';
+import { workerCommand, type TaskFailure } from './local.js';
+import type { StageDef } from './stage.js';
+import { isTaskDone, TASK_ENV, type StagePlan } from './task.js';
+
+// ---------------------------------------------------------------------------------------------
+// The Slurm commands, as small typed calls. Shared with `cosmo serve`.
+
+/** Run a Slurm client command; a failure becomes an error naming the command and Slurm's message. */
+export function slurmCommand(cmd: string, args: string[], opts: { input?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT')
+        return reject(new CosmoError(`${cmd} not found: run cosmo on a Slurm login node (or start a test cluster with scripts/slurm-up.sh)`));
+      reject(new CosmoError(`${cmd} ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** Submit a batch script; returns the job id. */
+export async function sbatch(script: string, args: string[] = []): Promise<string> {
+  const out = await slurmCommand('sbatch', ['--parsable', ...args, script]);
+  // --parsable prints "id" or "id;cluster".
+  const id = out.trim().split(';')[0] ?? '';
+  if (!/^\d+$/.test(id)) throw new CosmoError(`sbatch ${script}: unexpected answer "${out.trim()}"`);
+  return id;
+}
+
+export interface QueueEntry {
+  /** The job id, or for an array task the array's job id. */
+  jobId: string;
+  /** The array index, when the entry is an array task. */
+  arrayIndex?: number;
+  state: string;
+  reason: string;
+  /** Where it runs (empty while pending). */
+  node: string;
+}
+
+/** This user's jobs still known to the queue, array tasks listed one by one. */
+export async function squeue(jobIds?: string[]): Promise<QueueEntry[]> {
+  const out = await slurmCommand('squeue', ['--noheader', '--array', '--me', '--format=%F|%K|%T|%r|%N']);
+  const wanted = jobIds && new Set(jobIds);
+  const entries: QueueEntry[] = [];
+  for (const line of out.split('\n')) {
+    const [jobId, index, state, reason, node] = line.trim().split('|');
+    if (!jobId || !state || (wanted && !wanted.has(jobId))) continue;
+    const arrayIndex = /^\d+$/.test(index ?? '') ? Number(index) : undefined;
+    entries.push({ jobId, arrayIndex, state, reason: reason ?? '', node: node ?? '' });
+  }
+  return entries;
+}
+
+/** Cancel jobs (whole arrays included); jobs already gone are not an error. */
+export async function scancel(jobIds: string[]): Promise<void> {
+  if (jobIds.length === 0) return;
+  await slurmCommand('scancel', jobIds).catch(() => undefined);
+}
+
+/** Wait until none of these jobs is in the queue any more. */
+export async function waitGone(jobIds: string[], pollMs: number, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while ((await squeue(jobIds)).length > 0) {
+    if (Date.now() > until) throw new CosmoError(`jobs ${jobIds.join(', ')} are still in the queue after ${timeoutMs / 1000} s`);
+    await sleep(pollMs);
+  }
+}
+
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** A string as one single-quoted shell word. */
+export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** `--array` value for a set of ranks, with runs compressed: [0,1,2,5,7,8] -> "0-2,5,7-8". */
+export function arraySpec(ranks: number[], maxParallel?: number): string {
+  const sorted = [...new Set(ranks)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',') + (maxParallel ? `%${maxParallel}` : '');
+}
+
+/** `#SBATCH` lines for a set of resources. */
+export function resourceDirectives(r: SlurmResources): string[] {
+  const lines: string[] = [];
+  const add = (opt: string, v: string | number | undefined) => v !== undefined && lines.push(`#SBATCH --${opt}=${v}`);
+  add('partition', r.partition);
+  add('time', r.time);
+  add('cpus-per-task', r.cpus_per_task);
+  add('mem', r.mem);
+  add('gres', r.gres);
+  add('account', r.account);
+  add('qos', r.qos);
+  for (const a of r.sbatch_args ?? []) lines.push(`#SBATCH ${a}`);
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stages as job arrays.
+
+export interface SlurmStage {
+  def: StageDef;
+  plan: StagePlan;
+}
+
+/** The submission record a stage folder keeps, so that a rerun never races jobs still queued. */
+interface JobRecord {
+  job_id: string;
+  ranks: number[];
+  script: string;
+  submitted_at: string;
+}
+
+export const slurmDir = (outputDir: string) => join(outputDir, '.slurm');
+export const jobScriptPath = (outputDir: string) => join(slurmDir(outputDir), 'job.sbatch');
+export const jobRecordPath = (outputDir: string) => join(slurmDir(outputDir), 'job.json');
+/** Log of task `rank`; every (re)submission appends to it. */
+export const taskLogPath = (outputDir: string, rank: number) => join(outputDir, '.logs', `${rank}.log`);
+
+/** Resources for one stage: the executor-wide settings with the stage's overrides on top. */
+export function stageResources(slurm: SlurmConfig, stage: string): SlurmResources {
+  const { stages, job_name: _n, poll_seconds: _p, setup: _s, ...base } = slurm;
+  const over = stages[stage] ?? {};
+  return { ...base, ...over, sbatch_args: [...(base.sbatch_args ?? []), ...(over.sbatch_args ?? [])] };
+}
+
+/** The batch script of one stage's array: readable, and resubmittable by hand with `sbatch --array=...`. */
+export function stageJobScript(cfg: CorpusConfig, stage: SlurmStage, ranks: number[]): string {
+  const { plan } = stage;
+  const slurm = cfg.executor.slurm;
+  const res = stageResources(slurm, plan.stage);
+  // Array tasks have no terminal: progress goes to the log as lines.
+  const taskEnv = JSON.stringify({ ...plan, options: { ...plan.options, progress: 'lines' } });
+  return [
+    '#!/bin/bash',
+    `# cosmo: stage "${plan.stage}" of corpus "${cfg.name}", ${plan.worldSize} task(s); array index = task rank.`,
+    `# Written by the Slurm executor. To rerun tasks by hand: sbatch --array=<ranks> ${jobScriptPath(plan.outputDir)}`,
+    `#SBATCH --job-name=${slurm.job_name}-${cfg.name}-${plan.stage}`,
+    `#SBATCH --array=${arraySpec(ranks, res.max_parallel)}`,
+    `#SBATCH --output=${join(plan.outputDir, '.logs', '%a.log')}`,
+    '#SBATCH --open-mode=append',
+    `#SBATCH --chdir=${process.cwd()}`,
+    ...resourceDirectives(res),
+    'set -eo pipefail',
+    // Logs append across reruns; this line tells the attempts apart.
+    'echo "== cosmo ${SLURM_JOB_NAME} task ${SLURM_ARRAY_TASK_ID} (job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}) on $(hostname) at $(date -Is)" >&2',
+    ...slurm.setup,
+    `export ${TASK_ENV}=${shellQuote(taskEnv)}`,
+    `exec ${workerCommand().map(shellQuote).join(' ')}`,
+    '',
+  ].join('\n');
+}
+
+/** The ranks of a stage that have no completion marker. */
+export const pendingRanks = (plan: StagePlan) => [...Array(plan.worldSize).keys()].filter((r) => !isTaskDone(plan.outputDir, r));
+
+/** Refuse to submit while an earlier submission of this stage is still queued: two writers would race. */
+async function assertNotQueued(plan: StagePlan, queue: QueueEntry[]): Promise<void> {
+  const file = jobRecordPath(plan.outputDir);
+  if (!existsSync(file)) return;
+  const prev = JSON.parse(readFileSync(file, 'utf8')) as JobRecord;
+  if (queue.some((e) => e.jobId === prev.job_id))
+    throw new CosmoError(
+      `stage ${plan.stage}: job ${prev.job_id} from an earlier run is still in the queue (squeue -j ${prev.job_id}). ` +
+        `Wait for it to finish, or cancel it with "scancel ${prev.job_id}", then run again.`,
+    );
+}
+
+/** Why a task without a marker failed: the worker's own last words in its log, else the log's last line. */
+function failureOf(plan: StagePlan, rank: number, jobId: string): TaskFailure {
+  const log = taskLogPath(plan.outputDir, rank);
+  if (!existsSync(log)) return { rank, error: `no log: array task ${jobId}_${rank} never started (cancelled, or it could not launch)`, log };
+  const lines = readFileSync(log, 'utf8').trimEnd().split('\n');
+  // Only this attempt's lines: those after the last header the job script wrote.
+  const attempt = lines.slice(lines.findLastIndex((l) => l.startsWith('== cosmo ')) + 1).filter((l) => l.trim());
+  const said = attempt.findLast((l) => l.startsWith('task failed:')) ?? attempt.at(-1);
+  return { rank, error: said ?? `array task ${jobId}_${rank} ended without a completion marker`, log };
+}
+
+export interface SlurmRunOptions {
+  log: Logger;
+  signal: AbortSignal;
+  /**
+   * Called for each stage, in order, once its array has left the queue: with the tasks that did not
+   * complete. It runs the stage's finalize, or throws to stop the run (later jobs are then cancelled).
+   */
+  onStageDone(stage: SlurmStage, failures: TaskFailure[]): Promise<void>;
+}
+
+/**
+ * Submit the stages' pending tasks as job arrays chained with afterok, then wait for them in order.
+ * Ctrl-C (the signal), a failed stage or any error cancels every job of this run still queued.
+ */
+export async function runStagesSlurm(cfg: CorpusConfig, stages: SlurmStage[], opts: SlurmRunOptions): Promise<void> {
+  const slurm = cfg.executor.slurm;
+  const pollMs = slurm.poll_seconds * 1000;
+  const queue = await squeue();
+  const jobs = new Map<SlurmStage, { id: string; ranks: number[] }>();
+  const submitted: string[] = [];
+  const cancelRest = async () => {
+    const left = [...new Set((await squeue(submitted).catch(() => [])).map((e) => e.jobId))];
+    if (left.length === 0) return;
+    opts.log.warn('cancelling jobs', { jobs: left.join(',') });
+    await scancel(left);
+    // Report only once they are really gone (Slurm gives tasks KillWait seconds to stop).
+    await waitGone(left, Math.min(pollMs, 1000), 120_000).catch((e: unknown) => opts.log.warn(errorMessage(e)));
+  };
+
+  try {
+    let previous: string | undefined;
+    for (const stage of stages) {
+      const { plan } = stage;
+      const ranks = pendingRanks(plan);
+      if (ranks.length === 0) continue;
+      await assertNotQueued(plan, queue);
+      const script = jobScriptPath(plan.outputDir);
+      await mkdir(slurmDir(plan.outputDir), { recursive: true });
+      await mkdir(join(plan.outputDir, '.logs'), { recursive: true });
+      await writeFile(script, stageJobScript(cfg, stage, ranks), { mode: 0o755 });
+      // A failed stage must not leave its dependants pending forever (DependencyNeverSatisfied).
+      const args = previous ? [`--dependency=afterok:${previous}`, '--kill-on-invalid-dep=yes'] : [];
+      opts.signal.throwIfAborted();
+      const id = await sbatch(script, args);
+      submitted.push(id);
+      const record: JobRecord = { job_id: id, ranks, script, submitted_at: new Date().toISOString() };
+      await writeJsonAtomic(jobRecordPath(plan.outputDir), record);
+      opts.log.child(plan.stage).info('submitted', {
+        job: id,
+        tasks: `${arraySpec(ranks)} of ${plan.worldSize}`,
+        after: previous,
+        script,
+      });
+      jobs.set(stage, { id, ranks });
+      previous = id;
+    }
+
+    for (const stage of stages) {
+      const job = jobs.get(stage);
+      if (job) await waitForArray(stage, job, pollMs, opts);
+      opts.signal.throwIfAborted();
+      const failures = job ? pendingRanks(stage.plan).map((r) => failureOf(stage.plan, r, job.id)) : [];
+      await opts.onStageDone(stage, failures);
+    }
+  } catch (err) {
+    await cancelRest();
+    throw err;
+  }
+}
+
+/** Poll the queue until the array is gone, logging progress when it changes. */
+async function waitForArray(stage: SlurmStage, job: { id: string; ranks: number[] }, pollMs: number, opts: SlurmRunOptions) {
+  const log = opts.log.child(stage.plan.stage);
+  let last = '';
+  for (;;) {
+    const entries = await squeue([job.id]);
+    const done = job.ranks.filter((r) => isTaskDone(stage.plan.outputDir, r)).length;
+    if (entries.length === 0) return;
+    const running = entries.filter((e) => e.state === 'RUNNING' || e.state === 'COMPLETING').length;
+    const pending = entries.filter((e) => e.state === 'PENDING');
+    const line = `${done}/${job.ranks.length} done, ${running} running, ${pending.length} pending`;
+    if (line !== last) {
+      log.info(`job ${job.id}: ${line}`, pending.length ? { reason: pending[0]!.reason } : undefined);
+      last = line;
+    }
+    await sleep(pollMs, opts.signal);
+    opts.signal.throwIfAborted();
+  }
+}
