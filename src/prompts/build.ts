@@ -340,6 +340,7 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
         cursor: walk.next,
         drawn: 0,
         freshThisPass: 0,
+        barrenPasses: 0,
         weight: (primary?.mode === 'even' ? 1 : members.length) * (primary?.boost?.[name] ?? 1),
       };
     });
@@ -368,8 +369,9 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
       g.cursor = (g.cursor + 1) % g.order.length;
       if (++g.drawn === g.order.length) {
         g.drawn = 0;
-        // A whole pass with nothing new: this group has no distinct prompts left.
-        if (g.freshThisPass === 0) {
+        // Three whole passes in a row with nothing new: this group has no distinct prompts left.
+        g.barrenPasses = g.freshThisPass === 0 ? g.barrenPasses + 1 : 0;
+        if (g.barrenPasses === 3) {
           active = active.filter((x) => x !== g);
           reweigh();
         }

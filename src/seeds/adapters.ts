@@ -262,7 +262,8 @@ function outlineAdapter(): Adapter {
       if (s.error) return []; // a failed generation has no outline
       const text = str(s.text);
       if (!text.trim()) throw new BadRow('sample has no "text"');
-      const course = (firstString(s, ['topic']) ?? str(s.seed_data).split('\n')[0] ?? '').slice(0, 200) || 'Untitled course';
+      // The outline's own title wins; else the seed it was written from (a course title, a KB entry's first line).
+      const course = (str(s.seed_data).split('\n')[0]!.trim() || firstString(s, ['topic']) || 'Untitled course').slice(0, 200);
       const units = outlineUnits(parseOutline(text), course);
       if (units.length === 0) throw new BadRow('no outline found in the sample text (expected headings or numbered/bulleted items)');
       return units.map((u) => ({
