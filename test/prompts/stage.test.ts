@@ -102,6 +102,21 @@ describe.runIf(hasSharedData)('the seeds and prompts stages', () => {
   }, 60_000);
 });
 
+describe('the seeds stage and bad rows', () => {
+  it('stops at a bad row naming file and line, or skips and counts it with --skip-bad', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cosmo-seeds-bad-'));
+    writeFileSync(join(dir, 'web.jsonl'), '{"text": "one good document"}\n{"text": oops}\n{"text": "another good one"}\n[1, 2]\n');
+    const file = corpus(dir, 'seeds:\n  - { kind: web, path: web.jsonl }\n');
+    await expect(run(file)).rejects.toThrow(`${join(dir, 'web.jsonl')}:2: malformed JSON`);
+    const cfg = loadConfig(file);
+    cfg.output_dir = join(dir, 'skipping');
+    const [seeds, prompts] = await runPipeline(cfg, { only: ['seeds', 'prompts'], log: silentLogger, skipBad: true });
+    expect(seeds!.stats.counters.bad_lines).toBe(2);
+    expect(seeds!.stats.counters.seeds).toBe(2);
+    expect(prompts!.stats.counters.prompts).toBe(2);
+  });
+});
+
 describe('chained prompts: outline first, then one prompt per unit', () => {
   it('parses the outline styles models write', () => {
     const md = parseOutline('# Intro to Ecology\n\n## Ecosystems\n- What is an ecosystem?\n- Food webs\n\n## Populations\n- Growth\n');
