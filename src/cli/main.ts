@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerDebug } from './debug.js';
 import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
 import { registerSeeds } from './seeds.js';
 import { registerPrompts } from './prompts.js';
 import { registerStageCommands } from './stages.js';
@@ -16,6 +17,7 @@ registerSeeds(program);
 registerPrompts(program);
 registerStageCommands(program);
 registerDebug(program);
+registerServe(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Errors meant for a person print without a stack; anything else is a bug and keeps its stack.
