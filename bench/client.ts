@@ -7,7 +7,7 @@
  *   npx tsx bench/client.ts [--requests 30000] [--inflight 1000] [--latency-ms 50] [--tokens 400] [--no-cache]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,7 +20,6 @@ import type { PromptRecord } from '../src/records/types.js';
 import { generateStage } from '../src/generate/stage.js';
 import type { GenerateMetrics } from '../src/generate/metrics.js';
 import { silentLogger } from '../src/util/log.js';
-import { readFileSync } from 'node:fs';
 
 const { values } = parseArgs({
   options: {
@@ -35,7 +34,7 @@ const N = Number(values.requests);
 const inflight = Number(values.inflight);
 
 /** Start the mock server in its own process, so that its CPU is not counted as the client's. */
-async function startServer(): Promise<{ url: string; stop(): void }> {
+async function startServer(): Promise<{ url: string; pid: number; stop(): void }> {
   const mock = new URL('../test/helpers/mock-openai.ts', import.meta.url).pathname;
   const child = spawn(
     process.execPath,
@@ -46,7 +45,17 @@ async function startServer(): Promise<{ url: string; stop(): void }> {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`mock server exited with code ${code}`)));
   });
-  return { url: line.trim(), stop: () => child.kill('SIGTERM') };
+  return { url: line.trim(), pid: child.pid!, stop: () => child.kill('SIGTERM') };
+}
+
+/** CPU time (user + system) a process has used, from /proc (Linux), in ms. */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks at USER_HZ = 100
+  } catch {
+    return NaN;
+  }
 }
 
 async function main(): Promise<void> {
@@ -82,6 +91,7 @@ async function main(): Promise<void> {
       { file: join(dir, 'corpus.yaml'), baseDir: dir },
     );
     const outputDir = join(dir, 'generate');
+    const server0 = processCpuMs(server.pid);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await runTask(
@@ -94,6 +104,7 @@ async function main(): Promise<void> {
     );
     const secs = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const serverCpuMs = processCpuMs(server.pid) - server0;
     const m = JSON.parse(readFileSync(join(outputDir, '0.metrics.json'), 'utf8')) as GenerateMetrics;
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const fig = (x: number, d = 0) => x.toFixed(d).padStart(10);
@@ -101,6 +112,7 @@ async function main(): Promise<void> {
     console.log(`  requests/s            ${fig(N / secs)}   (target >= 3000; whole task: read prompts, generate, ledger, final shard)`);
     console.log(`  tokens/s              ${fig(m.totals.completion_tokens / secs)}`);
     console.log(`  client CPU / request  ${fig((cpuMs * 1000) / N)} us   (${fig(cpuMs / secs / 10, 1)}% of one core)`);
+    console.log(`  server CPU / request  ${fig((serverCpuMs * 1000) / N)} us   (mock server process; it shares the machine)`);
     console.log(`  latency p50/p99       ${fig(m.latency_ms.p50)} / ${m.latency_ms.p99} ms`);
     console.log(`  wall                  ${fig(secs, 2)} s`);
     if (m.totals.samples !== N) throw new Error(`expected ${N} samples, got ${m.totals.samples}`);

@@ -110,22 +110,45 @@ class Slot {
 interface Waiter {
   resolve(slot: Slot): void;
   reject(err: unknown): void;
-  signal?: AbortSignal;
-  onAbort?: () => void;
+  /** Stop listening to the caller's signal. */
+  off?: () => void;
+}
+
+/**
+ * Abort callbacks by signal. Callers often pass one signal shared by every request in flight, and
+ * EventTarget's add/remove scan all listeners of a signal: with 1,000 requests in flight that scan
+ * would dominate. So each signal gets one real listener, and callbacks live in a Set.
+ */
+const abortCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Call `cb` once when `signal` aborts; returns the function that unregisters it. */
+function onAbort(signal: AbortSignal | undefined, cb: () => void): () => void {
+  if (!signal) return () => {};
+  let set = abortCallbacks.get(signal);
+  if (!set) {
+    const callbacks = new Set<() => void>();
+    set = callbacks;
+    abortCallbacks.set(signal, callbacks);
+    signal.addEventListener('abort', () => {
+      for (const f of [...callbacks]) f();
+      callbacks.clear();
+    }, { once: true });
+  }
+  set.add(cb);
+  return () => set.delete(cb);
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      off();
       resolve();
     }, ms);
-    const onAbort = () => {
+    const off = onAbort(signal, () => {
       clearTimeout(t);
       reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    });
   });
 
 /** Kinds that say the engine itself is unwell (count towards its circuit breaker). */
@@ -248,8 +271,7 @@ export class EnginePool {
       () => controller.abort(new EngineError(`${slot.engine.id}: no answer within ${this.policy.timeoutMs} ms`, 'timeout')),
       this.policy.timeoutMs,
     );
-    const onAbort = () => controller.abort(req.signal!.reason);
-    req.signal?.addEventListener('abort', onAbort, { once: true });
+    const off = onAbort(req.signal, () => controller.abort(req.signal!.reason));
     // The slot stays busy until the engine really lets go, even if we stop waiting for it.
     const call = slot.engine.complete({ ...req, signal: controller.signal });
     call.then(
@@ -272,7 +294,7 @@ export class EnginePool {
       throw e;
     } finally {
       clearTimeout(timer);
-      req.signal?.removeEventListener('abort', onAbort);
+      off();
     }
   }
 
@@ -318,15 +340,12 @@ export class EnginePool {
     if (slot) return Promise.resolve(slot);
     if (this.allOpen()) return Promise.reject(this.allOpenError());
     return new Promise<Slot>((resolve, reject) => {
-      const w: Waiter = { resolve, reject, signal };
-      if (signal) {
-        w.onAbort = () => {
-          const i = this.waiters.indexOf(w);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', w.onAbort, { once: true });
-      }
+      const w: Waiter = { resolve, reject };
+      w.off = onAbort(signal, () => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal!.reason);
+      });
       this.waiters.push(w);
       this.dispatch();
     });
@@ -359,7 +378,7 @@ export class EnginePool {
       const slot = this.pick();
       if (!slot) break;
       const w = this.waiters.shift()!;
-      if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+      w.off?.();
       w.resolve(slot);
     }
     if (!this.waiters.length) return;
@@ -367,7 +386,7 @@ export class EnginePool {
       // Nothing to wait for: fail fast so requests back off and, if the outage lasts, fail for good.
       const err = this.allOpenError();
       for (const w of this.waiters.splice(0)) {
-        if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+        w.off?.();
         w.reject(err);
       }
       return;
@@ -419,7 +438,10 @@ export class EnginePool {
   async close(): Promise<void> {
     this.closed = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    for (const w of this.waiters.splice(0)) w.reject(new EngineError('engine pool is closed', 'aborted'));
+    for (const w of this.waiters.splice(0)) {
+      w.off?.();
+      w.reject(new EngineError('engine pool is closed', 'aborted'));
+    }
     await Promise.all(this.slots.map((s) => s.engine.close()));
   }
 }

@@ -6,7 +6,6 @@
  * generates only what is missing. When every prompt is done, the task writes `<rank>.jsonl` (one
  * record per prompt, in input order) atomically and drops the ledger.
  */
-import { setMaxListeners } from 'node:events';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CorpusConfig } from '../config/schema.js';
@@ -91,14 +90,14 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
   const { rank, outputDir, log } = ctx;
   if (!ctx.inputDir) throw new CosmoError('generate: there are no prompts to read; run the prompts stage first');
   const g = cfg.generate;
-  const input = () => readTaskInput<PromptRecord>(ctx.inputDir!, rank, ctx.worldSize, { skipBad: ctx.options.skipBad });
+  const input = (onBad?: () => void) => readTaskInput<PromptRecord>(ctx.inputDir!, rank, ctx.worldSize, { skipBad: ctx.options.skipBad, onBad });
   const finalFile = shardPath(outputDir, rank);
   const ledgerFile = ledgerPath(outputDir, rank);
 
   // The prompts this task owns, in input order, once each.
   const ids: string[] = [];
   const owned = new Set<string>();
-  for await (const p of input()) {
+  for await (const p of input(() => ctx.stats.inc('bad_lines'))) {
     if (owned.has(p.id)) {
       ctx.stats.inc('duplicate_prompts');
       continue;
@@ -146,12 +145,12 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
 
     // Stop on Ctrl-C / scancel, or when too many prompts in a row fail for good.
     const run = new AbortController();
-    setMaxListeners(0, run.signal); // every request in flight listens to it
     const onAbort = () => run.abort(ctx.signal.reason);
     if (ctx.signal.aborted) onAbort();
     else ctx.signal.addEventListener('abort', onAbort, { once: true });
     let stopError: CosmoError | undefined;
     let consecutiveFailures = 0;
+    let writeFailed = false;
 
     // Samples finished in the same tick go to the ledger in one write; only then do they count.
     let batch: GeneratedSample[] = [];
@@ -161,7 +160,16 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
       if (batch.length === 0) return;
       const written = batch;
       batch = [];
-      ledger.appendMany(written);
+      if (writeFailed) return;
+      try {
+        ledger.appendMany(written);
+      } catch (err) {
+        // Not counted as done: a rerun asks again. Stop rather than generate what cannot be kept.
+        writeFailed = true;
+        stopError = new CosmoError(`generate task ${rank}: cannot write ${ledgerFile}: ${errorMessage(err)}`);
+        run.abort(stopError);
+        return;
+      }
       for (const s of written) {
         done.add(s.id);
         if (!s.error) {
@@ -275,32 +283,39 @@ const poolSnapshot = (pool: { errorsByKind: Record<string, number>; attempts: nu
   engines: pool.metrics(),
 });
 
-const ID_PREFIX = '{"id":"';
+const ID_PREFIX = Buffer.from('{"id":"');
 
 /** The id of a sample's JSON line; cheap for the lines this stage writes, which start with the id. */
-function lineId(line: string): string {
-  if (line.startsWith(ID_PREFIX)) {
-    const end = line.indexOf('"', ID_PREFIX.length);
-    const id = line.slice(ID_PREFIX.length, end);
-    if (!id.includes('\\')) return id;
+function lineId(line: Buffer): string {
+  if (line.subarray(0, ID_PREFIX.length).equals(ID_PREFIX)) {
+    const end = line.indexOf(0x22, ID_PREFIX.length);
+    const id = line.toString('utf8', ID_PREFIX.length, end);
+    if (end > 0 && !id.includes('\\')) return id;
   }
-  return (JSON.parse(line) as { id: string }).id;
+  return (JSON.parse(line.toString('utf8')) as { id: string }).id;
 }
 
-/** One line per prompt, in input order: the latest record for each id from the old shard and the ledger. */
+/**
+ * One line per prompt, in input order: the latest record for each id from the old shard and the
+ * ledger. Lines are moved as bytes, never decoded: this pass touches every byte the task wrote.
+ */
 async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: string): Promise<void> {
-  const lines = new Map<string, string>();
+  const lines = new Map<string, Buffer>();
   for (const file of [finalFile, ledgerFile]) {
     if (!existsSync(file)) continue;
-    for (const line of readFileSync(file, 'utf8').split('\n')) if (line) lines.set(lineId(line), line);
+    const buf = readFileSync(file);
+    let start = 0;
+    for (let nl = buf.indexOf(0x0a); nl >= 0; start = nl + 1, nl = buf.indexOf(0x0a, start)) {
+      if (nl > start) lines.set(lineId(buf.subarray(start, nl)), buf.subarray(start, nl + 1));
+    }
   }
-  const out: string[] = [];
+  const out: Buffer[] = [];
   for (const id of ids) {
     const line = lines.get(id);
     if (line === undefined) throw new CosmoError(`generate: prompt ${id} has no sample in ${ledgerFile}; rerun to generate it`);
     out.push(line);
   }
-  await writeFileAtomic(finalFile, out.length ? out.join('\n') + '\n' : '');
+  await writeFileAtomic(finalFile, Buffer.concat(out));
 }
 
 export const generateStage: StageDef = {
