@@ -202,12 +202,11 @@ export class Decontaminator {
   private score(sample: Sample, e: Entry, hit: [number, number]): Match | undefined {
     const o = this.options;
     e.full ??= prepareB(e.normText);
-    // cosmopedia mode scores every block of the whole sample, as the reference. drop/cut modes
-    // score the densest run of blocks, within the item's length either side of the shared n-grams
-    // (which also keeps matching cheap on long samples).
-    const local = o.mode !== 'cosmopedia';
-    const window = local ? sample.window(hit, e.normText.length) : undefined;
-    const scoring = { minBlock: o.minBlock, local, aCodes: sample.codes, window };
+    // cosmopedia mode scores the whole sample, as the reference. drop/cut modes score the part of
+    // the sample within one item length of the shared n-grams: stray short blocks elsewhere in a
+    // long sample cannot add up to an item there, and matching stays cheap.
+    const window = o.mode === 'cosmopedia' ? undefined : sample.window(hit, e.normText.length);
+    const scoring = { minBlock: o.minBlock, aCodes: sample.codes, window };
     let best = overlapScore(sample.joined, e.full, scoring);
     let part: Match['part'] = 'item';
     if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.questionMinWords > 0 && e.normPrompt) {

@@ -150,23 +150,21 @@ export const runGap = (itemLength: number) => Math.max(40, itemLength / 2);
 
 /**
  * Cosmopedia's overlap score: the characters of a in matching blocks longer than `minBlock`,
- * whitespace-normalised, over the length of b. With `local`, only the densest run of blocks
- * counts, so short stray matches scattered over a long sample cannot add up to an item.
+ * whitespace-normalised, over the length of b. With `window`, only that part of a is matched.
  */
 export function overlapScore(
   aText: string,
   b: PreparedB,
-  opts: { minBlock?: number; local?: boolean; aCodes?: Uint16Array; window?: [number, number] } = {},
+  opts: { minBlock?: number; aCodes?: Uint16Array; window?: [number, number] } = {},
 ): { score: number; blocks: Block[] } {
   if (b.text.length === 0) return { score: 0, blocks: [] };
   const minBlock = opts.minBlock ?? 5;
   const codes = opts.aCodes ?? charCodes(aText);
   // A window matches only that part of a (offsets stay those of the whole text).
   const [from, to] = opts.window ?? [0, codes.length];
-  let blocks = matchingBlocks(from === 0 && to === codes.length ? codes : codes.subarray(from, to), b)
+  const blocks = matchingBlocks(from === 0 && to === codes.length ? codes : codes.subarray(from, to), b)
     .filter((blk) => blk.size > minBlock)
     .map((blk) => (from ? { ...blk, a: blk.a + from } : blk));
-  if (opts.local) blocks = densestRun(blocks, runGap(b.text.length));
   // " ".join("".join(parts).split()): concatenate the parts, then collapse and trim whitespace.
   const joined = blocks.map((blk) => aText.slice(blk.a, blk.a + blk.size)).join('');
   const matched = joined.split(/\s+/).filter(Boolean).join(' ');

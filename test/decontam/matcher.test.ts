@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { normalizeText, normalizeWords, tokenize } from '../../src/decontam/normalize.js';
-import { matchingBlocks, overlapScore, prepareB } from '../../src/decontam/sequence-matcher.js';
+import { densestRun, matchingBlocks, overlapScore, prepareB } from '../../src/decontam/sequence-matcher.js';
 import { NgramIndex, ngramKeys, ngramKeysMulti } from '../../src/decontam/ngram-index.js';
 
 // The generic port of Python's difflib, as the oracle for our typed-array reimplementation.
@@ -57,10 +57,24 @@ describe('SequenceMatcher', () => {
     expect(overlapScore('xx abcde', prepareB('abcde hijklm')).score).toBe(0); // a block of 5 does not count
     expect(overlapScore('xx abcde yy', prepareB('abcde hijklm')).score).toBe(5 / 12); // 'abcde ' is 6, so it does
     expect(overlapScore('the same text', prepareB('the same text')).score).toBe(1);
-    // Local scoring counts only the densest run: stray blocks far away no longer add up.
+    // A window matches only part of the sample; block offsets stay those of the whole text.
     const far = `abcdefg ${'z'.repeat(60)} hijklmn`;
     expect(overlapScore(far, prepareB('abcdefg hijklmn')).score).toBe(1);
-    expect(overlapScore(far, prepareB('abcdefg hijklmn'), { local: true }).score).toBe(7 / 15);
+    const inWindow = overlapScore(far, prepareB('abcdefg hijklmn'), { window: [60, far.length] });
+    expect(inWindow.score).toBe(7 / 15);
+    expect(inWindow.blocks).toEqual([{ a: 68, b: 7, size: 8 }]);
+  });
+
+  it('finds the densest run of blocks', () => {
+    const blocks = [
+      { a: 0, b: 0, size: 6 },
+      { a: 100, b: 6, size: 10 },
+      { a: 115, b: 16, size: 10 },
+      { a: 300, b: 26, size: 12 },
+    ];
+    expect(densestRun(blocks, 40)).toEqual(blocks.slice(1, 3));
+    expect(densestRun(blocks, 200)).toEqual(blocks);
+    expect(densestRun([], 40)).toEqual([]);
   });
 });
 
