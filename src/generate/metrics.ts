@@ -178,20 +178,21 @@ export function startProgress(
   errors: () => number,
   log: Logger,
   everyMs = 10_000,
+  stream: NodeJS.WritableStream = process.stderr,
 ): { stop(): void } {
   if (mode === 'bar') {
     const bar = new cliProgress.SingleBar(
       {
-        format: 'generate |{bar}| {value}/{total} | {rps} req/s | {tps} tok/s | {errors} errors, {failed} failed | ETA {eta}',
+        format: 'generate |{bar}| {value}/{total} | {rps} req/s | {tps} tok/s | {errors} errors, {failed} failed | ETA {remaining}',
         hideCursor: true,
-        stream: process.stderr,
+        stream,
         fps: 5,
       },
       cliProgress.Presets.shades_classic,
     );
     const payload = () => {
       const r = t.rates();
-      return { rps: r.rps.toFixed(1), tps: r.tps.toFixed(0), errors: errors(), failed: t.failed, eta: formatEta(r.eta_s) };
+      return { rps: r.rps.toFixed(1), tps: r.tps.toFixed(0), errors: errors(), failed: t.failed, remaining: formatEta(r.eta_s) };
     };
     bar.start(t.total, t.done, payload());
     const timer = setInterval(() => bar.update(t.done, payload()), 250);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatEta, GenerateTracker, startProgress } from '../../src/generate/metrics.js';
-import { createLogger } from '../../src/util/log.js';
+import { PassThrough } from 'node:stream';
+import { createLogger, silentLogger } from '../../src/util/log.js';
 
 describe('generate metrics', () => {
   it('summarises latency percentiles, totals, finish reasons and failures', () => {
@@ -46,6 +47,20 @@ describe('generate metrics', () => {
     p.stop();
     expect(lines.length).toBeGreaterThanOrEqual(2);
     expect(lines.at(-1)).toMatch(/progress done=4\/10 req_s=[\d.]+ tok_s=[\d.]+ errors=4 failed=0 eta=\d+s/);
+  });
+
+  it('draws a live bar with done/total, rates, errors and ETA on a TTY', async () => {
+    const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 200 });
+    let out = '';
+    tty.on('data', (c: Buffer) => (out += c.toString()));
+    const t = new GenerateTracker();
+    t.total = 8;
+    const p = startProgress('bar', t, () => 3, silentLogger, 10_000, tty);
+    for (let i = 0; i < 6; i++) t.recordSample({ latency_ms: 1, finish_reason: 'stop', usage: { prompt_tokens: 1, completion_tokens: 10 } }, false);
+    t.recordFailure('server');
+    await new Promise((r) => setTimeout(r, 300));
+    p.stop();
+    expect(out).toMatch(/generate \|.*\| 7\/8 \| [\d.]+ req\/s \| \d+ tok\/s \| 3 errors, 1 failed \| ETA (\d+s|\?)/);
   });
 
   it('formats an ETA', () => {
