@@ -6,6 +6,7 @@ import { promptsStage } from '../prompts/stage.js';
 import { generateStage } from '../generate/stage.js';
 import { filterStage } from '../quality/stage.js';
 import { DEDUP_STAGES } from '../dedup/stage.js';
+import { decontamStage } from '../decontam/stage.js';
 
 /**
  * Every stage, in pipeline order. A stage reads the output of the nearest enabled data stage
@@ -18,6 +19,7 @@ export const STAGES: readonly StageDef[] = [
   generateStage,
   filterStage,
   ...DEDUP_STAGES,
+  decontamStage,
   exportStage,
 ];
 
