@@ -32,7 +32,12 @@ die() {
   exit 1
 }
 
-alive() { [ -f "$STATE/pids/$1" ] && kill -0 "$(cat "$STATE/pids/$1")" 2>/dev/null; }
+# Running (a killed daemon can linger as a zombie, which kill -0 would still find).
+alive() {
+  [ -f "$STATE/pids/$1" ] || return 1
+  local state
+  state=$(awk '{print $3}' "/proc/$(cat "$STATE/pids/$1")/stat" 2>/dev/null) && [ -n "$state" ] && [ "$state" != Z ]
+}
 
 node_idle() { sinfo -h -N -o '%t' 2>/dev/null | grep -Eq '^(idle|mix|alloc)'; }
 
@@ -117,6 +122,8 @@ PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscr
 EOF
 
 # --- daemons ----------------------------------------------------------------------------------
+# Pid files left by daemons that died (kill -9, reboot) would be mistaken for the new ones' below.
+rm -f "$STATE/slurmctld.pid" "$STATE/slurmd.pid" "$STATE/munge/munged.pid"
 # The daemons must not inherit the lock (fd 9), or the next slurm-up would wait on it forever.
 say "starting munged"
 runuser -u munge -- munged 9>&- \
