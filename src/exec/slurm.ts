@@ -10,6 +10,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { CorpusConfig } from '../config/schema.js';
 import { writeJsonAtomic } from '../io/atomic.js';
@@ -59,7 +60,18 @@ export interface QueueEntry {
 
 /** This user's jobs still known to the queue, array tasks listed one by one. */
 export async function squeue(jobIds?: string[]): Promise<QueueEntry[]> {
-  const out = await slurmCommand('squeue', ['--noheader', '--array', '--me', '--format=%F|%K|%T|%r|%N']);
+  const args = ['--noheader', '--array', `--user=${userInfo().username}`, '--format=%F|%K|%T|%r|%N'];
+  let out: string;
+  // A busy controller times out now and then; that must not cancel a run of many hours.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      out = await slurmCommand('squeue', args);
+      break;
+    } catch (err) {
+      if (attempt >= 5 || (err instanceof CosmoError && err.message.includes('not found'))) throw err;
+      await sleep(1000 * 2 ** (attempt - 1));
+    }
+  }
   const wanted = jobIds && new Set(jobIds);
   const entries: QueueEntry[] = [];
   for (const line of out.split('\n')) {

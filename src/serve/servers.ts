@@ -210,7 +210,7 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
     instances,
     endpointsFile,
     stop,
-    watch: (watchSignal) => watchServers(instances, tpl, endpointsFile, { log, signal: watchSignal, pollMs: Math.max(pollMs, 1000) }),
+    watch: (watchSignal) => watchServers(instances, tpl, endpointsFile, { log, signal: watchSignal, pollMs }),
   };
 }
 

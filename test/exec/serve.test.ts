@@ -2,7 +2,7 @@
  * `cosmo serve` against a real one-node Slurm: the "GPU server" of the custom template is the mock
  * OpenAI server (test/helpers/mock-openai.ts), started by the Slurm job on a free port.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,15 @@ describe('cosmo serve', () => {
         expect(body.model).toBe('mock-model');
         expect(body.choices[0]!.message.content.length).toBeGreaterThan(0);
       }
+
+      // While generate runs, a server whose job ends is dropped from the endpoints file.
+      const watching = new AbortController();
+      const watch = servers.watch(watching.signal);
+      execFileSync('scancel', [servers.instances[1]!.jobId]);
+      for (let i = 0; i < 200 && readEndpointsFile(endpointsFile).length > 1; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(readEndpointsFile(endpointsFile).map((e) => e.type === 'openai' && e.base_url)).toEqual([servers.endpoints[0]!.base_url]);
+      watching.abort();
+      await watch;
     } finally {
       await servers.stop();
     }
