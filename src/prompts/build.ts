@@ -313,6 +313,8 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
     const quota = quotas[ci]!;
     if (quota === 0) return;
     const rng = new Rng(opts.seed, 'prompts', cell.key);
+    // Prefix keys of this cell's prompts, by template and reference flag.
+    const prefixes = new Map<string, { text: string; id: number }>();
     cell.values = {
       ...set.audiences[cell.audience]!,
       rules: rulesText,
@@ -397,27 +399,26 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
       const reference =
         template.reference === 'required' ||
         (template.reference === 'optional' && typeof seed.meta.reference === 'string' && rng.next() < cfg.reference_probability);
-      const recipe: Recipe = {
-        id: promptId(template, seed, cell, topic, reference),
-        template,
-        seed: si,
-        cell,
-        topic,
-        reference,
-        prefix: `${template.id}\u0000${cell.audience}\u0000${cell.language}\u0000${reference ? 1 : 0}`,
-      };
+      const prefixKey = `${template.id}\u0000${reference ? 1 : 0}`;
+      let prefix = prefixes.get(prefixKey);
+      if (!prefix) {
+        const text = `${template.id}\u0000${cell.audience}\u0000${cell.language}\u0000${reference ? 1 : 0}`;
+        prefixes.set(prefixKey, (prefix = { text, id: prefixIds.id(text) }));
+      }
+      const recipe: Recipe = { id: '', template, seed: si, cell, topic, reference, prefix: prefix.text };
       const prompt = textOf(recipe);
       const h = sampledHash(prompt);
       if (isDuplicate(prompt, h)) {
         report.duplicates_removed++;
         continue;
       }
+      recipe.id = promptId(template, seed, cell, topic, reference);
       keep(h, recipes.length);
       recipes.push(recipe);
       let ns = normSeed.get(si);
       if (ns === undefined) normSeed.set(si, (ns = normIds.id(hash(normalise(seed.text)))));
       // prefix (< 2^12 values) × topic (< 2^16) × normalised seed text (< 2^25): one exact number.
-      const nearKey = (prefixIds.id(recipe.prefix) * 65536 + topicIds.id(topic ?? '')) * 33554432 + ns;
+      const nearKey = (prefix.id * 65536 + topicIds.id(topic ?? '')) * 33554432 + ns;
       const like = near.get(nearKey);
       if (like !== undefined) {
         report.near_duplicates++;
