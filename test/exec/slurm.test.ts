@@ -12,7 +12,7 @@ import type { CorpusConfig } from '../../src/config/schema.js';
 import { jobRecordPath, jobScriptPath, taskLogPath } from '../../src/exec/slurm.js';
 import { isTaskDone, markerPath } from '../../src/exec/task.js';
 import { readExport } from '../../src/export/stage.js';
-import { runPipeline, stageDir } from '../../src/pipeline/run.js';
+import { planStages, runPipeline, stageDir } from '../../src/pipeline/run.js';
 import { createLogger, silentLogger, type Logger } from '../../src/util/log.js';
 import { startMockOpenAI, type MockServer } from '../helpers/mock-openai.js';
 import { ensureSlurm, queueOf } from '../helpers/slurm.js';
@@ -73,11 +73,13 @@ describe('slurm executor', () => {
     const cfg = corpus(join(dir, 'out-slurm'));
     const lines: string[] = [];
     const results = await runPipeline(cfg, { log: recordingLogger(lines) });
-    expect(results.map((r) => r.stage)).toEqual(['seeds', 'prompts', 'generate', 'export']);
+    const stages = planStages(cfg).map((s) => s.def.name);
+    expect(stages).toEqual(expect.arrayContaining(['seeds', 'prompts', 'generate', 'export']));
+    expect(results.map((r) => r.stage)).toEqual(stages);
 
     // One array per stage, each after the previous one.
     const submitted = lines.filter((l) => l.includes('submitted'));
-    expect(submitted).toHaveLength(4);
+    expect(submitted).toHaveLength(stages.length);
     const ids = submitted.map((l) => /job=(\d+)/.exec(l)![1]!);
     for (let i = 1; i < ids.length; i++) expect(submitted[i]).toContain(`after=${ids[i - 1]}`);
     expect(readFileSync(jobScriptPath(stageDir(cfg, 'generate')), 'utf8')).toContain('#SBATCH --array=0-1');
