@@ -1,11 +1,11 @@
 import { open } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CorpusConfig } from '../config/schema.js';
 import { resolvePath } from '../config/load.js';
 import type { StageDef } from '../exec/stage.js';
 import { withAtomicPath, writeJsonAtomic } from '../io/atomic.js';
-import { readAll } from '../io/shards.js';
+import { listShards, readAll } from '../io/shards.js';
 import type { SeedRecord } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import { buildPrompts, type BuildResult } from './build.js';
@@ -66,6 +66,23 @@ export async function writeJsonlStreaming(file: string, records: Iterable<unknow
   });
 }
 
+/** The last build in this process: tasks run one after another in one process share it instead of rebuilding. */
+let last: { key: string; seeds: SeedRecord[]; built: BuildResult } | undefined;
+
+async function buildOnce(cfg: CorpusConfig, inputDir: string): Promise<{ seeds: SeedRecord[]; built: BuildResult }> {
+  const shards = listShards(inputDir).map((f) => {
+    const st = statSync(f);
+    return [f, st.size, st.mtimeMs];
+  });
+  const key = JSON.stringify([cfg.seed, cfg.prompts, cfg.base_dir, shards]);
+  if (last?.key === key) return last;
+  const seeds: SeedRecord[] = [];
+  for await (const s of readAll<SeedRecord>(inputDir)) seeds.push(s);
+  if (seeds.length === 0) throw new CosmoError(`prompts: no seeds in ${inputDir}; run the seeds stage first`);
+  last = { key, seeds, built: buildFromSeeds(cfg, seeds) };
+  return last;
+}
+
 /**
  * Stage 3: builds the prompts from the seed shards and writes them as `prompts.tasks` shards. Each task
  * builds the whole (deterministic, fast) set and writes its own contiguous slice; task 0 also writes the report.
@@ -76,10 +93,7 @@ export const promptsStage: StageDef = {
   tasks: (cfg) => cfg.prompts.tasks,
   async runTask(cfg, ctx) {
     if (!ctx.inputDir) throw new CosmoError('prompts: no seeds stage before it; configure "seeds" in the corpus file');
-    const seeds: SeedRecord[] = [];
-    for await (const s of readAll<SeedRecord>(ctx.inputDir)) seeds.push(s);
-    if (seeds.length === 0) throw new CosmoError(`prompts: no seeds in ${ctx.inputDir}; run the seeds stage first`);
-    const built = buildFromSeeds(cfg, seeds);
+    const { seeds, built } = await buildOnce(cfg, ctx.inputDir);
     const { report } = built;
     ctx.signal.throwIfAborted();
     const [start, end] = shardRange(built.size, ctx.rank, ctx.worldSize);

@@ -167,3 +167,17 @@ describe('seed loaders on shapes and files shipped in examples/', () => {
     expect(restoreTitleSpaces('HowtoTellifYouHavePTSD1')).toBe('How to Tell if You Have PTSD');
   });
 });
+
+describe('Parquet seed files', () => {
+  it('reads rows of a Parquet file through the same adapters, naming rows by number', async () => {
+    const { writeParquet } = await import('../../src/io/parquet.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'cosmo-seeds-pq-')), 'docs.parquet');
+    await writeParquet(file, [{ text: 'first document' }, { text: 'second document' }, { text: null }], { text: 'VARCHAR' });
+    const bad: number[] = [];
+    const { seeds, counts } = await load({ kind: 'web', path: file }, { skipBad: true, onBad: (_f: string, line: number) => bad.push(line) });
+    expect(seeds.map((s) => s.text)).toEqual(['first document', 'second document']);
+    expect(counts.rows).toBe(3);
+    expect(bad).toEqual([3]);
+    await expect(load({ kind: 'web', path: file, text_field: 'text' })).rejects.toThrow(`${file}:3: no text in field "text"`);
+  });
+});
