@@ -1,11 +1,10 @@
 /**
  * An OpenAI-compatible endpoint (vLLM, TGI, SGLang, llama.cpp server, Ollama, hosted APIs) as an
- * Engine. It speaks HTTP through undici's low-level `dispatch` with a keep-alive connection pool,
- * not the `openai` SDK: at thousands of requests per second the SDK's (and even `node:http`'s)
- * per-request overhead is what would limit a GPU server. One attempt per call; the pool retries.
+ * Engine. It speaks HTTP through the lean keep-alive client in http.ts, not the `openai` SDK: at
+ * thousands of requests per second the SDK's (and even undici's) per-request CPU is what would
+ * limit a GPU server. One attempt per call; the pool does retries.
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+import { HttpPool } from './http.js';
 import type { OpenAIEngineConfig } from '../generate/config.js';
 import { CosmoError } from '../util/errors.js';
 import { EngineError, type Completion, type CompletionRequest, type Engine } from './types.js';
@@ -48,7 +47,7 @@ const errorText = (body: string): string => {
 };
 
 /** Map an HTTP error status to an EngineError the pool can act on. */
-function httpError(id: string, status: number, headers: IncomingHttpHeaders, body: string): EngineError {
+function httpError(id: string, status: number, headers: Record<string, string>, body: string): EngineError {
   const reason = errorText(body);
   const msg = `${id}: HTTP ${status}: ${reason}`;
   const retryAfterMs = parseRetryAfter(headers['retry-after']);
@@ -66,7 +65,7 @@ export class OpenAIEngine implements Engine {
   readonly concurrency: number;
   readonly model: string;
   private readonly path: string;
-  private readonly http: Pool;
+  private readonly http: HttpPool;
   private readonly headers: Record<string, string>;
 
   constructor(cfg: OpenAIEngineConfig, env: NodeJS.ProcessEnv = process.env) {
@@ -75,8 +74,7 @@ export class OpenAIEngine implements Engine {
     this.concurrency = cfg.concurrency;
     const url = new URL(cfg.base_url);
     this.path = url.pathname.replace(/\/?$/, '/') + 'chat/completions';
-    // No undici timeouts: a long generation may legitimately take minutes; the pool's timeout decides.
-    this.http = new Pool(url.origin, { connections: cfg.concurrency, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 60_000 });
+    this.http = new HttpPool(url);
     this.headers = { 'content-type': 'application/json' };
     if (cfg.api_key_env !== undefined) {
       const key = env[cfg.api_key_env];
@@ -86,7 +84,7 @@ export class OpenAIEngine implements Engine {
     }
   }
 
-  complete(req: CompletionRequest): Promise<Completion> {
+  async complete(req: CompletionRequest): Promise<Completion> {
     const p = req.params;
     const body: Record<string, unknown> = {
       model: this.model,
@@ -99,55 +97,17 @@ export class OpenAIEngine implements Engine {
     if (p.stop?.length) body.stop = p.stop;
     if (req.jsonSchema) body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: req.jsonSchema, strict: true } };
     const signal = req.signal;
-    if (signal?.aborted) return Promise.reject(abortError(this.id, signal));
-
-    return new Promise<Completion>((resolve, reject) => {
-      let controller: Dispatcher.DispatchController | undefined;
-      let settled = false;
-      let status = 0;
-      let headers: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
-      const finish = (err: EngineError | undefined, value?: Completion) => {
-        if (settled) return;
-        settled = true;
-        signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(value!);
-      };
-      const onAbort = () => {
-        finish(abortError(this.id, signal!));
-        controller?.abort(new Error('aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.http.dispatch(
-        { path: this.path, method: 'POST', headers: this.headers, body: JSON.stringify(body) },
-        {
-          onRequestStart: (c) => {
-            controller = c;
-            if (settled) c.abort(new Error('aborted'));
-          },
-          onResponseStart: (_c, statusCode, h) => {
-            status = statusCode;
-            headers = h;
-          },
-          onResponseData: (_c, chunk) => {
-            chunks.push(chunk);
-          },
-          onResponseEnd: () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (status !== 200) return finish(httpError(this.id, status, headers, text));
-            try {
-              finish(undefined, this.parse(text));
-            } catch (e) {
-              finish(e instanceof EngineError ? e : new EngineError(`${this.id}: ${(e as Error).message}`, 'server'));
-            }
-          },
-          onResponseError: (_c, e: Error & { code?: string }) => {
-            finish(new EngineError(`${this.id}: ${e.code ? `${e.code} ` : ''}${e.message}`, 'connection'));
-          },
-        },
-      );
-    });
+    if (signal?.aborted) throw abortError(this.id, signal);
+    let res;
+    try {
+      res = await this.http.request('POST', this.path, this.headers, Buffer.from(JSON.stringify(body), 'utf8'), signal);
+    } catch (err) {
+      if (signal?.aborted) throw abortError(this.id, signal);
+      throw new EngineError(`${this.id}: ${(err as Error).message}`, 'connection');
+    }
+    const text = res.body.toString('utf8');
+    if (res.status !== 200) throw httpError(this.id, res.status, res.headers, text);
+    return this.parse(text);
   }
 
   private parse(text: string): Completion {
@@ -171,7 +131,7 @@ export class OpenAIEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    await this.http.destroy();
+    this.http.close();
   }
 }
 

@@ -25,10 +25,11 @@ describe('generate under faults, over real HTTP', () => {
     const prompts = makePrompts(N);
     writePrompts(dir, prompts, 2500);
     const cfg = corpusConfig(dir, {
-      engines: servers.map((s) => ({ type: 'openai', base_url: s.url, model: 'm', concurrency: 64 })),
-      // Short enough to keep the test fast, long enough that a busy machine does not time out healthy requests.
-      timeout_s: 0.5,
-      retry: { max_attempts: 15, backoff_ms: 5, max_backoff_ms: 100 },
+      engines: servers.map((s) => ({ type: 'openai', base_url: s.url, model: 'm', concurrency: 128 })),
+      // Short enough to keep the test fast; a busy machine may still time out healthy requests now and
+      // then (its event loop stalls), so attempts are plentiful.
+      timeout_s: 1,
+      retry: { max_attempts: 30, backoff_ms: 5, max_backoff_ms: 100 },
       breaker: { failures: 8, cooldown_s: 0.2 },
       cache: false,
     });

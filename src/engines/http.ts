@@ -1,0 +1,238 @@
+/**
+ * A small HTTP/1.1 client with keep-alive sockets, for the one thing the OpenAI-compatible engine
+ * does: POST a JSON body, read a JSON answer. At 1,000 requests in flight and thousands per second,
+ * general-purpose clients (node:http, undici) spend about twice the CPU per request that this does,
+ * and the client must never be what limits a GPU server. Content-Length and chunked bodies, TLS,
+ * and stale keep-alive sockets are handled; everything else HTTP can do is not needed here.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+
+export interface HttpResponse {
+  status: number;
+  /** Lower-cased names. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** A transport failure (no complete answer): `code` is the socket error code where there is one. */
+export class HttpConnectionError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'HttpConnectionError';
+  }
+}
+
+const CRLF = Buffer.from('\r\n');
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** Incremental parser of one response. */
+class ResponseParser {
+  status = 0;
+  headers: Record<string, string> = {};
+  keepAlive = true;
+  private pending: Buffer = Buffer.alloc(0);
+  private mode: 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'trailers' | 'until-close' = 'head';
+  private remaining = 0;
+  private parts: Buffer[] = [];
+  /** Bytes of the response seen so far (a stale socket closes before sending any). */
+  received = 0;
+
+  /** Feed bytes; true once the response is complete. */
+  feed(chunk: Buffer): boolean {
+    this.received += chunk.length;
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      switch (this.mode) {
+        case 'head': {
+          const end = this.pending.indexOf(HEAD_END);
+          if (end < 0) return false;
+          this.parseHead(this.pending.toString('latin1', 0, end));
+          this.pending = this.pending.subarray(end + 4);
+          if (this.status < 200) continue; // 1xx: another head follows
+          break;
+        }
+        case 'length': {
+          const take = Math.min(this.remaining, this.pending.length);
+          if (take > 0) this.parts.push(this.pending.subarray(0, take));
+          this.remaining -= take;
+          this.pending = this.pending.subarray(take);
+          return this.remaining === 0;
+        }
+        case 'chunk-size': {
+          const eol = this.pending.indexOf(CRLF);
+          if (eol < 0) return false;
+          const size = parseInt(this.pending.toString('latin1', 0, eol).split(';')[0]!.trim(), 16);
+          if (Number.isNaN(size)) throw new HttpConnectionError('malformed chunked encoding');
+          this.pending = this.pending.subarray(eol + 2);
+          this.mode = size === 0 ? 'trailers' : 'chunk-data';
+          this.remaining = size;
+          continue;
+        }
+        case 'chunk-data': {
+          if (this.pending.length < this.remaining + 2) return false;
+          this.parts.push(this.pending.subarray(0, this.remaining));
+          this.pending = this.pending.subarray(this.remaining + 2);
+          this.mode = 'chunk-size';
+          continue;
+        }
+        case 'trailers': {
+          if (this.pending.subarray(0, 2).equals(CRLF)) return true;
+          const end = this.pending.indexOf(HEAD_END);
+          return end >= 0;
+        }
+        case 'until-close':
+          this.parts.push(this.pending);
+          this.pending = Buffer.alloc(0);
+          return false;
+      }
+      // A head was just parsed: choose how the body is framed.
+      const te = this.headers['transfer-encoding'];
+      const cl = this.headers['content-length'];
+      if (te && /chunked/i.test(te)) this.mode = 'chunk-size';
+      else if (cl !== undefined) {
+        this.mode = 'length';
+        this.remaining = Number(cl);
+        if (this.remaining === 0) return true;
+      } else if (this.status === 204 || this.status === 304) return true;
+      else {
+        this.mode = 'until-close';
+        this.keepAlive = false;
+      }
+    }
+  }
+
+  /** The socket ended: complete only for a body that runs until close. */
+  endOfStream(): boolean {
+    return this.mode === 'until-close';
+  }
+
+  body(): Buffer {
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+  }
+
+  private parseHead(head: string): void {
+    const lines = head.split('\r\n');
+    const m = /^HTTP\/(\d\.\d) (\d{3})/.exec(lines[0] ?? '');
+    if (!m) throw new HttpConnectionError(`malformed status line: ${(lines[0] ?? '').slice(0, 80)}`);
+    this.status = Number(m[2]);
+    this.headers = {};
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      const colon = line.indexOf(':');
+      if (colon > 0) this.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const conn = (this.headers.connection ?? '').toLowerCase();
+    this.keepAlive = m[1] === '1.1' ? conn !== 'close' : conn === 'keep-alive';
+  }
+}
+
+/** Keep-alive sockets to one origin. Callers bound concurrency; each request in flight holds one socket. */
+export class HttpPool {
+  private readonly idle: Socket[] = [];
+  private readonly sockets = new Set<Socket>();
+  private readonly host: string;
+  private readonly port: number;
+  private readonly tls: boolean;
+  private readonly hostHeader: string;
+  private closed = false;
+
+  constructor(origin: URL) {
+    this.tls = origin.protocol === 'https:';
+    this.host = origin.hostname.replace(/^\[|\]$/g, '');
+    this.port = Number(origin.port) || (this.tls ? 443 : 80);
+    this.hostHeader = origin.host;
+  }
+
+  /** POST (or any method) with a body; resolves with the whole response, whatever its status. */
+  request(method: string, path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal): Promise<HttpResponse> {
+    let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\ncontent-length: ${body.length}\r\n`;
+    for (const k in headers) head += `${k}: ${headers[k]}\r\n`;
+    const message = Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body]);
+    return this.send(message, signal, true);
+  }
+
+  private send(message: Buffer, signal: AbortSignal | undefined, mayRetryStale: boolean): Promise<HttpResponse> {
+    if (this.closed) return Promise.reject(new HttpConnectionError('client is closed'));
+    const reused = this.idle.length > 0;
+    const sock = reused ? this.idle.pop()! : this.open();
+    sock.ref();
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const parser = new ResponseParser();
+      let done = false;
+      const finish = (err: Error | undefined, res?: HttpResponse) => {
+        if (done) return;
+        done = true;
+        sock.off('data', onData);
+        sock.off('error', onError);
+        sock.off('close', onClose);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) {
+          sock.destroy();
+          // A kept-alive socket the server had just closed: say nothing was sent, try a fresh one.
+          if (reused && mayRetryStale && parser.received === 0 && !(err instanceof AbortError))
+            return this.send(message, signal, false).then(resolve, reject);
+          return reject(err);
+        }
+        if (parser.keepAlive && !this.closed) this.release(sock);
+        else sock.destroy();
+        resolve(res!);
+      };
+      const complete = () => finish(undefined, { status: parser.status, headers: parser.headers, body: parser.body() });
+      const onData = (chunk: Buffer) => {
+        try {
+          if (parser.feed(chunk)) complete();
+        } catch (err) {
+          finish(err as Error);
+        }
+      };
+      const onError = (err: NodeJS.ErrnoException) => finish(new HttpConnectionError(`${err.code ?? ''} ${err.message}`.trim(), err.code));
+      const onClose = () => {
+        if (parser.received > 0 && parser.endOfStream()) complete();
+        else finish(new HttpConnectionError(parser.received ? 'connection closed in the middle of the answer' : 'connection closed before an answer', 'ECONNRESET'));
+      };
+      const onAbort = () => finish(new AbortError());
+      if (signal?.aborted) return finish(new AbortError());
+      signal?.addEventListener('abort', onAbort, { once: true });
+      sock.on('data', onData);
+      sock.on('error', onError);
+      sock.on('close', onClose);
+      sock.write(message);
+    });
+  }
+
+  private open(): Socket {
+    const sock = this.tls ? tlsConnect({ host: this.host, port: this.port, servername: this.host }) : netConnect(this.port, this.host);
+    sock.setNoDelay(true);
+    this.sockets.add(sock);
+    sock.once('close', () => {
+      this.sockets.delete(sock);
+      const i = this.idle.indexOf(sock);
+      if (i >= 0) this.idle.splice(i, 1);
+    });
+    return sock;
+  }
+
+  private release(sock: Socket): void {
+    // An idle socket must not keep the process alive, and an error on it only means it is gone.
+    sock.unref();
+    if (sock.listenerCount('error') === 0) sock.on('error', () => sock.destroy());
+    this.idle.push(sock);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.sockets) s.destroy();
+    this.idle.length = 0;
+  }
+}
+
+export class AbortError extends Error {
+  constructor() {
+    super('request aborted');
+    this.name = 'AbortError';
+  }
+}
