@@ -17,7 +17,8 @@ export interface GenerateMetrics {
   stage: string;
   rank: number;
   world_size: number;
-  status: 'complete' | 'interrupted' | 'failed';
+  /** `running` while the task works (the file is rewritten now and then), then how it ended. */
+  status: 'running' | 'complete' | 'interrupted' | 'failed';
   started_at: string;
   finished_at: string;
   duration_s: number;
@@ -44,6 +45,9 @@ export interface GenerateMetrics {
   finish_reasons: Record<string, number>;
   engines: EngineMetrics[];
 }
+
+type MetricsBase = { stage: string; rank: number; world_size: number; status: GenerateMetrics['status'] };
+type PoolSnapshot = { errorsByKind: Record<string, number>; attempts: number; retries: number; engines: EngineMetrics[] };
 
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -103,9 +107,12 @@ export class GenerateTracker {
     return { rps, tps: this.completionTokens / secs, eta_s: rps > 0 ? (this.total - this.done) / rps : Infinity };
   }
 
-  /** Sample the timeline every `everyMs`. */
-  startTimeline(everyMs = 5000): void {
-    this.timer = setInterval(() => this.point(), everyMs);
+  /** Sample the timeline every `everyMs`; `onPoint` runs after each sample (e.g. to save a snapshot). */
+  startTimeline(everyMs = 5000, onPoint?: (n: number) => void): void {
+    this.timer = setInterval(() => {
+      this.point();
+      onPoint?.(this.timeline.length);
+    }, everyMs);
     this.timer.unref();
   }
 
@@ -124,12 +131,15 @@ export class GenerateTracker {
     this.last = { t: now, done: this.generated, tokens: this.completionTokens };
   }
 
-  finish(
-    base: { stage: string; rank: number; world_size: number; status: GenerateMetrics['status'] },
-    pool: { errorsByKind: Record<string, number>; attempts: number; retries: number; engines: EngineMetrics[] },
-  ): GenerateMetrics {
+  /** Stop the timeline, take a last point, and return the metrics. */
+  finish(base: MetricsBase, pool: PoolSnapshot): GenerateMetrics {
     if (this.timer) clearInterval(this.timer);
     this.point();
+    return this.snapshot(base, pool);
+  }
+
+  /** The metrics so far. */
+  snapshot(base: MetricsBase, pool: PoolSnapshot): GenerateMetrics {
     const sorted = [...this.latencies].sort((a, b) => a - b);
     const secs = Math.max(1e-3, (Date.now() - this.started) / 1000);
     return {

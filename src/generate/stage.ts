@@ -20,7 +20,7 @@ import type { GenParams, PromptRecord, Sample } from '../records/types.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import type { GenerateConfig } from './config.js';
 import { openPool } from './engines.js';
-import { GenerateTracker, startProgress } from './metrics.js';
+import { GenerateTracker, startProgress, type GenerateMetrics } from './metrics.js';
 
 /** A generated record: a Sample, plus the kind of error when the request failed for good. */
 export type GeneratedSample = Sample & { error_kind?: EngineErrorKind };
@@ -141,7 +141,15 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
     });
     const errors = () => Object.values(pool.errorsByKind).reduce((a, b) => a + b, 0);
     const progress = startProgress(ctx.options.progress, tracker, errors, log);
-    tracker.startTimeline();
+    // A snapshot every 30 s, so a long task shows its metrics while it runs (and keeps them if killed).
+    let metricsWrite = Promise.resolve(); // one write at a time: they share a temporary file name
+    const saveMetrics = (m: GenerateMetrics) =>
+      (metricsWrite = metricsWrite
+        .then(() => writeJsonAtomic(metricsPath(outputDir, rank), m))
+        .catch((err: unknown) => log.warn('cannot write metrics', { error: errorMessage(err) })));
+    tracker.startTimeline(5000, (n) => {
+      if (n % 6 === 0) void saveMetrics(tracker.snapshot({ ...metricsBase, status: 'running' }, poolSnapshot(pool)));
+    });
 
     // Stop on Ctrl-C / scancel, or when too many prompts in a row fail for good.
     const run = new AbortController();
@@ -243,17 +251,14 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
       ledger.close();
     }
     const interrupted = stopError ?? (ctx.signal.aborted ? ctx.signal.reason : undefined);
-    if (interrupted) {
-      await writeJsonAtomic(
-        metricsPath(outputDir, rank),
-        tracker.finish({ ...metricsBase, status: stopError ? 'failed' : 'interrupted' }, poolSnapshot(pool)),
-      );
-      throw interrupted;
-    }
-    await writeJsonAtomic(metricsPath(outputDir, rank), tracker.finish({ ...metricsBase, status: 'complete' }, poolSnapshot(pool)));
+    const status = interrupted ? (stopError ? 'failed' : 'interrupted') : 'complete';
+    await saveMetrics(tracker.finish({ ...metricsBase, status }, poolSnapshot(pool)));
+    if (interrupted) throw interrupted;
   } else {
     ledger.close();
-    await writeJsonAtomic(metricsPath(outputDir, rank), tracker.finish({ ...metricsBase, status: 'complete' }, { errorsByKind: {}, attempts: 0, retries: 0, engines: [] }));
+    // Nothing left to generate (an earlier run finished but was stopped before its marker): keep its metrics.
+    if (!existsSync(metricsPath(outputDir, rank)))
+      await writeJsonAtomic(metricsPath(outputDir, rank), tracker.finish({ ...metricsBase, status: 'complete' }, { errorsByKind: {}, attempts: 0, retries: 0, engines: [] }));
   }
 
   await writeFinalShard(ids, finalFile, ledgerFile);
