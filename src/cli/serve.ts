@@ -79,7 +79,15 @@ export function registerServe(program: Command): void {
           jobName: o.jobName,
           log,
           signal,
+        }).catch((err: unknown) => {
+          // Ctrl-C while waiting: the jobs are already cancelled; that is not a failure to report.
+          if (signal.aborted) return undefined;
+          throw err;
         });
+        if (!servers) {
+          process.exitCode = 130;
+          return;
+        }
         try {
           process.stdout.write(
             `${servers.endpoints.map((e) => e.base_url).join('\n')}\n` +

@@ -161,13 +161,16 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
 
   const instances: ServerInstance[] = [];
   let stopped = false;
+  let wroteEndpoints = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     const ids = instances.map((i) => i.jobId);
+    // Only our own file: a failed start must not delete the endpoints of servers started elsewhere.
+    if (wroteEndpoints) await rm(endpointsFile, { force: true });
+    if (ids.length === 0) return;
     log.info('cancelling server jobs', { jobs: ids.join(',') });
     await scancel(ids);
-    await rm(endpointsFile, { force: true });
     await waitGone(ids, Math.min(pollMs, 1000), 120_000).catch((e: unknown) => log.warn(errorMessage(e)));
     for (const id of ids) live.delete(id);
   };
@@ -203,6 +206,7 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
 
   const endpoints = instances.map((i) => i.endpoint!);
   await writeJsonAtomic(endpointsFile, { endpoints });
+  wroteEndpoints = true;
   log.info('endpoints written', { file: endpointsFile, endpoints: endpoints.length });
 
   return {
