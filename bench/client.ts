@@ -112,6 +112,7 @@ async function main(): Promise<void> {
     console.log(`  requests/s            ${fig(N / secs)}   (target >= 3000; whole task: read prompts, generate, ledger, final shard)`);
     console.log(`  tokens/s              ${fig(m.totals.completion_tokens / secs)}`);
     console.log(`  client CPU / request  ${fig((cpuMs * 1000) / N)} us   (${fig(cpuMs / secs / 10, 1)}% of one core)`);
+    console.log(`  client ceiling        ${fig(1e6 / ((cpuMs * 1000) / N))}   req/s on one free core (1e6 / CPU us per request)`);
     console.log(`  server CPU / request  ${fig((serverCpuMs * 1000) / N)} us   (mock server process; it shares the machine)`);
     console.log(`  latency p50/p99       ${fig(m.latency_ms.p50)} / ${m.latency_ms.p99} ms`);
     console.log(`  wall                  ${fig(secs, 2)} s`);
