@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { CorpusConfig } from '../../src/config/schema.js';
-import { jobRecordPath, jobScriptPath, taskLogPath } from '../../src/exec/slurm.js';
+import { arraySpec, jobRecordPath, jobScriptPath, taskLogPath } from '../../src/exec/slurm.js';
 import { isTaskDone, markerPath } from '../../src/exec/task.js';
 import { readExport } from '../../src/export/stage.js';
 import { planStages, runPipeline, stageDir } from '../../src/pipeline/run.js';
@@ -51,7 +51,11 @@ function corpus(out: string, extra: Record<string, unknown> = {}): CorpusConfig 
       dedup: { enabled: false },
       decontaminate: { enabled: false },
       export: { formats: ['parquet'] },
-      executor: { type: 'slurm', slurm: { poll_seconds: 0.2, job_name: JOB_NAME } },
+      executor: {
+        type: 'slurm',
+        // Real sbatch options, so the cluster checks them; generate overrides a few for itself.
+        slurm: { poll_seconds: 0.2, job_name: JOB_NAME, cpus_per_task: 1, mem: '2G', time: '00:10:00', stages: { generate: { time: '00:05:00', sbatch_args: ['--nice=10'] } } },
+      },
       ...extra,
     },
     { file: join(dir, 'corpus.yaml'), baseDir: dir },
@@ -66,6 +70,11 @@ function recordingLogger(lines: string[]): Logger {
 const headers = (log: string) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('== cosmo ')).length : 0);
 
 describe('slurm executor', () => {
+  it('writes array specs with runs compressed', () => {
+    expect(arraySpec([8, 0, 1, 2, 5, 7])).toBe('0-2,5,7-8');
+    expect(arraySpec([3], 2)).toBe('3%2');
+  });
+
   it('runs a whole pipeline as chained job arrays, with the same output as the local executor', async () => {
     const local = corpus(join(dir, 'out-local'), { executor: { type: 'local' } });
     await runPipeline(local, { log: silentLogger });
@@ -82,7 +91,10 @@ describe('slurm executor', () => {
     expect(submitted).toHaveLength(stages.length);
     const ids = submitted.map((l) => /job=(\d+)/.exec(l)![1]!);
     for (let i = 1; i < ids.length; i++) expect(submitted[i]).toContain(`after=${ids[i - 1]}`);
-    expect(readFileSync(jobScriptPath(stageDir(cfg, 'generate')), 'utf8')).toContain('#SBATCH --array=0-1');
+    const genScript = readFileSync(jobScriptPath(stageDir(cfg, 'generate')), 'utf8');
+    for (const line of ['#SBATCH --array=0-1', '#SBATCH --time=00:05:00', '#SBATCH --cpus-per-task=1', '#SBATCH --mem=2G', '#SBATCH --nice=10'])
+      expect(genScript).toContain(line);
+    expect(readFileSync(jobScriptPath(stageDir(cfg, 'seeds')), 'utf8')).toContain('#SBATCH --time=00:10:00');
 
     // Every task ran as an array task with its own log, and left its marker.
     for (const [stage, n] of [['seeds', 2], ['prompts', 2], ['generate', 2], ['export', 1]] as const)
