@@ -10,15 +10,15 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CorpusConfig } from '../config/schema.js';
 import type { StageDef, TaskContext } from '../exec/stage.js';
-import { AppendLog } from '../io/append-log.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { readLines } from '../io/jsonl.js';
-import { readTaskInput } from '../io/shards.js';
+import { collect, readTaskInput } from '../io/shards.js';
 import type { PooledCompletion } from '../engines/pool.js';
 import { EngineError, type ChatMessage, type EngineErrorKind } from '../engines/types.js';
 import type { GenParams, PromptRecord, Sample } from '../records/types.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import type { GenerateConfig } from './config.js';
+import { Checkpoint } from './checkpoint.js';
 import { openPool } from './engines.js';
 import { GenerateTracker, startProgress, type GenerateMetrics } from './metrics.js';
 
@@ -82,6 +82,23 @@ interface Prior {
   completion_tokens: number;
 }
 
+/** Which owned prompts earlier runs finished for good (later records win), and their totals. */
+function finishedBefore(records: GeneratedSample[], owned: Set<string>): { done: Set<string>; prior: Prior } {
+  const latest = new Map<string, GeneratedSample>();
+  for (const s of records) latest.set(s.id, s);
+  const done = new Set<string>();
+  const prior: Prior = { samples: 0, failed: 0, prompt_tokens: 0, completion_tokens: 0 };
+  for (const [id, s] of latest) {
+    if (!owned.has(id) || !isFinal(s)) continue;
+    done.add(id);
+    if (s.error) prior.failed++;
+    else prior.samples++;
+    prior.prompt_tokens += s.usage.prompt_tokens;
+    prior.completion_tokens += s.usage.completion_tokens;
+  }
+  return { done, prior };
+}
+
 async function* readShardFile(file: string): AsyncGenerator<GeneratedSample> {
   for await (const { text } of readLines(file)) if (text) yield JSON.parse(text) as GeneratedSample;
 }
@@ -107,21 +124,10 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
   }
 
   // What earlier runs finished: the shard (if a run got that far) and the ledger; later records win.
-  const earlier = new Map<string, GeneratedSample>();
-  if (existsSync(finalFile)) for await (const s of readShardFile(finalFile)) earlier.set(s.id, s);
-  const { log: ledger, existing } = AppendLog.open<GeneratedSample>(ledgerFile);
-  for (const s of existing) earlier.set(s.id, s);
-  const done = new Set<string>();
-  const prior: Prior = { samples: 0, failed: 0, prompt_tokens: 0, completion_tokens: 0 };
-  for (const [id, s] of earlier) {
-    if (!owned.has(id) || !isFinal(s)) continue;
-    done.add(id);
-    if (s.error) prior.failed++;
-    else prior.samples++;
-    prior.prompt_tokens += s.usage.prompt_tokens;
-    prior.completion_tokens += s.usage.completion_tokens;
-  }
-  earlier.clear();
+  const { checkpoint, existing } = Checkpoint.open<GeneratedSample>(ledgerFile);
+  const earlier = existsSync(finalFile) ? await collect(readShardFile(finalFile)) : [];
+  const { done, prior } = finishedBefore([...earlier, ...existing], owned);
+  earlier.length = 0;
   existing.length = 0;
 
   const tracker = new GenerateTracker();
@@ -130,7 +136,7 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
   const metricsBase = { stage: ctx.stage, rank, world_size: ctx.worldSize };
   if (done.size < ids.length) {
     const { pool, close } = await openPool(cfg, { log, cacheName: `${ctx.stage}-${rank}`, workDir: ctx.workDir }).catch((err: unknown) => {
-      ledger.close();
+      checkpoint.close();
       throw err;
     });
     log.info(done.size ? 'resuming generation' : 'generating', {
@@ -151,53 +157,29 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
       if (n % 6 === 0) void saveMetrics(tracker.snapshot({ ...metricsBase, status: 'running' }, poolSnapshot(pool)));
     });
 
-    // Stop on Ctrl-C / scancel, or when too many prompts in a row fail for good.
+    // Stop on Ctrl-C / scancel, when the ledger cannot be written, or when too many prompts in a row fail for good.
     const run = new AbortController();
     const onAbort = () => run.abort(ctx.signal.reason);
     if (ctx.signal.aborted) onAbort();
     else ctx.signal.addEventListener('abort', onAbort, { once: true });
     let stopError: CosmoError | undefined;
-    let consecutiveFailures = 0;
-    let writeFailed = false;
-
-    // Samples finished in the same tick go to the ledger in one write; only then do they count.
-    let batch: GeneratedSample[] = [];
-    let flushScheduled = false;
-    const flush = () => {
-      flushScheduled = false;
-      if (batch.length === 0) return;
-      const written = batch;
-      batch = [];
-      if (writeFailed) return;
-      try {
-        ledger.appendMany(written);
-      } catch (err) {
-        // Not counted as done: a rerun asks again. Stop rather than generate what cannot be kept.
-        writeFailed = true;
-        stopError = new CosmoError(`generate task ${rank}: cannot write ${ledgerFile}: ${errorMessage(err)}`);
-        run.abort(stopError);
-        return;
-      }
-      for (const s of written) {
-        done.add(s.id);
-        if (!s.error) {
-          consecutiveFailures = 0;
-          continue;
-        }
-        if (++consecutiveFailures >= g.max_consecutive_failures && !stopError) {
-          stopError = new CosmoError(
-            `generate task ${rank}: ${consecutiveFailures} prompts in a row failed for good; last error: ${s.error}\n` +
-              `The ${done.size} finished samples are kept in ${ledgerFile}; rerun to retry the rest.`,
-          );
-          run.abort(stopError);
-        }
-      }
+    const stop = (err: CosmoError) => {
+      stopError ??= err;
+      run.abort(stopError);
     };
-    const finish = (s: GeneratedSample) => {
-      batch.push(s);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush);
+    checkpoint.onError = (message) => stop(new CosmoError(`generate task ${rank}: ${message}`));
+    let consecutiveFailures = 0;
+    checkpoint.onWritten = (records) => {
+      for (const s of records) {
+        done.add(s.id);
+        if (!s.error) consecutiveFailures = 0;
+        else if (++consecutiveFailures >= g.max_consecutive_failures)
+          stop(
+            new CosmoError(
+              `generate task ${rank}: ${consecutiveFailures} prompts in a row failed for good; last error: ${s.error}\n` +
+                `The ${done.size} finished samples are kept in ${ledgerFile}; rerun to retry the rest.`,
+            ),
+          );
       }
     };
 
@@ -206,12 +188,12 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
       try {
         const c = await pool.complete({ messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal });
         tracker.recordSample(c, c.cached);
-        finish(toSample(p, params, c));
+        checkpoint.add(toSample(p, params, c));
       } catch (err) {
         if (run.signal.aborted) return; // not recorded: a rerun asks again
         const e = err instanceof EngineError ? err : new EngineError(errorMessage(err), 'unknown');
         tracker.recordFailure(e.kind);
-        finish(toFailure(p, params, e, pool.modelKey));
+        checkpoint.add(toFailure(p, params, e, pool.modelKey));
       }
     };
 
@@ -244,18 +226,17 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
       // Whatever ended the loop, answers that already arrived reach the ledger before it closes.
       if (loopFailed) run.abort(new CosmoError('generate: reading prompts failed'));
       await waitForRoom(0);
-      flush();
       ctx.signal.removeEventListener('abort', onAbort);
       progress.stop();
       await close();
-      ledger.close();
+      checkpoint.close();
     }
     const interrupted = stopError ?? (ctx.signal.aborted ? ctx.signal.reason : undefined);
     const status = interrupted ? (stopError ? 'failed' : 'interrupted') : 'complete';
     await saveMetrics(tracker.finish({ ...metricsBase, status }, poolSnapshot(pool)));
     if (interrupted) throw interrupted;
   } else {
-    ledger.close();
+    checkpoint.close();
     // Nothing left to generate (an earlier run finished but was stopped before its marker): keep its metrics.
     if (!existsSync(metricsPath(outputDir, rank)))
       await writeJsonAtomic(metricsPath(outputDir, rank), tracker.finish({ ...metricsBase, status: 'complete' }, { errorsByKind: {}, attempts: 0, retries: 0, engines: [] }));

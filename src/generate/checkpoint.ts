@@ -1,0 +1,54 @@
+import { AppendLog } from '../io/append-log.js';
+import { errorMessage } from '../util/errors.js';
+
+/**
+ * A task's ledger of finished records. Records finished in the same tick are appended in one
+ * write, and only once that write returned are they reported as written: a record counts as done
+ * only when a SIGKILL can no longer lose it.
+ */
+export class Checkpoint<T> {
+  /** Called with each batch once it is written. */
+  onWritten: (records: T[]) => void = () => {};
+  /** Called once when a write fails; nothing more is written after it. */
+  onError: (message: string) => void = () => {};
+  private batch: T[] = [];
+  private scheduled = false;
+  private failed = false;
+
+  private constructor(private readonly log: AppendLog<T>) {}
+
+  /** Open (or resume) the ledger at `file`; `existing` holds what earlier runs wrote. */
+  static open<T>(file: string): { checkpoint: Checkpoint<T>; existing: T[] } {
+    const { log, existing } = AppendLog.open<T>(file);
+    return { checkpoint: new Checkpoint(log), existing };
+  }
+
+  add(record: T): void {
+    this.batch.push(record);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const records = this.batch;
+    this.batch = [];
+    if (records.length === 0 || this.failed) return;
+    try {
+      this.log.appendMany(records);
+    } catch (err) {
+      // Nothing of this batch counts as done; the owner stops rather than generate what it cannot keep.
+      this.failed = true;
+      this.onError(`cannot write ${this.log.path}: ${errorMessage(err)}`);
+      return;
+    }
+    this.onWritten(records);
+  }
+
+  /** Flush what is pending, fsync and close. */
+  close(): void {
+    this.flush();
+    this.log.close();
+  }
+}
