@@ -201,6 +201,14 @@ export class EnginePool {
     return new EnginePool(engines, opts, models.join('|'));
   }
 
+  /** Add an engine while the pool runs (e.g. a server `cosmo serve` started later); it takes requests at once. */
+  add(engine: Engine): void {
+    if (this.closed) throw new Error('engine pool is closed');
+    this.slots.push(new Slot(engine, this.policy.breakerCooldownMs));
+    this.log.info('engine added', { engine: engine.id, concurrency: engine.concurrency });
+    if (this.waiters.length) this.dispatch();
+  }
+
   /** Requests the pool takes at once: the sum of its engines' concurrency. */
   get concurrency(): number {
     return this.slots.reduce((n, s) => n + s.engine.concurrency, 0);

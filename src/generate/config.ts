@@ -54,6 +54,8 @@ const generateObject = z
      * Its endpoints join `engines`. Read when generation starts.
      */
     endpoints_file: z.string().optional(),
+    /** Seconds between checks of the endpoints file for new endpoints (servers started or restarted later); 0: never. */
+    endpoints_refresh_s: z.number().nonnegative().default(10),
     params: samplingSchema.prefault({}),
     /** max_tokens per prompt format (e.g. `{story: 800}`); a prompt's own `max_tokens` wins over both. */
     max_tokens_by_format: z.record(z.string(), z.number().int().positive()).default({}),

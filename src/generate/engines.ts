@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolvePath } from '../config/load.js';
 import type { CorpusConfig } from '../config/schema.js';
+import { createEngine } from '../engines/create.js';
+import { endpointId } from '../engines/openai.js';
 import { EnginePool, type PoolOptions, type PoolPolicy } from '../engines/pool.js';
-import { CosmoError } from '../util/errors.js';
+import { CosmoError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { endpointsFileSchema, type EngineConfig, type GenerateConfig } from './config.js';
 import { RequestCache, requestCacheDir } from './cache.js';
@@ -51,25 +53,66 @@ export function poolPolicy(g: GenerateConfig): PoolPolicy {
 /**
  * The engine pool a corpus config describes, with its request cache (when `generate.cache` is on)
  * writing to `<workDir>/.cosmo/request-cache/<cacheName>.jsonl`. Other stages that need an LLM
- * (cluster labels, the quality judge) use this too, each with its own `cacheName`.
+ * (cluster labels, the quality judge) use this too, each with its own `cacheName`. While the pool
+ * is open, endpoints that appear in the endpoints file join it.
  */
 export async function openPool(
   cfg: CorpusConfig,
   opts: { log: Logger; cacheName: string; workDir?: string } & Partial<PoolOptions>,
 ): Promise<{ pool: EnginePool; cache: RequestCache | undefined; close(): Promise<void> }> {
   const cache = cfg.generate.cache ? RequestCache.open(requestCacheDir(opts.workDir ?? cfg.output_dir), opts.cacheName) : undefined;
+  let pool: EnginePool;
   try {
-    const pool = await EnginePool.create(resolveEngines(cfg), { ...poolPolicy(cfg.generate), ...opts, cache });
-    return {
-      pool,
-      cache,
-      async close() {
-        await pool.close();
-        cache?.close();
-      },
-    };
+    pool = await EnginePool.create(resolveEngines(cfg), { ...poolPolicy(cfg.generate), ...opts, cache });
   } catch (err) {
     cache?.close();
     throw err;
   }
+  const stopWatching = watchEndpoints(cfg, pool, opts.log);
+  return {
+    pool,
+    cache,
+    async close() {
+      stopWatching();
+      await pool.close();
+      cache?.close();
+    },
+  };
 }
+
+/** Re-read the endpoints file when it changes, and add the endpoints the pool does not have yet. */
+function watchEndpoints(cfg: CorpusConfig, pool: EnginePool, log: Logger): () => void {
+  const g = cfg.generate;
+  if (!g.endpoints_file || g.endpoints_refresh_s <= 0) return () => {};
+  const file = resolvePath(cfg, g.endpoints_file);
+  let seen = mtimeOf(file);
+  let busy = false;
+  const timer = setInterval(() => {
+    const mtime = mtimeOf(file);
+    if (busy || mtime === seen) return;
+    seen = mtime;
+    busy = true;
+    void (async () => {
+      try {
+        const known = new Set(pool.engineIds);
+        for (const e of readEndpointsFile(file)) {
+          if (e.type === 'openai' && !known.has(endpointId(e.base_url))) pool.add(await createEngine(e, { log }));
+        }
+      } catch (err) {
+        log.warn('cannot refresh endpoints', { file, error: errorMessage(err) });
+      } finally {
+        busy = false;
+      }
+    })();
+  }, g.endpoints_refresh_s * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+const mtimeOf = (file: string): number => {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+};

@@ -197,12 +197,12 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
       }
     };
 
-    // Keep the pool saturated: twice its capacity in flight, so requests waiting on a retry backoff leave no engine idle.
-    const cap = pool.concurrency * 2;
+    // Keep the pool saturated: twice its capacity in flight (engines may join while it runs), so
+    // requests waiting on a retry backoff leave no engine idle.
     let inflight = 0;
     let wake: (() => void) | undefined;
-    const waitForRoom = async (limit: number): Promise<void> => {
-      while (inflight > limit) await new Promise<void>((r) => (wake = r));
+    const waitUntil = async (ok: () => boolean): Promise<void> => {
+      while (!ok()) await new Promise<void>((r) => (wake = r));
     };
     const started = new Set<string>();
     let loopFailed = true;
@@ -211,7 +211,7 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
         if (run.signal.aborted) break;
         if (done.has(p.id) || started.has(p.id)) continue;
         started.add(p.id);
-        await waitForRoom(cap - 1);
+        await waitUntil(() => inflight < pool.concurrency * 2);
         if (run.signal.aborted) break;
         inflight++;
         void generateOne(p).finally(() => {
@@ -225,7 +225,7 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
     } finally {
       // Whatever ended the loop, answers that already arrived reach the ledger before it closes.
       if (loopFailed) run.abort(new CosmoError('generate: reading prompts failed'));
-      await waitForRoom(0);
+      await waitUntil(() => inflight === 0);
       ctx.signal.removeEventListener('abort', onAbort);
       progress.stop();
       await close();

@@ -203,6 +203,23 @@ describe('generate stage', () => {
     await expect(generate(corpusConfig(bad, { endpoints_file: 'missing.json' }))).rejects.toThrow(/missing\.json does not exist/);
   });
 
+  it('adds endpoints that appear in the endpoints file while it runs', async () => {
+    const dir = tmp();
+    writePrompts(dir, makePrompts(200));
+    const slow = await mock({ latencyMs: 50 }); // alone: 200 x 50 ms / 2 at a time = 5 s
+    const late = await mock({ latencyMs: 5 });
+    const file = join(dir, 'endpoints.json');
+    writeFileSync(file, JSON.stringify({ endpoints: [{ base_url: slow.url, model: 'm', concurrency: 2 }] }));
+    const cfg = corpusConfig(dir, { endpoints_file: 'endpoints.json', endpoints_refresh_s: 0.05 });
+    const run = generate(cfg);
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(file, JSON.stringify({ endpoints: [{ base_url: slow.url, model: 'm', concurrency: 2 }, { base_url: late.url, model: 'm', concurrency: 8 }] }));
+    const marker = await run;
+    expect(marker.stats.counters.samples).toBe(200);
+    expect(late.stats.completed).toBeGreaterThan(0);
+    expect(slow.stats.completed + late.stats.completed).toBe(200);
+  });
+
   it('never writes or logs the API key', async () => {
     const secret = 'sk-live-9f8e7d6c5b4a-SECRET';
     process.env.COSMO_GEN_TEST_KEY = secret;

@@ -84,10 +84,11 @@ describe('generate killed with SIGKILL', () => {
       const askedAgain = server.log.slice(mark.at).filter((l) => mark.ids.has(byPrompt.get(l.prompt)!));
       expect(askedAgain).toEqual([]);
     }
-    // Only requests in flight at a kill (at most 8 each) may have been asked twice.
+    // Only work a kill interrupted may have been asked twice: per kill, the 8 requests at the server and
+    // the answers of the last event-loop turn, not yet in the ledger (their slots already reused: 8 more).
     const counts = new Map<string, number>();
     for (const l of server.log) counts.set(l.prompt, (counts.get(l.prompt) ?? 0) + 1);
     expect(counts.size).toBe(N);
-    expect([...counts.values()].filter((c) => c > 1).length).toBeLessThanOrEqual(3 * 8);
+    expect([...counts.values()].filter((c) => c > 1).length).toBeLessThanOrEqual(3 * 2 * 8);
   }, 180_000);
 });
