@@ -1,6 +1,6 @@
 import type { BenchmarkItem } from './benchmarks.js';
-import { NgramIndex, ngramKeys, ngramKeysMulti } from './ngram-index.js';
-import { normalizeWords, tokenize, type Tokens } from './normalize.js';
+import { NgramIndex, ngramKeysMulti, textWordHashes } from './ngram-index.js';
+import { normalizeText, normalizeWords, tokenize, type Tokens } from './normalize.js';
 import { charCodes, densestRun, overlapScore, prepareB, runGap, type Block, type PreparedB } from './sequence-matcher.js';
 
 export type DecontamMode = 'drop' | 'cut' | 'cosmopedia';
@@ -74,10 +74,9 @@ export interface CutResult {
 
 interface Entry {
   item: BenchmarkItem;
-  normText: string;
-  normPrompt?: string;
+  /** The item's normalised text and question, prepared for matching when first a candidate. */
   full?: PreparedB;
-  question?: PreparedB;
+  question?: PreparedB | null;
 }
 
 export interface IndexSummary {
@@ -93,94 +92,87 @@ export interface IndexSummary {
 export class Decontaminator {
   readonly options: DecontamOptions;
   readonly summary: IndexSummary;
-  private readonly index: NgramIndex;
   private readonly entries: Entry[] = [];
-  /** drop/cut modes: the n-gram lengths some item is indexed by. */
-  private readonly lengths: number[];
+  /** The n-gram lengths items are indexed by (cosmopedia mode: only n), each with its index. */
+  private readonly indexes: { k: number; index: NgramIndex }[];
 
   constructor(items: readonly BenchmarkItem[], options: Partial<DecontamOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
     const { ngram: n, minNgram, mode } = this.options;
-    this.index = new NgramIndex(items.length * 64);
     const benchmarks: IndexSummary['benchmarks'] = {};
-    const lengths = new Set<number>();
+    const pending: { k: number; keys: Float64Array }[] = [];
     for (const item of items) {
       const b = (benchmarks[item.benchmark] ??= { items: 0, indexed: 0 });
       b.items++;
-      const words = normalizeWords(item.text);
-      const promptWords = item.prompt === undefined ? [] : normalizeWords(item.prompt);
       // Cosmopedia: every item's n-grams over all words; items shorter than n are skipped.
       // drop/cut: n-grams over the words of two letters or more, so option labels ("a)", "(b)",
       // "1.") inserted between the parts of an item do not break them, and shorter n-grams for
       // items with short questions.
-      let keys: Float64Array;
-      if (mode === 'cosmopedia') {
-        if (words.length < n) continue;
-        keys = ngramKeys(words, n);
-      } else {
-        const retrieval = retrievalWords(words);
-        const questionLength = item.prompt === undefined ? retrieval.length : retrievalWords(promptWords).length;
-        const k = Math.min(n, Math.max(minNgram, questionLength));
-        if (retrieval.length < k) continue;
-        keys = ngramKeys(retrieval, k);
-        lengths.add(k);
+      const words = textWordHashes(item.text, mode === 'cosmopedia' ? 1 : 2, normalizeWords);
+      let k = n;
+      if (mode !== 'cosmopedia') {
+        const questionLength = item.prompt === undefined ? words.count : textWordHashes(item.prompt, 2, normalizeWords).count;
+        k = Math.min(n, Math.max(minNgram, questionLength));
       }
+      if (words.count < k) continue;
       b.indexed++;
-      const id = this.entries.length;
-      this.entries.push({
-        item,
-        normText: words.join(' '),
-        normPrompt: promptWords.length > 0 ? promptWords.join(' ') : undefined,
-      });
-      // Items are added in order, so where items share an n-gram the later one heads its chain,
-      // as a later dict update wins in Cosmopedia's script.
-      for (const key of keys) this.index.add(key, id);
+      pending.push({ k, keys: ngramKeysMulti(words, [k])[0]! });
+      this.entries.push({ item });
     }
-    this.lengths = [...lengths].sort((a, b) => b - a);
-    this.summary = { items: items.length, indexed: this.entries.length, benchmarks, ngrams: this.index.size };
+    // One index per n-gram length, each sized to its own n-grams: the few short-question items
+    // get small indexes whose filters stay in cache.
+    const perLength = new Map<number, number>();
+    for (const { k, keys } of pending) perLength.set(k, (perLength.get(k) ?? 0) + keys.length);
+    this.indexes = [...perLength]
+      .sort((a, b) => b[0] - a[0])
+      .map(([k, count]) => ({ k, index: new NgramIndex(Math.ceil(count * 0.9)) }));
+    const byLength = new Map(this.indexes.map((x) => [x.k, x.index]));
+    // Items are added in order, so where items share an n-gram the later one heads its chain,
+    // as a later dict update wins in Cosmopedia's script.
+    pending.forEach(({ k, keys }, id) => {
+      const index = byLength.get(k)!;
+      for (const key of keys) index.add(key, id);
+    });
+    const ngrams = this.indexes.reduce((sum, x) => sum + x.index.size, 0);
+    this.summary = { items: items.length, indexed: this.entries.length, benchmarks, ngrams };
   }
 
   /** Whether `text` contains benchmark items, and which. */
   check(text: string): Verdict {
     const o = this.options;
-    const words = normalizeWords(text);
     // Candidate items, each with the words its shared n-grams cover: [first, end).
     const candidates = new Map<number, [number, number]>();
     if (o.mode === 'cosmopedia') {
       // The reference takes the first n-gram found in the index (it iterates a Python set, whose
       // order varies per process; text order is the deterministic equivalent) and only its item.
-      const keys = ngramKeys(words, o.ngram);
-      for (let p = 0; p < keys.length; p++) {
-        const it = this.index.last(keys[p]!);
+      const keys = ngramKeysMulti(textWordHashes(text, 1, normalizeWords), [o.ngram])[0]!;
+      const index = this.indexes[0]?.index;
+      for (let p = 0; index && p < keys.length; p++) {
+        const it = index.last(keys[p]!);
         if (it >= 0) {
-          candidates.set(it, [0, words.length]);
+          candidates.set(it, [0, Infinity]);
           break;
         }
       }
     } else {
-      const at: number[] = [];
-      const retrieval: string[] = [];
-      words.forEach((w, i) => {
-        if (w.length > 1) {
-          retrieval.push(w);
-          at.push(i);
-        }
-      });
-      const keysets = ngramKeysMulti(retrieval, this.lengths);
-      this.lengths.forEach((k, li) => {
+      // Hits are positions among the words of two characters or more; they are mapped back to
+      // word positions only when there is a hit.
+      const keysets = ngramKeysMulti(
+        textWordHashes(text, 2, normalizeWords),
+        this.indexes.map((x) => x.k),
+      );
+      this.indexes.forEach(({ k, index }, li) => {
         const keys = keysets[li]!;
         for (let p = 0; p < keys.length; p++) {
-          const head = this.index.head(keys[p]!);
-          if (head === -1 || this.index.count(keys[p]!) > o.maxItemsPerNgram) continue;
-          for (let q = head; q !== -1; q = this.index.next(q)) {
-            const it = this.index.item(q);
-            const from = at[p]!;
-            const to = at[p + k - 1]! + 1;
+          const head = index.head(keys[p]!);
+          if (head === -1 || index.chainLength(head, o.maxItemsPerNgram) > o.maxItemsPerNgram) continue;
+          for (let q = head; q !== -1; q = index.next(q)) {
+            const it = index.item(q);
             const seen = candidates.get(it);
-            if (!seen) candidates.set(it, [from, to]);
+            if (!seen) candidates.set(it, [p, p + k]);
             else {
-              seen[0] = Math.min(seen[0], from);
-              seen[1] = Math.max(seen[1], to);
+              seen[0] = Math.min(seen[0], p);
+              seen[1] = Math.max(seen[1], p + k);
             }
           }
         }
@@ -188,9 +180,14 @@ export class Decontaminator {
     }
     if (candidates.size === 0) return { contaminated: false, matches: [], candidates: 0 };
 
+    const words = normalizeWords(text);
     const sample = new Sample(text, words);
+    // Retrieval positions -> word positions (drop/cut modes skip one-character words).
+    const at: number[] = [];
+    if (o.mode !== 'cosmopedia') words.forEach((w, i) => w.length > 1 && at.push(i));
     const matches: Match[] = [];
-    for (const [id, hit] of candidates) {
+    for (const [id, [from, to]] of candidates) {
+      const hit: [number, number] = o.mode === 'cosmopedia' ? [0, words.length] : [at[from]!, at[to - 1]! + 1];
       const m = this.score(sample, this.entries[id]!, hit);
       if (m) matches.push(m);
     }
@@ -201,16 +198,19 @@ export class Decontaminator {
   /** Score one candidate item: the whole item, then (outside cosmopedia mode) its question alone. */
   private score(sample: Sample, e: Entry, hit: [number, number]): Match | undefined {
     const o = this.options;
-    e.full ??= prepareB(e.normText);
+    e.full ??= prepareB(normalizeText(e.item.text));
     // cosmopedia mode scores the whole sample, as the reference. drop/cut modes score the part of
     // the sample within one item length of the shared n-grams: stray short blocks elsewhere in a
     // long sample cannot add up to an item there, and matching stays cheap.
-    const window = o.mode === 'cosmopedia' ? undefined : sample.window(hit, e.normText.length);
+    const window = o.mode === 'cosmopedia' ? undefined : sample.window(hit, e.full.text.length);
     const scoring = { minBlock: o.minBlock, aCodes: sample.codes, window };
     let best = overlapScore(sample.joined, e.full, scoring);
     let part: Match['part'] = 'item';
-    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.questionMinWords > 0 && e.normPrompt) {
-      if (!e.question && e.normPrompt.split(' ').length >= o.questionMinWords) e.question = prepareB(e.normPrompt);
+    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.questionMinWords > 0 && e.item.prompt !== undefined) {
+      if (e.question === undefined) {
+        const words = normalizeWords(e.item.prompt);
+        e.question = words.length >= o.questionMinWords ? prepareB(words.join(' ')) : null;
+      }
       if (e.question) {
         const q = overlapScore(sample.joined, e.question, scoring);
         if (q.score > best.score) {
@@ -220,7 +220,7 @@ export class Decontaminator {
       }
     }
     if (!(best.score > o.threshold)) return undefined;
-    const span = sample.span(best.blocks, (part === 'item' ? e.normText : e.normPrompt!).length);
+    const span = sample.span(best.blocks, (part === 'item' ? e.full : e.question!)!.text.length);
     return {
       benchmark: e.item.benchmark,
       item_id: e.item.id,
@@ -256,9 +256,6 @@ export class Decontaminator {
     return { text: undefined, cuts, dropReason: 'still_contaminated', verdict: first! };
   }
 }
-
-/** The words that retrieve candidates in drop/cut modes: one-character words (option labels, "a") carry no evidence. */
-const retrievalWords = (words: readonly string[]) => words.filter((w) => w.length > 1);
 
 /** A sample prepared for matching: its normalised text, and a map back to the original offsets. */
 class Sample {

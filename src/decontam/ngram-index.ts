@@ -2,17 +2,24 @@
  * An n-gram -> benchmark items index. N-grams are hashed to 53-bit integers (two independent 32-bit
  * hashes), so lookups allocate no strings; a collision can only add a candidate, which the
  * SequenceMatcher check then rejects. Storage is an open-addressing table over typed arrays with a
- * posting chain per n-gram: millions of n-grams cost tens of MB and build in well under a second.
+ * posting chain per n-gram: millions of n-grams cost tens of MB and build in about a second.
  */
 
-/** Two 32-bit hashes of each word (FNV-1a and a murmur-style mix), computed once per word. */
-export function wordHashes(words: readonly string[]): { h1: Int32Array; h2: Int32Array } {
+/** Two 32-bit hashes per word (FNV-1a and a murmur-style mix); `count` words are filled. */
+export interface WordHashes {
+  h1: Int32Array;
+  h2: Int32Array;
+  count: number;
+}
+
+/** Hashes of each word. */
+export function wordHashes(words: readonly string[]): WordHashes {
   const h1 = new Int32Array(words.length);
   const h2 = new Int32Array(words.length);
   for (let w = 0; w < words.length; w++) {
     const s = words[w]!;
     let a = 0x811c9dc5;
-    let b = 0x9747b28c ^ s.length;
+    let b = 0x9747b28c;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       a = Math.imul(a ^ c, 0x01000193);
@@ -20,9 +27,89 @@ export function wordHashes(words: readonly string[]): { h1: Int32Array; h2: Int3
       b ^= b >>> 15;
     }
     h1[w] = a;
-    h2[w] = b;
+    h2[w] = b ^ s.length;
   }
-  return { h1, h2 };
+  return { h1, h2, count: words.length };
+}
+
+// How each character normalises: 1 = a word character (its lowercase code is in CHAR_LOWER),
+// 0 = a separator. ASCII is tabulated; other characters are worked out once and remembered.
+const WORD_CHAR = new Uint8Array(128);
+for (let c = 0; c < 128; c++) WORD_CHAR[c] = /[A-Za-z0-9_]/.test(String.fromCharCode(c)) ? 1 : 0;
+const WORD = /^[\p{L}\p{N}_]+$/u;
+const MARK = /\p{Mn}/gu;
+/** Non-ASCII code point -> its normalised text ('' for a mark, which joins rather than splits), or null for a separator. */
+const wide = new Map<number, string | null>();
+function normaliseChar(cp: number): string | null | undefined {
+  let r = wide.get(cp);
+  if (r === undefined && !wide.has(cp)) {
+    const t = String.fromCodePoint(cp).normalize('NFD').replace(MARK, '').toLowerCase();
+    // Mixed results (a letter that decomposes into a letter and punctuation) are left to the slow path.
+    r = t === '' || WORD.test(t) ? t : /[\p{L}\p{N}_]/u.test(t) ? undefined : null;
+    if (r !== undefined) wide.set(cp, r);
+    else return undefined;
+  }
+  return r;
+}
+
+/**
+ * The hashes of a text's normalised words of at least `minLength` characters, the same as
+ * `wordHashes(normalizeWords(text).filter(...))`, hashed straight from the characters without
+ * building a string per word. Texts the per-character shortcut cannot match exactly (Greek capital
+ * sigma, whose lowercase depends on its neighbours; rare mixed decompositions) take `normalize`.
+ */
+export function textWordHashes(text: string, minLength: number, normalize: (t: string) => string[]): WordHashes {
+  const slow = () => wordHashes(normalize(text).filter((w) => w.length >= minLength));
+  const cap = text.length + 1;
+  const h1 = new Int32Array(cap);
+  const h2 = new Int32Array(cap);
+  let count = 0;
+  let len = 0;
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  const end = () => {
+    if (len >= minLength) {
+      h1[count] = a;
+      h2[count] = b ^ len;
+      count++;
+    }
+    len = 0;
+    a = 0x811c9dc5;
+    b = 0x9747b28c;
+  };
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c < 128) {
+      if (WORD_CHAR[c] === 0) {
+        end();
+        continue;
+      }
+      if (c >= 65 && c <= 90) c += 32;
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+      b ^= b >>> 15;
+      len++;
+      continue;
+    }
+    const cp = text.codePointAt(i)!;
+    if (cp > 0xffff) i++;
+    if (cp === 0x3a3) return slow();
+    const t = normaliseChar(cp);
+    if (t === undefined) return slow();
+    if (t === null) {
+      end();
+      continue;
+    }
+    for (let j = 0; j < t.length; j++) {
+      const u = t.charCodeAt(j);
+      a = Math.imul(a ^ u, 0x01000193);
+      b = Math.imul(b ^ u, 0x5bd1e995);
+      b ^= b >>> 15;
+    }
+    len += t.length;
+  }
+  end();
+  return { h1, h2, count };
 }
 
 /**
@@ -30,17 +117,17 @@ export function wordHashes(words: readonly string[]): { h1: Int32Array; h2: Int3
  * `lengths[i]`-word n-gram starting at word p. The length is mixed into the key, so n-grams of
  * different lengths never share a key in one index.
  */
-export function ngramKeysMulti(words: readonly string[], lengths: readonly number[]): Float64Array[] {
-  const out = lengths.map((n) => new Float64Array(Math.max(0, words.length - n + 1)));
+export function ngramKeysMulti(words: readonly string[] | WordHashes, lengths: readonly number[]): Float64Array[] {
+  const { h1, h2, count } = Array.isArray(words) ? wordHashes(words) : (words as WordHashes);
+  const out = lengths.map((n) => new Float64Array(Math.max(0, count - n + 1)));
   const longest = Math.max(0, ...lengths);
-  if (words.length < Math.min(...lengths)) return out;
+  if (count < Math.min(...lengths)) return out;
   const slot = new Int32Array(longest + 1).fill(-1);
   lengths.forEach((n, i) => (slot[n] = i));
-  const { h1, h2 } = wordHashes(words);
-  for (let p = 0; p < words.length; p++) {
+  for (let p = 0; p < count; p++) {
     let a = 0x2545f491;
     let b = 0x7fb5d329;
-    const end = Math.min(words.length, p + longest);
+    const end = Math.min(count, p + longest);
     for (let t = p; t < end; t++) {
       a = Math.imul(a ^ h1[t]!, 0x9e3779b1);
       a ^= a >>> 16;
@@ -63,10 +150,9 @@ export function ngramKeysMulti(words: readonly string[], lengths: readonly numbe
 export const ngramKeys = (words: readonly string[], n: number): Float64Array => ngramKeysMulti(words, [n])[0]!;
 
 export class NgramIndex {
-  private keys: Float64Array;
-  private heads: Int32Array;
-  /** Items per n-gram. */
-  private counts: Int32Array;
+  // Open addressing over [key, head posting] pairs side by side, so a probe touches one cache
+  // line; key 0 marks an empty slot.
+  private table: Float64Array;
   private mask: number;
   private distinct = 0;
   // Postings: item id and next posting (-1 ends the chain). Newest first, so a chain's head is the
@@ -74,93 +160,90 @@ export class NgramIndex {
   private postItem: Int32Array;
   private postNext: Int32Array;
   private postings = 0;
-  // One bit per hashed n-gram (a one-hash Bloom filter of 4 MB): most n-grams of a clean sample
-  // are absent, and this answers for them without touching the much larger table.
-  private readonly present = new Int32Array(1 << 20);
+  // One bit per hashed n-gram, about 8 bits per n-gram up to 4 MB (a one-hash Bloom filter):
+  // most n-grams of a clean sample are absent, and this answers for them from a small array that
+  // stays in cache, without touching the much larger table.
+  private readonly present: Int32Array;
+  private readonly bitMask: number;
 
+  /** `expected`: about how many distinct n-grams will be added (the table grows past it). */
   constructor(expected = 1 << 16) {
+    let bits = 1 << 16;
+    while (bits < expected * 8 && bits < 1 << 25) bits <<= 1;
+    this.present = new Int32Array(bits >>> 5);
+    this.bitMask = bits - 1;
     let cap = 1 << 10;
-    while (cap < expected * 2) cap <<= 1;
-    this.keys = new Float64Array(cap);
-    this.heads = new Int32Array(cap);
-    this.counts = new Int32Array(cap);
+    while (cap * 0.6 < expected) cap <<= 1;
+    this.table = new Float64Array(cap * 2);
     this.mask = cap - 1;
-    this.postItem = new Int32Array(expected);
-    this.postNext = new Int32Array(expected);
+    this.postItem = new Int32Array(Math.max(1024, expected));
+    this.postNext = new Int32Array(Math.max(1024, expected));
   }
 
   get size(): number {
     return this.distinct;
   }
 
+  /** The slot holding `key`, or the empty slot where it would go. */
   private slot(key: number): number {
-    // The top 32 bits of a key are an already mixed 32-bit hash: use them as the slot.
+    // The top 32 bits of a key are an already mixed 32-bit hash: their low bits pick the slot.
     let s = (key / 2097152) & this.mask;
-    const keys = this.keys;
-    while (keys[s] !== 0 && keys[s] !== key) s = (s + 1) & this.mask;
+    const t = this.table;
+    while (t[2 * s] !== 0 && t[2 * s] !== key) s = (s + 1) & this.mask;
     return s;
+  }
+
+  /** Bits 7-31 of the high hash (independent of the slot's low bits) pick the filter bit. */
+  private bit(key: number): number {
+    return (key / 268435456) & this.bitMask;
   }
 
   /** Record that `item` contains the n-gram `key`. Items must be added in ascending id order. */
   add(key: number, item: number): void {
-    const bit = (key / 268435456) & 0x1ffffff; // bits 7-31 of the high hash; the slot uses the low ones
+    const bit = this.bit(key);
     this.present[bit >>> 5]! |= 1 << (bit & 31);
     let s = this.slot(key);
-    if (this.keys[s] === 0) {
-      if ((this.distinct + 1) * 2 > this.keys.length) {
+    if (this.table[2 * s] === 0) {
+      if ((this.distinct + 1) / (this.mask + 1) > 0.7) {
         this.grow();
         s = this.slot(key);
       }
-      this.keys[s] = key;
-      this.heads[s] = -1;
+      this.table[2 * s] = key;
+      this.table[2 * s + 1] = -1;
       this.distinct++;
-    } else if (this.postItem[this.heads[s]!] === item) return; // same n-gram twice in one item
+    } else if (this.postItem[this.table[2 * s + 1]!] === item) return; // same n-gram twice in one item
     if (this.postings === this.postItem.length) {
-      const cap = this.postings * 2;
-      const items = new Int32Array(cap);
+      const items = new Int32Array(this.postings * 2);
       items.set(this.postItem);
-      const next = new Int32Array(cap);
+      const next = new Int32Array(this.postings * 2);
       next.set(this.postNext);
       this.postItem = items;
       this.postNext = next;
     }
     const p = this.postings++;
     this.postItem[p] = item;
-    this.postNext[p] = this.heads[s]!;
-    this.heads[s] = p;
-    this.counts[s]!++;
+    this.postNext[p] = this.table[2 * s + 1]!;
+    this.table[2 * s + 1] = p;
   }
 
   private grow(): void {
-    const oldKeys = this.keys;
-    const oldHeads = this.heads;
-    const oldCounts = this.counts;
-    this.keys = new Float64Array(oldKeys.length * 2);
-    this.heads = new Int32Array(oldKeys.length * 2);
-    this.counts = new Int32Array(oldKeys.length * 2);
-    this.mask = this.keys.length - 1;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i]!;
-      if (k === 0) continue;
-      const s = this.slot(k);
-      this.keys[s] = k;
-      this.heads[s] = oldHeads[i]!;
-      this.counts[s] = oldCounts[i]!;
+    const old = this.table;
+    this.table = new Float64Array(old.length * 2);
+    this.mask = this.table.length / 2 - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i] === 0) continue;
+      const s = this.slot(old[i]!);
+      this.table[2 * s] = old[i]!;
+      this.table[2 * s + 1] = old[i + 1]!;
     }
   }
 
   /** The first posting of this n-gram (its newest item), or -1; walk on with `next`. */
   head(key: number): number {
-    const bit = (key / 268435456) & 0x1ffffff;
+    const bit = this.bit(key);
     if ((this.present[bit >>> 5]! & (1 << (bit & 31))) === 0) return -1;
     const s = this.slot(key);
-    return this.keys[s] === 0 ? -1 : this.heads[s]!;
-  }
-
-  /** How many items hold this n-gram. */
-  count(key: number): number {
-    const s = this.slot(key);
-    return this.keys[s] === 0 ? 0 : this.counts[s]!;
+    return this.table[2 * s] === 0 ? -1 : this.table[2 * s + 1]!;
   }
 
   /** The item of a posting. */
@@ -171,6 +254,13 @@ export class NgramIndex {
   /** The next (older) posting of the same n-gram, or -1. */
   next(posting: number): number {
     return this.postNext[posting]!;
+  }
+
+  /** How many items hold the n-gram whose chain starts at `head`, counting no further than `limit + 1`. */
+  chainLength(head: number, limit: number): number {
+    let n = 0;
+    for (let p = head; p !== -1 && n <= limit; p = this.postNext[p]!) n++;
+    return n;
   }
 
   /** The most recently added item with this n-gram, or -1. */

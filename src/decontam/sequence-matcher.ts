@@ -98,8 +98,14 @@ export function charCodes(text: string): Uint16Array {
   return a;
 }
 
-/** The matching blocks of a against b, sorted and with adjacent blocks merged; no final sentinel. */
-export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB | string): Block[] {
+/**
+ * The matching blocks of a against b, sorted and with adjacent blocks merged; no final sentinel.
+ * With `longerThan`, only blocks longer than that, found much faster: a range whose longest match
+ * is no longer cannot hold a longer block in its sub-ranges, so it is not searched further. (The
+ * result is the same as filtering the full list: without junk, no two blocks are ever adjacent,
+ * because two adjacent blocks would form a longer match in the range that split them.)
+ */
+export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB | string, longerThan = 0): Block[] {
   const b = typeof bPrepared === 'string' ? prepareB(bPrepared) : bPrepared;
   const a = typeof aText === 'string' ? charCodes(aText) : aText;
   const la = a.length;
@@ -110,7 +116,7 @@ export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB
   while (queue.length > 0) {
     const [alo, ahi, blo, bhi] = queue.pop()!;
     const [i, j, k] = longestMatch(a, b.b2j, alo, ahi, blo, bhi);
-    if (k === 0) continue;
+    if (k === 0 || k <= longerThan) continue;
     found.push({ a: i, b: j, size: k });
     if (alo < i && blo < j) queue.push([alo, i, blo, j]);
     if (i + k < ahi && j + k < bhi) queue.push([i + k, ahi, j + k, bhi]);
@@ -162,8 +168,7 @@ export function overlapScore(
   const codes = opts.aCodes ?? charCodes(aText);
   // A window matches only that part of a (offsets stay those of the whole text).
   const [from, to] = opts.window ?? [0, codes.length];
-  const blocks = matchingBlocks(from === 0 && to === codes.length ? codes : codes.subarray(from, to), b)
-    .filter((blk) => blk.size > minBlock)
+  const blocks = matchingBlocks(from === 0 && to === codes.length ? codes : codes.subarray(from, to), b, minBlock)
     .map((blk) => (from ? { ...blk, a: blk.a + from } : blk));
   // " ".join("".join(parts).split()): concatenate the parts, then collapse and trim whitespace.
   const joined = blocks.map((blk) => aText.slice(blk.a, blk.a + blk.size)).join('');

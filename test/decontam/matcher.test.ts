@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { normalizeText, normalizeWords, tokenize } from '../../src/decontam/normalize.js';
 import { densestRun, matchingBlocks, overlapScore, prepareB } from '../../src/decontam/sequence-matcher.js';
-import { NgramIndex, ngramKeys, ngramKeysMulti } from '../../src/decontam/ngram-index.js';
+import { NgramIndex, ngramKeys, ngramKeysMulti, textWordHashes, wordHashes } from '../../src/decontam/ngram-index.js';
 
 // The generic port of Python's difflib, as the oracle for our typed-array reimplementation.
 const difflib = createRequire(import.meta.url)('difflib') as {
@@ -40,6 +40,8 @@ describe('SequenceMatcher', () => {
       const b = gen(Math.floor(r() * 50));
       const ref = new difflib.SequenceMatcher(null, a, b, false).getMatchingBlocks().slice(0, -1);
       expect(matchingBlocks(a, b).map((x) => [x.a, x.b, x.size])).toEqual(ref);
+      // Pruned search: exactly the blocks longer than the bound.
+      expect(matchingBlocks(a, b, 2).map((x) => [x.a, x.b, x.size])).toEqual(ref.filter((x) => x[2] > 2));
     }
   });
 
@@ -91,6 +93,27 @@ describe('n-gram index', () => {
     expect([...k5!]).toEqual([...ngramKeys(words, 5)]);
     expect(ngramKeys(words.slice(2), 3)[0]).toBe(k3![2]);
     expect(new Set([...k3!, ...k5!]).size).toBe(k3!.length + k5!.length); // lengths never share keys
+  });
+
+  it('hashes words straight from the text exactly as from the normalised words', () => {
+    const texts = [
+      'A quick (b) test: 42 apples_ok, I think! x',
+      'Ünïcode façade — a b ç, “quoted” it’s e\u0301te\u0301 ŒUVRE İstanbul straße',
+      'Москва — Ёлка; 北京 2024 ½ 𝑥+𝑦 emoji 🙂 done',
+      'ΟΔΥΣΣΕΥΣ and ﬁne ligatures',
+      '',
+      '...',
+    ];
+    for (const text of texts) {
+      for (const min of [1, 2]) {
+        const words = normalizeWords(text).filter((w) => w.length >= min);
+        const direct = textWordHashes(text, min, normalizeWords);
+        const ref = wordHashes(words);
+        expect(direct.count).toBe(words.length);
+        expect([...direct.h1.subarray(0, direct.count)]).toEqual([...ref.h1]);
+        expect([...direct.h2.subarray(0, direct.count)]).toEqual([...ref.h2]);
+      }
+    }
   });
 
   it('keeps every item per n-gram, the latest first, through table growth', () => {
