@@ -11,7 +11,7 @@
  * machines do not compare).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEmbeddedEngine } from '../src/engines/embedded.js';
@@ -36,6 +36,11 @@ const tokens = Number(values.tokens);
 const rounds = Number(values.rounds);
 const batchSize = values['batch-size'] ? Number(values['batch-size']) : undefined;
 const seqCounts = values.sequences.split(',').map(Number);
+
+// llama.cpp's worker threads spin while they wait for each other: when other processes want the
+// same cores, more than one thread per context collapses (10x slower was seen on a busy 2-core box).
+const loadNote = () => `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`;
+console.log(loadNote());
 
 const dir = mkdtempSync(join(tmpdir(), 'cosmo-bench-embedded-'));
 try {
@@ -102,6 +107,7 @@ try {
     `\nbest: ${best.sequences} sequences x ${best.threads} threads = ${best.tps.toFixed(1)} tok/s, ` +
       `${(best.tps / b1).toFixed(2)}x one sequence on one thread (target >= 1.3x)`,
   );
+  console.log(`${loadNote()}${loadavg()[0]! > availableParallelism() ? ': the machine was busy, figures are not comparable' : ''}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
