@@ -34,21 +34,31 @@ export interface DecontamReport {
   benchmarks: BenchmarkRow[];
 }
 
-/** Merge the tasks' stats and matched-item files into the per-benchmark report. */
-export function buildReport(c: DecontamConfig, stats: Stats, outputDir: string, worldSize: number): DecontamReport {
+/** The tasks' matched-item files, merged: the index summary and the distinct items per benchmark. */
+export function mergeTaskMatches(outputDir: string, worldSize: number): { index?: IndexSummary; matched: Map<string, Set<string>> } {
   let index: IndexSummary | undefined;
-  const unique = new Map<string, Set<string>>();
+  const matched = new Map<string, Set<string>>();
   for (let rank = 0; rank < worldSize; rank++) {
     const file = matchesFile(outputDir, rank);
     if (!existsSync(file)) continue;
     const t = JSON.parse(readFileSync(file, 'utf8')) as TaskMatches;
     index ??= t.index;
     for (const [bench, ids] of Object.entries(t.matched)) {
-      const set = unique.get(bench) ?? new Set<string>();
+      const set = matched.get(bench) ?? new Set<string>();
       ids.forEach((id) => set.add(id));
-      unique.set(bench, set);
+      matched.set(bench, set);
     }
   }
+  return { index, matched };
+}
+
+/** The per-benchmark report from merged counters (see Tally) and matched items. */
+export function buildReport(
+  c: Pick<DecontamConfig, 'mode' | 'ngram' | 'threshold'>,
+  stats: Stats,
+  unique: Map<string, Set<string>>,
+  index: IndexSummary | undefined,
+): DecontamReport {
   const names = new Set([...Object.keys(index?.benchmarks ?? {}), ...unique.keys()]);
   const benchmarks = [...names].map((benchmark) => ({
     benchmark,

@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 import { rng, seedParagraphs } from './planted-corpus.js';
 
-type Row = { id: string; text: string; decontam?: { reason?: string; benchmark: string; item_id: string; score: number; matched: string } };
+type Row = { id: string; text: string; token_length: number; decontam?: { reason?: string; benchmark: string; item_id: string; score: number; matched: string } };
 
 describe.skipIf(!hasSharedData)('decontaminate stage', () => {
   let dir: string;
@@ -47,7 +47,11 @@ describe.skipIf(!hasSharedData)('decontaminate stage', () => {
     const inputDir = planStages(cfg).find((s) => s.def.name === 'decontaminate')!.inputDir!;
     mkdirSync(inputDir, { recursive: true });
     let n = 0;
-    for (const [i, texts] of shards.entries()) await writeShard(join(inputDir, `${i}.jsonl`), texts.map((text) => ({ id: `s${n++}`, text })));
+    for (const [i, texts] of shards.entries())
+      await writeShard(
+        join(inputDir, `${i}.jsonl`),
+        texts.map((text) => ({ id: `s${n++}`, text, token_length: 1000 })),
+      );
   }
 
   const prose = (r: () => number, k = 2) => Array.from({ length: k }, () => paragraphs[Math.floor(r() * paragraphs.length)]!).join('\n\n');
@@ -106,7 +110,9 @@ describe.skipIf(!hasSharedData)('decontaminate stage', () => {
     expect(result!.stats.counters).toMatchObject({ checked: 3, kept: 2, cut: 1, removed: 1, 'removed_reason.too_short_after_cut': 1 });
     const kept = await collect(readAll<Row>(out(cfg)));
     const cut = kept.find((s) => s.decontam)!;
+    const original = `${before}\n\n${arc[42]!.text}\n\n${after}`;
     expect(cut.text).toBe(`${before}\n\n${after}`);
+    expect(cut.token_length).toBe(Math.round((1000 * cut.text.length) / original.length));
     expect(cut.decontam).toMatchObject({ item_id: 'arc_easy/42', matched: arc[42]!.text });
     expect(cut.decontam!.reason).toBeUndefined();
     const [removed] = await collect(readAll<Row>(out(cfg, 'removed')));

@@ -1,0 +1,90 @@
+import type { Stats } from '../exec/stats.js';
+import type { Decontaminator, Match } from './decontaminator.js';
+
+/** What a removed or cut sample carries about the benchmark items found in it. */
+export interface DecontamRecord {
+  /** Why the sample was removed; absent on kept (cut) samples. */
+  reason?: 'contaminated' | 'too_short_after_cut' | 'still_contaminated';
+  /** The best match, for quick reading. */
+  benchmark: string;
+  item_id: string;
+  score: number;
+  span: [number, number];
+  matched: string;
+  /** Every item found (cut mode: every span cut, in cutting order). */
+  matches: Match[];
+}
+
+/** What becomes of one sample. */
+export type Outcome =
+  | { kind: 'kept' }
+  | { kind: 'cut'; text: string; decontam: DecontamRecord }
+  | { kind: 'removed'; decontam: DecontamRecord };
+
+const MAX_MATCHED = 2000;
+const clip = (m: Match): Match => (m.matched.length > MAX_MATCHED ? { ...m, matched: m.matched.slice(0, MAX_MATCHED) + '…' } : m);
+
+function record(matches: Match[], reason?: DecontamRecord['reason']): DecontamRecord {
+  const best = matches.reduce((a, b) => (b.score > a.score ? b : a));
+  return {
+    ...(reason ? { reason } : {}),
+    benchmark: best.benchmark,
+    item_id: best.item_id,
+    score: best.score,
+    span: best.span,
+    matched: clip(best).matched,
+    matches: matches.map(clip),
+  };
+}
+
+/**
+ * Check one sample text and count the result: `checked`, `kept`, `removed`, `cut`,
+ * `removed.<benchmark>` / `cut.<benchmark>` (a sample counts once per benchmark it matched), and
+ * the matched item ids per benchmark, for the unique-items column of the report.
+ */
+export class Tally {
+  readonly matched = new Map<string, Set<string>>();
+
+  constructor(
+    readonly dc: Decontaminator,
+    readonly stats: Stats,
+  ) {}
+
+  check(text: string): Outcome {
+    this.stats.inc('checked');
+    let outcome: Outcome;
+    let matches: Match[];
+    if (this.dc.options.mode === 'cut') {
+      const r = this.dc.cut(text);
+      this.stats.inc('candidates', r.verdict.candidates);
+      matches = r.cuts;
+      if (r.cuts.length === 0) outcome = { kind: 'kept' };
+      else if (r.text !== undefined) outcome = { kind: 'cut', text: r.text, decontam: record(r.cuts) };
+      else {
+        outcome = { kind: 'removed', decontam: record(r.cuts, r.dropReason) };
+        this.stats.inc(`removed_reason.${r.dropReason}`);
+      }
+    } else {
+      const v = this.dc.check(text);
+      this.stats.inc('candidates', v.candidates);
+      matches = v.matches;
+      outcome = v.contaminated ? { kind: 'removed', decontam: record(v.matches, 'contaminated') } : { kind: 'kept' };
+    }
+    this.stats.inc(outcome.kind === 'cut' ? 'kept' : outcome.kind);
+    if (outcome.kind === 'cut') this.stats.inc('cut');
+    if (outcome.kind !== 'kept') {
+      for (const bench of new Set(matches.map((m) => m.benchmark))) this.stats.inc(`${outcome.kind}.${bench}`);
+      for (const m of matches) {
+        const set = this.matched.get(m.benchmark) ?? new Set<string>();
+        set.add(m.item_id);
+        this.matched.set(m.benchmark, set);
+      }
+    }
+    return outcome;
+  }
+
+  /** Matched item ids per benchmark, sorted. */
+  matchedIds(): Record<string, string[]> {
+    return Object.fromEntries([...this.matched].map(([b, ids]) => [b, [...ids].sort()]));
+  }
+}
