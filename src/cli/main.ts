@@ -6,6 +6,7 @@ import { registerServe } from './serve.js';
 import { registerSeeds } from './seeds.js';
 import { registerPrompts } from './prompts.js';
 import { registerStageCommands } from './stages.js';
+import { registerContamination } from './contamination.js';
 
 const program = new Command()
   .name('cosmo')
@@ -16,6 +17,7 @@ registerRun(program);
 registerSeeds(program);
 registerPrompts(program);
 registerStageCommands(program);
+registerContamination(program);
 registerDebug(program);
 registerServe(program);
 

@@ -95,7 +95,7 @@ export function reportMarkdown(r: DecontamReport): string {
         `| ${b.benchmark} | ${b.items} (${b.indexed}) | ${b.samples_removed} |${r.mode === 'cut' ? ` ${b.samples_cut} |` : ''} ${b.unique_items} |`,
     ),
     '',
-    'Items with fewer words than the n-gram length cannot be matched and are not indexed.',
+    `Items with too few words to index (fewer than the n-gram length${r.mode === 'cosmopedia' ? '' : ', or than min_ngram for short questions'}) cannot be matched.`,
     '',
   ];
   return lines.join('\n');

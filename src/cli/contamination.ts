@@ -1,0 +1,68 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { decontamSchema } from '../decontam/config.js';
+import { buildDecontaminator } from '../decontam/load.js';
+import { reportMarkdown } from '../decontam/report.js';
+import { scanFiles } from '../decontam/scan.js';
+import { JsonlWriter } from '../io/jsonl-writer.js';
+import { CosmoError } from '../util/errors.js';
+import { createLogger } from '../util/log.js';
+
+interface Options {
+  benchmarks?: string;
+  only?: string;
+  extra: string[];
+  field: string;
+  mode: string;
+  ngram?: string;
+  threshold?: string;
+  matches?: string;
+  json?: boolean;
+  skipBad?: boolean;
+}
+
+/** `cosmo contamination <files...>`: how contaminated any dataset is, without a corpus file. */
+export function registerContamination(program: Command): void {
+  program
+    .command('contamination')
+    .description('check JSONL / Parquet files (or folders of them) against benchmark files and print the per-benchmark report')
+    .argument('<paths...>', 'data files or folders')
+    .option('--benchmarks <dir>', 'folder of benchmark files (ARC, MMLU, HellaSwag, …)')
+    .option('--only <names>', 'comma-separated benchmarks of the folder to use, e.g. mmlu,gsm8k')
+    .option('--extra <file>', 'an extra benchmark file (JSONL with a "text" field); repeatable', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--field <name>', 'record field holding the text', 'text')
+    .option('--mode <mode>', 'drop (every candidate) or cosmopedia (the reference algorithm)', 'drop')
+    .option('--ngram <n>', 'words per n-gram (default 10)')
+    .option('--threshold <x>', 'overlap score above which a sample is contaminated (default 0.5)')
+    .option('--matches <file.jsonl>', 'also write every contaminated record with what it matched')
+    .option('--json', 'print the report as JSON rather than Markdown')
+    .option('--skip-bad', 'skip malformed input lines instead of stopping')
+    .action(async (paths: string[], opts: Options) => {
+      if (!opts.benchmarks && opts.extra.length === 0) throw new CosmoError('contamination: give --benchmarks <dir> and/or --extra <file>');
+      if (opts.mode === 'cut') throw new CosmoError('contamination: cut mode rewrites samples; use it through the decontaminate stage');
+      const parsed = decontamSchema.safeParse({
+        benchmarks_dir: opts.benchmarks,
+        benchmarks: opts.only?.split(',').map((s) => s.trim()),
+        extra: opts.extra,
+        mode: opts.mode,
+        ...(opts.ngram ? { ngram: Number(opts.ngram) } : {}),
+        ...(opts.threshold ? { threshold: Number(opts.threshold) } : {}),
+      });
+      if (!parsed.success) throw new CosmoError(`contamination: ${parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}`);
+      const log = createLogger('contamination');
+      const dc = await buildDecontaminator({ base_dir: process.cwd(), decontaminate: parsed.data }, log);
+      const out = opts.matches ? await JsonlWriter.open(resolve(opts.matches)) : undefined;
+      try {
+        const { report } = await scanFiles(
+          paths.map((p) => resolve(p)),
+          dc,
+          { field: opts.field, skipBad: opts.skipBad, onContaminated: (record, outcome, file) => out?.write({ file, ...record, decontam: outcome.decontam }) },
+        );
+        await out?.commit();
+        process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : reportMarkdown(report));
+      } catch (err) {
+        await out?.abort();
+        throw err;
+      }
+    });
+}
