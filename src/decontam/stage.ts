@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StageDef } from '../exec/stage.js';
 import { writeJsonAtomic } from '../io/atomic.js';
@@ -22,6 +23,9 @@ export const decontamStage: StageDef = {
   async runTask(cfg, ctx) {
     if (!ctx.inputDir) throw new CosmoError('decontaminate: no input stage; it needs generated samples');
     const dc = await buildDecontaminator(cfg, ctx.log);
+    // A killed earlier attempt of this task leaves its temp files; they are never read, only cleared.
+    for (const d of [ctx.outputDir, join(ctx.outputDir, 'removed')])
+      for (const f of existsSync(d) ? readdirSync(d) : []) if (f.startsWith(`.${ctx.rank}.jsonl.tmp-`)) rmSync(join(d, f), { force: true });
     const kept = await JsonlWriter.open(join(ctx.outputDir, `${ctx.rank}.jsonl`));
     const removed = await JsonlWriter.open(join(ctx.outputDir, 'removed', `${ctx.rank}.jsonl`));
     const tally = new Tally(dc, ctx.stats);
