@@ -1,3 +1,18 @@
+/**
+ * Benchmark contamination check, after Cosmopedia's decontamination script: normalise (NFD, no
+ * marks, lowercase, `\w+`), find candidate items through shared word n-grams, and call a sample
+ * contaminated by an item when the SequenceMatcher overlap (characters in matching blocks longer
+ * than 5, over the item's length) is above 0.5.
+ *
+ * - `cosmopedia` mode is the reference exactly: 10-grams over all words, later items overwrite
+ *   earlier ones on a shared n-gram, only the first n-gram hit is scored, against the whole sample.
+ * - `drop` (default) and `cut` modes check every candidate, and are more thorough where the
+ *   reference misses real copies: option labels ("a)", "(b)") do not break n-grams (one-character
+ *   words are skipped), items with short questions are indexed by shorter n-grams (down to
+ *   `minNgram`), a long question is also scored alone (paraphrased answers around a verbatim
+ *   question), and each candidate is scored within one item length of its shared n-grams, so stray
+ *   short blocks over a long sample cannot add up to an item. `cut` removes the matched span.
+ */
 import type { BenchmarkItem } from './benchmarks.js';
 import { NgramIndex, ngramKeysMulti, textWordHashes } from './ngram-index.js';
 import { normalizeText, normalizeWords, tokenize, type Tokens } from './normalize.js';
