@@ -41,7 +41,7 @@ describe.skipIf(!hasSharedData)('decontaminate killed with SIGKILL', () => {
     for (let s = 0; s < 4; s++) await writeShard(join(input, `${s}.jsonl`), samples.filter((_, i) => i % 4 === s));
 
     const out = join(dir, 'out/k/decontaminate');
-    const killed = await decontaminate(dir, 150);
+    const killed = await decontaminate(dir, 50);
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
     // Whatever the kill interrupted, no half-written shard is visible under a shard name.
     for (const f of readdirSync(out).filter((f) => f.endsWith('.jsonl'))) expect(f).toMatch(/^[01]\.jsonl$/);
