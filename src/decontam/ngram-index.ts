@@ -59,7 +59,6 @@ function normaliseChar(cp: number): string | null | undefined {
  * sigma, whose lowercase depends on its neighbours; rare mixed decompositions) take `normalize`.
  */
 export function textWordHashes(text: string, minLength: number, normalize: (t: string) => string[]): WordHashes {
-  const slow = () => wordHashes(normalize(text).filter((w) => w.length >= minLength));
   const cap = text.length + 1;
   const h1 = new Int32Array(cap);
   const h2 = new Int32Array(cap);
@@ -67,7 +66,37 @@ export function textWordHashes(text: string, minLength: number, normalize: (t: s
   let len = 0;
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
-  const end = () => {
+  // One step past the end closes the last word. (Word ends are written out inline: a shared
+  // closure would put these counters in a context object, several times slower.)
+  for (let i = 0; i <= text.length; i++) {
+    let c = i < text.length ? text.charCodeAt(i) : 32;
+    if (c < 128) {
+      if (WORD_CHAR[c] === 1) {
+        if (c >= 65 && c <= 90) c += 32;
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul(b ^ c, 0x5bd1e995);
+        b ^= b >>> 15;
+        len++;
+        continue;
+      }
+    } else {
+      const cp = text.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      if (cp === 0x3a3) return wordHashes(normalize(text).filter((w) => w.length >= minLength));
+      const piece = normaliseChar(cp);
+      if (piece === undefined) return wordHashes(normalize(text).filter((w) => w.length >= minLength));
+      if (piece !== null) {
+        for (let j = 0; j < piece.length; j++) {
+          const u = piece.charCodeAt(j);
+          a = Math.imul(a ^ u, 0x01000193);
+          b = Math.imul(b ^ u, 0x5bd1e995);
+          b ^= b >>> 15;
+        }
+        len += piece.length;
+        continue;
+      }
+    }
+    // A separator: the word so far, if any, ends here.
     if (len >= minLength) {
       h1[count] = a;
       h2[count] = b ^ len;
@@ -76,39 +105,7 @@ export function textWordHashes(text: string, minLength: number, normalize: (t: s
     len = 0;
     a = 0x811c9dc5;
     b = 0x9747b28c;
-  };
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c < 128) {
-      if (WORD_CHAR[c] === 0) {
-        end();
-        continue;
-      }
-      if (c >= 65 && c <= 90) c += 32;
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-      b ^= b >>> 15;
-      len++;
-      continue;
-    }
-    const cp = text.codePointAt(i)!;
-    if (cp > 0xffff) i++;
-    if (cp === 0x3a3) return slow();
-    const t = normaliseChar(cp);
-    if (t === undefined) return slow();
-    if (t === null) {
-      end();
-      continue;
-    }
-    for (let j = 0; j < t.length; j++) {
-      const u = t.charCodeAt(j);
-      a = Math.imul(a ^ u, 0x01000193);
-      b = Math.imul(b ^ u, 0x5bd1e995);
-      b ^= b >>> 15;
-    }
-    len += t.length;
   }
-  end();
   return { h1, h2, count };
 }
 
