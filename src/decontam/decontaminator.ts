@@ -14,7 +14,7 @@
  *   short blocks over a long sample cannot add up to an item. `cut` removes the matched span.
  */
 import type { BenchmarkItem } from './benchmarks.js';
-import { NgramIndex, ngramKeysMulti, textWordHashes } from './ngram-index.js';
+import { KeyFilter, NgramIndex, ngramKeysMulti, textWordHashes, type WordHashes } from './ngram-index.js';
 import { normalizeText, normalizeWords, tokenize, type Tokens } from './normalize.js';
 import { charCodes, densestRun, overlapScore, prepareB, runGap, type Block, type PreparedB } from './sequence-matcher.js';
 
@@ -110,12 +110,18 @@ export class Decontaminator {
   private readonly entries: Entry[] = [];
   /** The n-gram lengths items are indexed by (cosmopedia mode: only n), each with its index. */
   private readonly indexes: { k: number; index: NgramIndex }[];
+  /**
+   * drop/cut modes: the first `minNgram` words of every indexed n-gram shorter than `ngram`. A
+   * sample position whose `minNgram`-gram is not here cannot start any of them, so one lookup in
+   * this small filter stands for the lookups in every short-length index.
+   */
+  private readonly shortGate?: KeyFilter;
 
   constructor(items: readonly BenchmarkItem[], options: Partial<DecontamOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
     const { ngram: n, minNgram, mode } = this.options;
     const benchmarks: IndexSummary['benchmarks'] = {};
-    const pending: { k: number; keys: Float64Array }[] = [];
+    const pending: { k: number; keys: Float64Array; words?: WordHashes }[] = [];
     for (const item of items) {
       const b = (benchmarks[item.benchmark] ??= { items: 0, indexed: 0 });
       b.items++;
@@ -131,7 +137,8 @@ export class Decontaminator {
       }
       if (words.count < k) continue;
       b.indexed++;
-      pending.push({ k, keys: ngramKeysMulti(words, [k])[0]! });
+      // Word hashes are kept only where the short-length gate needs them again.
+      pending.push({ k, keys: ngramKeysMulti(words, [k])[0]!, words: k < n && k > minNgram ? words : undefined });
       this.entries.push({ item });
     }
     // One index per n-gram length, each sized to its own n-grams: the few short-question items
@@ -142,6 +149,14 @@ export class Decontaminator {
       .sort((a, b) => b[0] - a[0])
       .map(([k, count]) => ({ k, index: new NgramIndex(Math.ceil(count * 0.9)) }));
     const byLength = new Map(this.indexes.map((x) => [x.k, x.index]));
+    const short = pending.filter((x) => x.k < n);
+    if (mode !== 'cosmopedia' && short.length > 0) {
+      this.shortGate = new KeyFilter(short.reduce((sum, x) => sum + x.keys.length, 0));
+      for (const { k, keys, words } of short) {
+        const prefixes = k === minNgram ? keys : ngramKeysMulti(words!, [minNgram])[0]!;
+        for (let p = 0; p < keys.length; p++) this.shortGate.add(prefixes[p]!);
+      }
+    }
     // Items are added in order, so where items share an n-gram the later one heads its chain,
     // as a later dict update wins in Cosmopedia's script.
     pending.forEach(({ k, keys }, id) => {
@@ -172,13 +187,16 @@ export class Decontaminator {
     } else {
       // Hits are positions among the words of two characters or more; they are mapped back to
       // word positions only when there is a hit.
-      const keysets = ngramKeysMulti(
-        textWordHashes(text, 2, normalizeWords),
-        this.indexes.map((x) => x.k),
-      );
+      const lengths = this.indexes.map((x) => x.k);
+      const gate = this.shortGate;
+      if (gate && !lengths.includes(o.minNgram)) lengths.push(o.minNgram);
+      const keysets = ngramKeysMulti(textWordHashes(text, 2, normalizeWords), lengths);
+      const prefixes = keysets[lengths.indexOf(o.minNgram)];
       this.indexes.forEach(({ k, index }, li) => {
         const keys = keysets[li]!;
+        const gated = gate !== undefined && k < o.ngram;
         for (let p = 0; p < keys.length; p++) {
+          if (gated && !gate.has(prefixes![p]!)) continue;
           const head = index.head(keys[p]!);
           if (head === -1 || index.chainLength(head, o.maxItemsPerNgram) > o.maxItemsPerNgram) continue;
           for (let q = head; q !== -1; q = index.next(q)) {

@@ -146,6 +146,33 @@ export function ngramKeysMulti(words: readonly string[] | WordHashes, lengths: r
 /** Hash of each n-gram start position (length words.length - n + 1, or 0 when too short). */
 export const ngramKeys = (words: readonly string[], n: number): Float64Array => ngramKeysMulti(words, [n])[0]!;
 
+/**
+ * A one-hash Bloom filter over n-gram keys, about 8 bits per key up to 4 MB: it answers "absent"
+ * for most n-grams of a clean sample from a small array that stays in cache.
+ */
+export class KeyFilter {
+  private readonly bits: Int32Array;
+  private readonly mask: number;
+
+  constructor(expected: number) {
+    let bits = 1 << 16;
+    while (bits < expected * 8 && bits < 1 << 25) bits <<= 1;
+    this.bits = new Int32Array(bits >>> 5);
+    this.mask = bits - 1;
+  }
+
+  // Bits 7-31 of a key's high hash: independent of the low bits that pick a table slot.
+  add(key: number): void {
+    const bit = (key / 268435456) & this.mask;
+    this.bits[bit >>> 5]! |= 1 << (bit & 31);
+  }
+
+  has(key: number): boolean {
+    const bit = (key / 268435456) & this.mask;
+    return (this.bits[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+  }
+}
+
 export class NgramIndex {
   // Open addressing over [key, head posting] pairs side by side, so a probe touches one cache
   // line; key 0 marks an empty slot.
@@ -157,18 +184,13 @@ export class NgramIndex {
   private postItem: Int32Array;
   private postNext: Int32Array;
   private postings = 0;
-  // One bit per hashed n-gram, about 8 bits per n-gram up to 4 MB (a one-hash Bloom filter):
-  // most n-grams of a clean sample are absent, and this answers for them from a small array that
-  // stays in cache, without touching the much larger table.
-  private readonly present: Int32Array;
-  private readonly bitMask: number;
+  // Most n-grams of a clean sample are absent; the filter answers for them without touching the
+  // much larger table.
+  private readonly filter: KeyFilter;
 
   /** `expected`: about how many distinct n-grams will be added (the table grows past it). */
   constructor(expected = 1 << 16) {
-    let bits = 1 << 16;
-    while (bits < expected * 8 && bits < 1 << 25) bits <<= 1;
-    this.present = new Int32Array(bits >>> 5);
-    this.bitMask = bits - 1;
+    this.filter = new KeyFilter(expected);
     let cap = 1 << 10;
     while (cap * 0.6 < expected) cap <<= 1;
     this.table = new Float64Array(cap * 2);
@@ -190,15 +212,9 @@ export class NgramIndex {
     return s;
   }
 
-  /** Bits 7-31 of the high hash (independent of the slot's low bits) pick the filter bit. */
-  private bit(key: number): number {
-    return (key / 268435456) & this.bitMask;
-  }
-
   /** Record that `item` contains the n-gram `key`. Items must be added in ascending id order. */
   add(key: number, item: number): void {
-    const bit = this.bit(key);
-    this.present[bit >>> 5]! |= 1 << (bit & 31);
+    this.filter.add(key);
     let s = this.slot(key);
     if (this.table[2 * s] === 0) {
       if ((this.distinct + 1) / (this.mask + 1) > 0.7) {
@@ -237,8 +253,7 @@ export class NgramIndex {
 
   /** The first posting of this n-gram (its newest item), or -1; walk on with `next`. */
   head(key: number): number {
-    const bit = this.bit(key);
-    if ((this.present[bit >>> 5]! & (1 << (bit & 31))) === 0) return -1;
+    if (!this.filter.has(key)) return -1;
     const s = this.slot(key);
     return this.table[2 * s] === 0 ? -1 : this.table[2 * s + 1]!;
   }

@@ -97,6 +97,22 @@ describe('default mode extras', () => {
     expect(new Decontaminator([item], { questionMinWords: 0 }).check(sample).contaminated).toBe(false);
   });
 
+  it('finds items with short questions, with option labels and words between the options', () => {
+    const item: BenchmarkItem = {
+      benchmark: 'arc',
+      id: 'arc/0',
+      prompt: 'Which layer of Earth is the thinnest?', // 7 words: indexed by 7-grams
+      text: 'Which layer of Earth is the thinnest?\ninner core\ncrust\nouter core\nmantle',
+    };
+    const sample = 'Quiz. WHICH LAYER OF EARTH IS THE THINNEST? Is it (a) inner core, (b) crust, (c) outer core or (d) mantle? It is the crust.';
+    // The reference's 10-grams all span question and options, which the sample separates.
+    expect(new Decontaminator([item], { mode: 'cosmopedia' }).check(sample).candidates).toBe(0);
+    const v = new Decontaminator([item]).check(sample);
+    expect(v.matches.map((m) => m.item_id)).toEqual(['arc/0']);
+    expect(new Decontaminator([item], { minNgram: 10 }).check(sample).contaminated).toBe(false);
+    expect(new Decontaminator([item]).check('Which layer of Earth do we live on? The crust, above the mantle.').contaminated).toBe(false);
+  });
+
   it('reports every contaminating item of a sample, not only the best', () => {
     const list = items(
       'Which gas do plants absorb from the air in order to carry out photosynthesis during the day?',
