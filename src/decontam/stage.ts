@@ -1,8 +1,7 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StageDef } from '../exec/stage.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { JsonlWriter } from '../io/jsonl-writer.js';
+import { writeTaskShards } from '../io/jsonl-writer.js';
 import { readTaskInput } from '../io/shards.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
@@ -21,16 +20,12 @@ export const decontamStage: StageDef = {
   enabled: (cfg) => cfg.decontaminate.enabled && hasBenchmarks(cfg.decontaminate),
   tasks: (cfg) => cfg.decontaminate.tasks,
   async runTask(cfg, ctx) {
-    if (!ctx.inputDir) throw new CosmoError('decontaminate: no input stage; it needs generated samples');
+    const inputDir = ctx.inputDir;
+    if (!inputDir) throw new CosmoError('decontaminate: no input stage; it needs generated samples');
     const dc = await buildDecontaminator(cfg, ctx.log);
-    // A killed earlier attempt of this task leaves its temp files; they are never read, only cleared.
-    for (const d of [ctx.outputDir, join(ctx.outputDir, 'removed')])
-      for (const f of existsSync(d) ? readdirSync(d) : []) if (f.startsWith(`.${ctx.rank}.jsonl.tmp-`)) rmSync(join(d, f), { force: true });
-    const kept = await JsonlWriter.open(join(ctx.outputDir, `${ctx.rank}.jsonl`));
-    const removed = await JsonlWriter.open(join(ctx.outputDir, 'removed', `${ctx.rank}.jsonl`));
     const tally = new Tally(dc, ctx.stats);
-    try {
-      const input = readTaskInput<Sample>(ctx.inputDir, ctx.rank, ctx.worldSize, {
+    await writeTaskShards(ctx.outputDir, ctx.rank, 'removed', async (kept, removed) => {
+      const input = readTaskInput<Sample>(inputDir, ctx.rank, ctx.worldSize, {
         skipBad: ctx.options.skipBad,
         onBad: () => ctx.stats.inc('bad_lines'),
       });
@@ -50,16 +45,9 @@ export const decontamStage: StageDef = {
         index: dc.summary,
         matched: tally.matchedIds(),
       };
-      // The side file and removed shard land before the kept shard; a crash in between only means
-      // the task reruns, since its completion marker comes after runTask returns.
+      // The side file lands before the shards; a crash in between only means the task reruns.
       await writeJsonAtomic(matchesFile(ctx.outputDir, ctx.rank), side);
-      await removed.commit();
-      await kept.commit();
-    } catch (err) {
-      await kept.abort();
-      await removed.abort();
-      throw err;
-    }
+    });
     ctx.log.info('decontaminated', {
       rank: ctx.rank,
       checked: ctx.stats.get('checked'),

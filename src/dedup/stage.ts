@@ -5,7 +5,7 @@ import type { StageDef, TaskContext } from '../exec/stage.js';
 import { readTaskInput, writeShard } from '../io/shards.js';
 import { readJsonl } from '../io/jsonl.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { JsonlWriter } from '../io/jsonl-writer.js';
+import { writeTaskShards } from '../io/jsonl-writer.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import { MinHasher } from './minhash.js';
@@ -226,9 +226,7 @@ export const dedupStage: StageDef = {
   tasks: (cfg) => cfg.dedup.tasks,
   async runTask(cfg, ctx) {
     const { ids, removals } = cfg.dedup.tasks > 1 ? await shardedRemovals(cfg, ctx) : await onePass(cfg, ctx);
-    const kept = await JsonlWriter.open(join(ctx.outputDir, `${ctx.rank}.jsonl`));
-    const removed = await JsonlWriter.open(join(ctx.outputDir, 'removed', `${ctx.rank}.jsonl`));
-    try {
+    await writeTaskShards(ctx.outputDir, ctx.rank, 'removed', async (kept, removed) => {
       let i = 0;
       for await (const s of inputOf(ctx)) {
         ctx.signal.throwIfAborted();
@@ -248,13 +246,7 @@ export const dedupStage: StageDef = {
       }
       if (i !== ids.length) throw new CosmoError(`dedup: task ${ctx.rank} read ${i} documents but the signatures have ${ids.length}; the input changed`);
       ctx.stats.inc('docs', i);
-      await removed.commit();
-      await kept.commit();
-    } catch (err) {
-      await kept.abort();
-      await removed.abort();
-      throw err;
-    }
+    });
   },
   async finalize(cfg, ctx) {
     const c = ctx.stats.counters;

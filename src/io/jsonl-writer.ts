@@ -1,5 +1,5 @@
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { tempPathFor } from './atomic.js';
 
 /**
@@ -18,7 +18,11 @@ export class JsonlWriter {
   ) {}
 
   static async open(path: string): Promise<JsonlWriter> {
-    await mkdir(dirname(path), { recursive: true });
+    const dir = dirname(path);
+    await mkdir(dir, { recursive: true });
+    // A killed earlier attempt left its temp file under another pid: never read, only cleared.
+    const stale = `.${basename(path)}.tmp-`;
+    for (const f of await readdir(dir)) if (f.startsWith(stale)) await rm(join(dir, f), { force: true });
     const tmp = tempPathFor(path);
     return new JsonlWriter(path, tmp, await open(tmp, 'w'));
   }
@@ -48,5 +52,29 @@ export class JsonlWriter {
   async abort(): Promise<void> {
     await this.fh.close().catch(() => undefined);
     await rm(this.tmp, { force: true });
+  }
+}
+
+/**
+ * Write task `rank`'s kept shard and its side shard (`<sideDir>/<rank>.jsonl`: rejects, removed):
+ * both appear when `fn` succeeds, neither when it throws. The side shard lands first; a crash
+ * between the two renames only means the task reruns, since its marker comes later.
+ */
+export async function writeTaskShards(
+  outputDir: string,
+  rank: number,
+  sideDir: string,
+  fn: (kept: JsonlWriter, side: JsonlWriter) => Promise<void>,
+): Promise<void> {
+  const kept = await JsonlWriter.open(join(outputDir, `${rank}.jsonl`));
+  const side = await JsonlWriter.open(join(outputDir, sideDir, `${rank}.jsonl`));
+  try {
+    await fn(kept, side);
+    await side.commit();
+    await kept.commit();
+  } catch (err) {
+    await kept.abort();
+    await side.abort();
+    throw err;
   }
 }

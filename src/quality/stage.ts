@@ -3,7 +3,7 @@ import { resolvePath } from '../config/load.js';
 import type { StageDef } from '../exec/stage.js';
 import { readTaskInput } from '../io/shards.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { JsonlWriter } from '../io/jsonl-writer.js';
+import { writeTaskShards } from '../io/jsonl-writer.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import { openPool } from '../generate/engines.js';
@@ -20,7 +20,8 @@ export const filterStage: StageDef = {
   enabled: (cfg) => cfg.filter.enabled,
   tasks: (cfg) => cfg.filter.tasks,
   async runTask(cfg, ctx) {
-    if (!ctx.inputDir) throw new CosmoError('filter: no input stage before filter; run generate first');
+    const inputDir = ctx.inputDir;
+    if (!inputDir) throw new CosmoError('filter: no input stage before filter; run generate first');
     const filter = new QualityFilter(cfg.filter, (p) => resolvePath(cfg, p));
     const judging = cfg.filter.judge;
     const pool = judging.enabled
@@ -30,9 +31,8 @@ export const filterStage: StageDef = {
           workDir: ctx.workDir,
         })
       : undefined;
-    const kept = await JsonlWriter.open(join(ctx.outputDir, `${ctx.rank}.jsonl`));
-    const rejects = await JsonlWriter.open(join(ctx.outputDir, 'rejects', `${ctx.rank}.jsonl`));
     try {
+      await writeTaskShards(ctx.outputDir, ctx.rank, 'rejects', async (kept, rejects) => {
       const judge = pool && new Judge(pool.pool, judging, (p) => resolvePath(cfg, p));
       const emit = async (s: Sample, v: Verdict) => {
         if (v.keep) {
@@ -65,7 +65,7 @@ export const filterStage: StageDef = {
       // Judgements run `concurrency` at a time; results are written in input order.
       const window: { s: Sample; v: Promise<Verdict> }[] = [];
       const width = judge ? judging.concurrency : 1;
-      const input = readTaskInput<Sample>(ctx.inputDir, ctx.rank, ctx.worldSize, {
+      const input = readTaskInput<Sample>(inputDir, ctx.rank, ctx.worldSize, {
         skipBad: ctx.options.skipBad,
         onBad: () => ctx.stats.inc('bad_lines'),
       });
@@ -81,12 +81,7 @@ export const filterStage: StageDef = {
         }
       }
       for (const head of window.splice(0)) await emit(head.s, await head.v);
-      await rejects.commit();
-      await kept.commit();
-    } catch (err) {
-      await kept.abort();
-      await rejects.abort();
-      throw err;
+      });
     } finally {
       await pool?.close();
     }
