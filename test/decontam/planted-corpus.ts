@@ -7,17 +7,9 @@
 import { readFileSync } from 'node:fs';
 import type { BenchmarkItem } from '../../src/decontam/benchmarks.js';
 import { sharedPath } from '../helpers/shared-data.js';
+import { rng } from '../helpers/rng.js';
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 const jsonl = (file: string) =>
   readFileSync(file, 'utf8')

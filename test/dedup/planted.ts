@@ -6,19 +6,11 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
+import { rng } from '../helpers/rng.js';
 
 const require = createRequire(import.meta.url);
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 const wordCount = (t: string) => t.split(/\s+/).filter(Boolean).length;
 
