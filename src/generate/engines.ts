@@ -1,4 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { resolvePath } from '../config/load.js';
 import type { CorpusConfig } from '../config/schema.js';
 import { createEngine } from '../engines/create.js';
@@ -50,6 +52,40 @@ export function poolPolicy(g: GenerateConfig): PoolPolicy {
   };
 }
 
+/** Why an OpenAI-compatible endpoint cannot be reached at all, or undefined when it answers (any HTTP status). */
+export function probeEndpoint(baseUrl: string, timeoutMs = 5000): Promise<string | undefined> {
+  const url = `${baseUrl.replace(/\/$/, '')}/models`;
+  // node:http rather than fetch: fetch refuses some ports (6000, 6665, …) that servers may well use.
+  const get = url.startsWith('https:') ? httpsGet : httpGet;
+  return new Promise((resolve) => {
+    const req = get(url, { timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(undefined);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+/**
+ * Before the first request: an endpoint that cannot be reached at all is most often a typo or a
+ * server not started, so when no engine is reachable, stop at once and say which and why. Outages
+ * that start later are the breaker's job.
+ */
+async function checkReachable(engines: EngineConfig[], log: Logger): Promise<void> {
+  const http = engines.filter((e) => e.type === 'openai');
+  const down = (await Promise.all(http.map(async (e) => ({ id: endpointId(e.base_url), why: await probeEndpoint(e.base_url) })))).filter(
+    (d) => d.why !== undefined,
+  );
+  if (down.length === 0) return;
+  if (down.length === engines.length)
+    throw new CosmoError(
+      `no engine can be reached:\n${down.map((d) => `  ${d.id}: ${d.why}`).join('\n')}\n` +
+        `Check the URL (--endpoint, generate.engines[].base_url or the endpoints file) and that the server is running.`,
+    );
+  for (const d of down) log.warn('endpoint unreachable at start; generating with the others, it rejoins when it answers', { engine: d.id, error: d.why });
+}
+
 /**
  * The engine pool a corpus config describes, with its request cache (when `generate.cache` is on)
  * writing to `<workDir>/.cosmo/request-cache/<cacheName>.jsonl`. Other stages that need an LLM
@@ -63,7 +99,9 @@ export async function openPool(
   const cache = cfg.generate.cache ? RequestCache.open(requestCacheDir(opts.workDir ?? cfg.output_dir), opts.cacheName) : undefined;
   let pool: EnginePool;
   try {
-    pool = await EnginePool.create(resolveEngines(cfg), { ...poolPolicy(cfg.generate), ...opts, cache });
+    const engines = resolveEngines(cfg);
+    await checkReachable(engines, opts.log);
+    pool = await EnginePool.create(engines, { ...poolPolicy(cfg.generate), ...opts, cache });
   } catch (err) {
     cache?.close();
     throw err;

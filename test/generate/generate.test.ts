@@ -159,8 +159,8 @@ describe('generate stage', () => {
     const dir = tmp();
     const prompts = makePrompts(40);
     writePrompts(dir, prompts);
-    const dead = await mock();
-    await dead.close();
+    // Up when generation starts, gone at its first chat request.
+    const dead = await mock({ dieAfter: 0 });
     const cfg = corpusConfig(dir, {
       engines: [endpoint(dead.url, { concurrency: 2 })],
       retry: { max_attempts: 2, backoff_ms: 1 },

@@ -120,6 +120,10 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
     if (status === 200) stats.completed++;
+    reply(res, status, body, headers);
+  };
+  /** Answers outside the chat route (health, models, 404) are not counted in the stats. */
+  const reply = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
@@ -202,16 +206,16 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
   };
 
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/health' || req.url === '/v1/health')) return send(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && (req.url === '/health' || req.url === '/v1/health')) return reply(res, 200, { status: 'ok' });
     if (req.method === 'GET' && req.url === '/v1/models')
-      return send(res, 200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'cosmo-mock' }] });
+      return reply(res, 200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'cosmo-mock' }] });
     if (req.method === 'POST' && req.url === '/v1/chat/completions') {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => chat(req, res, Buffer.concat(chunks).toString('utf8')));
       return;
     }
-    send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'not_found' } });
+    reply(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'not_found' } });
   });
   server.keepAliveTimeout = 60_000;
   server.headersTimeout = 65_000;

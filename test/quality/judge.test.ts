@@ -56,6 +56,7 @@ const scoreOf = (text: string) => text.split(/\s+/).filter(Boolean).length % 6;
 async function startJudgeServer(latencyMs = 0): Promise<{ url: string; bodies: Record<string, unknown>[]; server: Server }> {
   const bodies: Record<string, unknown>[] = [];
   const server = createServer((req, res) => {
+    if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[]}');
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
