@@ -9,6 +9,7 @@ import { Stats, type StatsJson } from '../exec/stats.js';
 import { readMarkers, resolvedConfigPath, type StagePlan } from '../exec/task.js';
 import { CosmoError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { chainFingerprint } from './fingerprint.js';
 import { STAGES } from './stages.js';
 
 export interface StageResult {
@@ -31,13 +32,22 @@ export interface PipelineOptions extends RunOptions {
 /** Folder of a stage's output shards. */
 export const stageDir = (cfg: Pick<CorpusConfig, 'output_dir'>, stage: string) => join(cfg.output_dir, stage);
 
+export interface PlannedStage {
+  def: StageDef;
+  inputDir: string | undefined;
+  /** Identifies the settings of this stage and every stage before it. */
+  fingerprint: string;
+}
+
 /** The enabled stages in order, each with the folder it reads from. */
-export function planStages(cfg: CorpusConfig): { def: StageDef; inputDir: string | undefined }[] {
-  const plan: { def: StageDef; inputDir: string | undefined }[] = [];
+export function planStages(cfg: CorpusConfig): PlannedStage[] {
+  const plan: PlannedStage[] = [];
   let input: string | undefined;
+  let fingerprint = '';
   for (const def of STAGES) {
     if (!def.enabled(cfg)) continue;
-    plan.push({ def, inputDir: input });
+    fingerprint = chainFingerprint(fingerprint, def.name, cfg);
+    plan.push({ def, inputDir: input, fingerprint });
     if (!def.auxiliary) input = stageDir(cfg, def.name);
   }
   return plan;
@@ -46,19 +56,24 @@ export function planStages(cfg: CorpusConfig): { def: StageDef; inputDir: string
 /** A stage name selects that stage and its inner steps (`dedup` selects `dedup-signatures`, …). */
 const selects = (name: string, stage: string) => stage === name || stage.startsWith(`${name}-`);
 
-/** Refuse to mix outputs of runs with different task counts in one folder. */
-async function claimStageDir(outputDir: string, stage: string, tasks: number): Promise<void> {
+/** Refuse to mix, in one folder, outputs of runs with different task counts or different settings. */
+async function claimStageDir(outputDir: string, stage: string, tasks: number, fingerprint: string): Promise<void> {
   const file = join(outputDir, '.stage.json');
   if (existsSync(file)) {
-    const prev = JSON.parse(readFileSync(file, 'utf8')) as { tasks: number };
+    const prev = JSON.parse(readFileSync(file, 'utf8')) as { tasks: number; fingerprint?: string };
     if (prev.tasks !== tasks)
       throw new CosmoError(
         `${outputDir} holds a ${stage} run with ${prev.tasks} tasks, but the config now asks for ${tasks}. ` +
           `Keep tasks at ${prev.tasks}, or delete ${outputDir} to redo this stage.`,
       );
+    if (prev.fingerprint !== undefined && prev.fingerprint !== fingerprint)
+      throw new CosmoError(
+        `${outputDir} was made with other settings than the config now has (the ${stage} settings or an earlier stage's changed). ` +
+          `Delete ${outputDir} and the stage folders after it to redo them, or choose another output folder.`,
+      );
     return;
   }
-  await writeJsonAtomic(file, { stage, tasks });
+  await writeJsonAtomic(file, { stage, tasks, fingerprint });
 }
 
 /** Run the pipeline (or the stages in `only`), resuming whatever an earlier run left unfinished. */
@@ -70,8 +85,8 @@ export async function runPipeline(cfg: CorpusConfig, opts: PipelineOptions): Pro
   if (cfg.executor.type === 'slurm') {
     // The whole run is submitted at once (one chained job array per stage); finalize runs here.
     const stages: (SlurmStage & { started: number; before: number })[] = [];
-    for (const { def, inputDir } of selected) {
-      const { plan, before } = await prepareStage(def, cfg, inputDir, opts);
+    for (const { def, inputDir, fingerprint } of selected) {
+      const { plan, before } = await prepareStage(def, cfg, inputDir, fingerprint, opts);
       stages.push({ def, plan, started: Date.now(), before });
     }
     await runStagesSlurm(cfg, stages, {
@@ -84,19 +99,13 @@ export async function runPipeline(cfg: CorpusConfig, opts: PipelineOptions): Pro
     });
     return results;
   }
-  for (const { def, inputDir } of selected) results.push(await runOneStage(def, cfg, inputDir, opts, signal));
+  for (const stage of selected) results.push(await runOneStage(stage, cfg, opts, signal));
   return results;
 }
 
-async function runOneStage(
-  def: StageDef,
-  cfg: CorpusConfig,
-  inputDir: string | undefined,
-  opts: PipelineOptions,
-  signal: AbortSignal,
-): Promise<StageResult> {
+async function runOneStage({ def, inputDir, fingerprint }: PlannedStage, cfg: CorpusConfig, opts: PipelineOptions, signal: AbortSignal): Promise<StageResult> {
   const started = Date.now();
-  const { plan, before } = await prepareStage(def, cfg, inputDir, opts);
+  const { plan, before } = await prepareStage(def, cfg, inputDir, fingerprint, opts);
   const log = opts.log.child(def.name);
   const failures: TaskFailure[] = await runStageLocal(def, cfg, plan, { workers: cfg.executor.workers, log, signal });
   return completeStage(def, cfg, plan, failures, opts, signal, started, before);
@@ -107,11 +116,12 @@ async function prepareStage(
   def: StageDef,
   cfg: CorpusConfig,
   inputDir: string | undefined,
+  fingerprint: string,
   opts: PipelineOptions,
 ): Promise<{ plan: StagePlan; before: number }> {
   const outputDir = stageDir(cfg, def.name);
   const tasks = def.tasks(cfg);
-  await claimStageDir(outputDir, def.name, tasks);
+  await claimStageDir(outputDir, def.name, tasks, fingerprint);
   const plan: StagePlan = {
     stage: def.name,
     worldSize: tasks,
@@ -139,10 +149,12 @@ async function completeStage(
   const { outputDir, worldSize: tasks } = plan;
   const log = opts.log.child(def.name);
   if (failures.length > 0) {
+    const where = (f: TaskFailure) => `${f.error}${f.log ? ` (log: ${f.log})` : ''}`;
     throw new CosmoError(
-      `stage ${def.name}: ${failures.length} of ${tasks} task(s) failed\n` +
-        failures.map((f) => `  task ${f.rank}: ${f.error}${f.log ? ` (log: ${f.log})` : ''}`).join('\n') +
-        `\nRerun the same command to retry only the failed tasks.`,
+      (tasks === 1
+        ? `stage ${def.name} failed: ${where(failures[0]!)}`
+        : `stage ${def.name}: ${failures.length} of ${tasks} tasks failed\n` + failures.map((f) => `  task ${f.rank}: ${where(f)}`).join('\n')) +
+        `\nOnce fixed, rerun the same command: finished work is kept, and only what failed runs again.`,
     );
   }
   const stats = new Stats();

@@ -129,7 +129,7 @@ describe('slurm executor', () => {
       (e: unknown) => e as Error,
     );
     const seedsDir = stageDir(cfg, 'seeds');
-    expect(err.message).toContain('stage seeds: 1 of 3 task(s) failed');
+    expect(err.message).toContain('stage seeds: 1 of 3 tasks failed');
     expect(err.message).toContain(`task 1: `);
     expect(err.message).toContain('missing.jsonl');
     expect(err.message).toContain(`(log: ${taskLogPath(seedsDir, 1)})`);
