@@ -9,6 +9,13 @@ export const dedupSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** With more than one task dedup runs as four sharded steps (signatures, buckets, clusters, filter); with one, in one pass. */
   tasks: z.number().int().positive().default(1),
+  /**
+   * Worker threads that compute MinHash signatures while the task's main thread reads and parses
+   * its input; 0 computes them on the main thread. Unset: the cores the task may use (its share of
+   * the machine when several tasks run at once), at most 4, and 0 on a single core. Any value gives
+   * the same result.
+   */
+  threads: z.number().int().min(0).optional(),
   /** Remove documents whose normalised text is identical before comparing MinHash signatures. */
   exact: z.boolean().default(true),
   /** Near-duplicate removal with MinHash LSH; off leaves exact dedup only. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { MinHasher } from './minhash.js';
 import { U32List, U64Map } from './tables.js';
 import { CosmoError } from '../util/errors.js';
+import { SIG_AT } from './pool.js';
 
 /**
  * What the signature step learns about one shard of documents, indexed by the document's position
@@ -72,6 +73,36 @@ export class SignatureBuilder {
       const list = this.out.bands[band]!;
       list.push(this.keys[2 * band]!);
       list.push(this.keys[2 * band + 1]!);
+      list.push(doc);
+    }
+  }
+
+  /**
+   * Add a document hashed elsewhere (a worker thread, see pool.ts): `rec[at..]` holds its exact key,
+   * word count and, when the hasher saw no earlier copy, its signature and band keys. The result
+   * is exactly that of `add(id, text)`.
+   */
+  addHashed(id: string, rec: Uint32Array, at: number): void {
+    const doc = this.out.docs;
+    this.out.ids.push(id);
+    const hi = rec[at]!;
+    const lo = rec[at + 1]!;
+    const words = rec[at + 2]!;
+    this.out.exact.push(hi);
+    this.out.exact.push(lo);
+    const copy = words > 0 && this.seen.getOrSet(hi, lo, doc) >= 0;
+    if (!this.minhash || copy || words === 0) {
+      this.out.sigs.pushAll(this.zeros);
+      return;
+    }
+    if (rec[at + 3] !== 1) throw new CosmoError(`dedup: document ${doc} (${id}) came back from its worker without a signature`);
+    const hashes = this.hasher.hashes;
+    const sig = at + SIG_AT;
+    this.out.sigs.pushAll(rec.subarray(sig, sig + hashes));
+    for (let band = 0, k = sig + hashes; band < this.out.bands.length; band++, k += 2) {
+      const list = this.out.bands[band]!;
+      list.push(rec[k]!);
+      list.push(rec[k + 1]!);
       list.push(doc);
     }
   }

@@ -5,10 +5,12 @@ import type { StageDef, TaskContext } from '../exec/stage.js';
 import { readTaskInput, writeShard } from '../io/shards.js';
 import { readJsonl } from '../io/jsonl.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { writeTaskShards } from '../io/jsonl-writer.js';
+import { writeTaskShards, type JsonlWriter } from '../io/jsonl-writer.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import { MinHasher } from './minhash.js';
+import { defaultThreads, SignaturePool } from './pool.js';
+import { BATCH_CHARS, BATCH_DOCS, hashJsonl, ownedJsonlShards, pipelined, splitJsonl, type Batch } from './threaded.js';
 import { cluster, EdgeFinder, type Removal } from './cluster.js';
 import {
   readSignatureMeta,
@@ -51,13 +53,67 @@ function inputOf(ctx: TaskContext): AsyncGenerator<Sample> {
   });
 }
 
-async function buildSignatures(cfg: CorpusConfig, ctx: TaskContext): Promise<ShardSignatures> {
+/** Worker threads for this task's signatures: the config's, else its share of the cores (see `threads` in config.ts). */
+export function signatureThreads(cfg: CorpusConfig): number {
+  if (cfg.dedup.threads !== undefined) return cfg.dedup.threads;
+  const concurrent = cfg.dedup.tasks > 1 && cfg.executor.type === 'local' ? Math.min(cfg.dedup.tasks, cfg.executor.workers) : 1;
+  return defaultThreads(concurrent);
+}
+
+async function buildSignatures(cfg: CorpusConfig, ctx: TaskContext, pool?: SignaturePool): Promise<{ sigs: ShardSignatures; batches: Batch[] | undefined }> {
   const builder = new SignatureBuilder(new MinHasher(cfg.dedup), cfg.dedup.minhash);
-  for await (const s of inputOf(ctx)) {
-    ctx.signal.throwIfAborted();
-    builder.add(s.id, s.text ?? '');
+  if (!pool) {
+    for await (const s of inputOf(ctx)) {
+      ctx.signal.throwIfAborted();
+      builder.add(s.id, s.text ?? '');
+    }
+    return { sigs: builder.out, batches: undefined };
   }
-  return builder.out;
+  const files = ownedJsonlShards(ctx);
+  if (files) return { sigs: builder.out, batches: await hashJsonl(files, pool, builder, ctx) };
+  // Other formats: records read and parsed here, their texts hashed on the workers.
+  const size = pool.recordSize;
+  async function* batches(): AsyncGenerator<{ ids: string[]; texts: string[] }> {
+    let batch = { ids: [] as string[], texts: [] as string[] };
+    let chars = 0;
+    for await (const s of inputOf(ctx)) {
+      const text = s.text ?? '';
+      batch.ids.push(s.id);
+      batch.texts.push(text);
+      chars += text.length;
+      if (batch.texts.length >= BATCH_DOCS || chars >= BATCH_CHARS) {
+        yield batch;
+        batch = { ids: [], texts: [] };
+        chars = 0;
+      }
+    }
+    if (batch.texts.length) yield batch;
+  }
+  await pipelined(
+    batches(),
+    2 * pool.threads,
+    ctx.signal,
+    (b) => pool.hashTexts(b.texts),
+    (b, r) => {
+      for (let d = 0; d < b.ids.length; d++) builder.addHashed(b.ids[d]!, r.out, d * size);
+    },
+  );
+  return { sigs: builder.out, batches: undefined };
+}
+
+/** A pool of signature workers for this task, or none when the config or the machine says 0 threads. */
+function startPool(cfg: CorpusConfig): SignaturePool | undefined {
+  const threads = signatureThreads(cfg);
+  return threads > 0 ? new SignaturePool({ params: paramsOf(cfg), minhash: cfg.dedup.minhash }, threads) : undefined;
+}
+
+async function withPool<T>(cfg: CorpusConfig, fn: (pool: SignaturePool | undefined) => Promise<T>): Promise<T> {
+  const pool = startPool(cfg);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool?.close();
+  }
 }
 
 /** (hi, lo, doc) triples of exact keys, documents numbered from `offset`; documents without words are left out. */
@@ -103,7 +159,7 @@ export const dedupSignaturesStage: StageDef = {
   enabled: sharded,
   tasks: (cfg) => cfg.dedup.tasks,
   async runTask(cfg, ctx) {
-    const sigs = await buildSignatures(cfg, ctx);
+    const { sigs } = await withPool(cfg, (pool) => buildSignatures(cfg, ctx, pool));
     await writeSignatures(join(ctx.outputDir, String(ctx.rank)), sigs, paramsOf(cfg));
     ctx.stats.inc('docs', sigs.docs);
   },
@@ -198,8 +254,12 @@ export const dedupClustersStage: StageDef = {
 };
 
 /** The one-pass path: signatures, buckets and clusters of this task's whole input, in memory. */
-async function onePass(cfg: CorpusConfig, ctx: TaskContext): Promise<{ ids: string[]; removals: Map<number, RemovalLine> }> {
-  const sigs = await buildSignatures(cfg, ctx);
+async function onePass(
+  cfg: CorpusConfig,
+  ctx: TaskContext,
+  pool: SignaturePool | undefined,
+): Promise<{ ids: string[]; removals: Map<number, RemovalLine>; batches: Batch[] | undefined }> {
+  const { sigs, batches } = await buildSignatures(cfg, ctx, pool);
   const finder = new EdgeFinder(sigs.docs, cfg.dedup.threshold, (doc) => sigs.signature(doc));
   if (cfg.dedup.exact) finder.addExact(exactEntries(sigs.exact.view(), 0));
   if (cfg.dedup.minhash) for (const band of sigs.bands) finder.addBand(band.view());
@@ -208,7 +268,7 @@ async function onePass(cfg: CorpusConfig, ctx: TaskContext): Promise<{ ids: stri
   const { removed, clusters } = cluster(sigs.ids, [finder.edges.view()]);
   ctx.stats.inc('clusters', clusters);
   const line = (r: Removal): RemovalLine => ({ i: r.doc, id: sigs.ids[r.doc]!, duplicate_of: sigs.ids[r.of]!, kind: r.kind });
-  return { ids: sigs.ids, removals: new Map(removed.map((r) => [r.doc, line(r)])) };
+  return { ids: sigs.ids, removals: new Map(removed.map((r) => [r.doc, line(r)])), batches };
 }
 
 async function shardedRemovals(cfg: CorpusConfig, ctx: TaskContext): Promise<{ ids: string[]; removals: Map<number, RemovalLine> }> {
@@ -220,32 +280,52 @@ async function shardedRemovals(cfg: CorpusConfig, ctx: TaskContext): Promise<{ i
   return { ids: meta.ids, removals };
 }
 
+/** Pass 2 on this thread: reread the input and split it into kept and removed records. */
+async function splitRecords(
+  ids: readonly string[],
+  removals: ReadonlyMap<number, RemovalLine>,
+  out: { kept: JsonlWriter; removed: JsonlWriter },
+  ctx: TaskContext,
+): Promise<void> {
+  let i = 0;
+  for await (const s of inputOf(ctx)) {
+    ctx.signal.throwIfAborted();
+    if (ids[i] !== s.id)
+      throw new CosmoError(
+        `dedup: document ${i} of task ${ctx.rank} is ${s.id}, but the signatures have ${ids[i] ?? 'no document'} there: ` +
+          `the input in ${ctx.inputDir} changed since dedup started; delete the dedup-* folders to redo dedup`,
+      );
+    const r = removals.get(i++);
+    if (r) {
+      await out.removed.write({ ...s, duplicate_of: r.duplicate_of, duplicate_kind: r.kind } satisfies RemovedSample);
+      ctx.stats.inc(`removed.${r.kind}`);
+    } else {
+      await out.kept.write(s);
+      ctx.stats.inc('kept');
+    }
+  }
+  if (i !== ids.length) throw new CosmoError(`dedup: task ${ctx.rank} read ${i} documents but the signatures have ${ids.length}; the input changed`);
+  ctx.stats.inc('docs', i);
+}
+
 export const dedupStage: StageDef = {
   name: 'dedup',
   enabled: (cfg) => cfg.dedup.enabled,
   tasks: (cfg) => cfg.dedup.tasks,
   async runTask(cfg, ctx) {
-    const { ids, removals } = cfg.dedup.tasks > 1 ? await shardedRemovals(cfg, ctx) : await onePass(cfg, ctx);
-    await writeTaskShards(ctx.outputDir, ctx.rank, 'removed', async (kept, removed) => {
-      let i = 0;
-      for await (const s of inputOf(ctx)) {
-        ctx.signal.throwIfAborted();
-        if (ids[i] !== s.id)
-          throw new CosmoError(
-            `dedup: document ${i} of task ${ctx.rank} is ${s.id}, but the signatures have ${ids[i] ?? 'no document'} there: ` +
-              `the input in ${ctx.inputDir} changed since dedup started; delete the dedup-* folders to redo dedup`,
-          );
-        const r = removals.get(i++);
-        if (r) {
-          await removed.write({ ...s, duplicate_of: r.duplicate_of, duplicate_kind: r.kind } satisfies RemovedSample);
-          ctx.stats.inc(`removed.${r.kind}`);
-        } else {
-          await kept.write(s);
-          ctx.stats.inc('kept');
-        }
-      }
-      if (i !== ids.length) throw new CosmoError(`dedup: task ${ctx.rank} read ${i} documents but the signatures have ${ids.length}; the input changed`);
-      ctx.stats.inc('docs', i);
+    if (cfg.dedup.tasks > 1) {
+      const { ids, removals } = await shardedRemovals(cfg, ctx);
+      await writeTaskShards(ctx.outputDir, ctx.rank, 'removed', (kept, removed) => splitRecords(ids, removals, { kept, removed }, ctx));
+      return;
+    }
+    await withPool(cfg, async (pool) => {
+      const { ids, removals, batches } = await onePass(cfg, ctx, pool);
+      await writeTaskShards(ctx.outputDir, ctx.rank, 'removed', async (kept, removed) => {
+        if (!pool || !batches) return splitRecords(ids, removals, { kept, removed }, ctx);
+        const docs = await splitJsonl(batches, pool, ids, removals, { kept, removed }, ctx);
+        if (docs !== ids.length) throw new CosmoError(`dedup: task ${ctx.rank} read ${docs} documents but the signatures have ${ids.length}; the input changed`);
+        ctx.stats.inc('docs', docs);
+      });
     });
   },
   async finalize(cfg, ctx) {

@@ -33,6 +33,13 @@ export class JsonlWriter {
     if (this.buffer.length >= 1 << 20) await this.flush();
   }
 
+  /** Append `count` records already serialised as UTF-8 JSONL (one JSON text and a newline each). */
+  async writeBytes(jsonl: Uint8Array, count: number): Promise<void> {
+    await this.flush();
+    this.count += count;
+    if (jsonl.byteLength) await this.fh.write(jsonl);
+  }
+
   private async flush(): Promise<void> {
     if (!this.buffer) return;
     const chunk = this.buffer;

@@ -218,6 +218,21 @@ describe('dedup on planted near-duplicates of real texts', () => {
     expect(kinds(sharded.removed)).toEqual(kinds(onePass.removed));
   });
 
+  it('writes byte for byte the same output with signatures on worker threads as on the main thread', async () => {
+    const files = (dir: string) =>
+      ['dedup/0.jsonl', 'dedup/removed/0.jsonl', 'dedup/report.json'].map((f) => readFileSync(join(dir, f), 'utf8'));
+    const counters = (dir: string) => JSON.parse(readFileSync(join(dir, 'dedup', 'stats.json'), 'utf8')).counters as Record<string, number>;
+    const single = await runDedup(docs, { threads: 0 });
+    expect(single.removed.length).toBeGreaterThan(1000);
+    for (const threads of [1, 3]) {
+      const parallel = await runDedup(docs, { threads });
+      expect(files(parallel.dir)).toEqual(files(single.dir));
+      expect(counters(parallel.dir)).toEqual(counters(single.dir));
+    }
+    // The default (worker threads wherever there are two cores) gives that same output.
+    expect(files(onePass.dir)).toEqual(files(single.dir));
+  });
+
   it('with threshold 0 trusts every bucket match, as datatrove does, and merges more', async () => {
     const plain = await runDedup(docs, { threshold: 0 });
     expect(plain.removed.length).toBeGreaterThanOrEqual(onePass.removed.length);
@@ -256,6 +271,23 @@ describe('dedup steps', () => {
       expect(kept.has(stableId('dots'))).toBe(true);
       expect(res.removed.map((r) => r.id)).not.toContain(failed[0]!.id);
     }
+  });
+
+  it('stops on an abort with worker threads and leaves no partial output', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cosmo-dedup-'));
+    const many = Array.from({ length: 20 }, (_, k) => docs.map((d) => ({ id: `${d.id}-${k}`, text: `${k} ${d.text}` }))).flat();
+    await writeShard(join(dir, 'filter', '0.jsonl'), many);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('stop')), 50);
+    await expect(runPipeline(config(dir, { threads: 2 }), { only: DEDUP_STEPS, log: silentLogger, signal: ac.signal })).rejects.toThrow(/stop/);
+    expect(listShards(join(dir, 'dedup'))).toEqual([]);
+    expect(listShards(join(dir, 'dedup', 'removed'))).toEqual([]);
+    // A rerun completes, with the same result as a run on the main thread.
+    await runPipeline(config(dir, { threads: 2 }), { only: DEDUP_STEPS, log: silentLogger });
+    const again = await readResult(dir);
+    const single = await runDedup(many, { threads: 0 });
+    expect(new Map([...again.root].sort())).toEqual(new Map([...single.root].sort()));
+    expect(again.kept.length + again.removed.length).toBe(many.length);
   });
 
   it('refuses to split an input that changed after the signatures were taken', async () => {

@@ -1,0 +1,305 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { CosmoError } from '../util/errors.js';
+import { MinHasher, type MinHashParams } from './minhash.js';
+import { U64Map } from './tables.js';
+
+/**
+ * Signatures on worker threads. The main thread reads and parses the input and posts batches of
+ * texts to the workers in turn; each worker hashes its batches in order and transfers the results
+ * back as one Uint32Array per batch; the main thread takes the batches back in input order, so the
+ * signatures are exactly those of the single-thread path.
+ */
+
+export interface PoolParams {
+  params: MinHashParams;
+  minhash: boolean;
+}
+
+/** Hash these texts. */
+export interface TextsRequest {
+  kind: 'texts';
+  seq: number;
+  texts: string[];
+}
+
+/** Parse the JSONL lines in these UTF-8 bytes (whole lines) and hash the text of each record. */
+export interface LinesRequest {
+  kind: 'lines';
+  seq: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * Split the JSONL lines in these bytes (the same bytes a `lines` request had) into kept and
+ * removed output. `ids` are the ids the signature pass found in them, `bad` the indices of the
+ * lines it found malformed, `dup` the survivor of each removed document and `dupKind` how it was found.
+ */
+export interface SplitRequest {
+  kind: 'split';
+  seq: number;
+  bytes: Uint8Array;
+  ids: string[];
+  bad: number[];
+  dup: (string | null)[];
+  dupKind: ('exact' | 'near' | null)[];
+}
+
+export type PoolRequest = TextsRequest | LinesRequest | SplitRequest;
+
+export interface HashReply {
+  /** recordSize values per hashed text. */
+  out: Uint32Array;
+  /** For a `lines` request: the lines in the bytes, the id of each record hashed, and the malformed lines (index among the lines), which were not hashed. */
+  lines?: number;
+  ids?: unknown[];
+  bad?: { index: number; reason: string }[];
+}
+
+export interface SplitReply {
+  kept: Uint8Array;
+  keptCount: number;
+  removed: Uint8Array;
+  removedCount: number;
+  /** The first line that is not what the signature pass found there (index among the lines, and the document it would be). */
+  changed?: { line: number; doc: number; id: unknown };
+}
+
+export interface PoolReply {
+  seq: number;
+  hash?: HashReply;
+  split?: SplitReply;
+}
+
+
+/** One hashed document: exact key hi, lo, word count, has-signature flag, `hashes` signature values, 2 * bands band keys. */
+export const recordSize = (hasher: MinHasher) => 4 + hasher.hashes + 2 * hasher.params.bands;
+export const SIG_AT = 4;
+
+/**
+ * Hash `text` into `out` at `at` (see recordSize). The signature is computed when minhash is on,
+ * the text has words and `seen` has not had its exact key yet.
+ */
+export function hashInto(hasher: MinHasher, text: string, minhash: boolean, seen: U64Map, out: Uint32Array, at: number): void {
+  const h = hasher.scan(text);
+  out[at] = h.words ? h.exactHi : 0;
+  out[at + 1] = h.words ? h.exactLo : 0;
+  out[at + 2] = h.words;
+  if (!minhash || h.words === 0 || seen.getOrSet(h.exactHi, h.exactLo, 1) >= 0) return;
+  out[at + 3] = 1;
+  const sig = out.subarray(at + SIG_AT, at + SIG_AT + hasher.hashes);
+  hasher.signature(sig);
+  hasher.bandKeys(sig, out.subarray(at + SIG_AT + hasher.hashes, at + recordSize(hasher)));
+}
+
+/** JSON.parse of a JSONL line, as readJsonl (io/jsonl.ts) does it: the object, or why the line is bad. */
+function parseLine(line: string): { value?: Record<string, unknown>; reason?: string } {
+  try {
+    const value: unknown = JSON.parse(line);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return { reason: 'expected a JSON object' };
+    return { value: value as Record<string, unknown> };
+  } catch (err) {
+    return { reason: `malformed JSON (${(err as Error).message})` };
+  }
+}
+
+/**
+ * The lines of a batch of whole lines, split as node:readline splits them with crlfDelay Infinity
+ * (at \n, \r\n and a lone \r) and decoded as it decodes them (a BOM kept, bad bytes replaced).
+ */
+export function batchLines(bytes: Uint8Array): string[] {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const lines = text.includes('\r') ? text.split(/\r\n|\r|\n/) : text.split('\n');
+  if (lines.at(-1) === '') lines.pop(); // after the final line break
+  return lines;
+}
+
+const isBlank = (line: string) => line.trim() === '';
+
+/** A worker's state: the hasher, and the exact keys it has seen so far. */
+export class PoolWorkerState {
+  readonly hasher: MinHasher;
+  private readonly seen = new U64Map();
+  private readonly size: number;
+  private readonly encoder = new TextEncoder();
+
+  constructor(private readonly params: PoolParams) {
+    this.hasher = new MinHasher(params.params);
+    this.size = recordSize(this.hasher);
+  }
+
+  handle(msg: PoolRequest): { reply: PoolReply; transfer: ArrayBuffer[] } {
+    if (msg.kind === 'split') {
+      const split = this.split(msg);
+      return { reply: { seq: msg.seq, split }, transfer: [split.kept.buffer as ArrayBuffer, split.removed.buffer as ArrayBuffer] };
+    }
+    const hash = msg.kind === 'texts' ? this.hashTexts(msg.texts) : this.hashLines(msg.bytes);
+    return { reply: { seq: msg.seq, hash }, transfer: [hash.out.buffer as ArrayBuffer] };
+  }
+
+  private hashTexts(texts: string[]): HashReply {
+    const out = new Uint32Array(texts.length * this.size);
+    for (let d = 0; d < texts.length; d++) hashInto(this.hasher, texts[d]!, this.params.minhash, this.seen, out, d * this.size);
+    return { out };
+  }
+
+  private hashLines(bytes: Uint8Array): HashReply {
+    const lines = batchLines(bytes);
+    const out = new Uint32Array(lines.length * this.size);
+    const ids: unknown[] = [];
+    const bad: { index: number; reason: string }[] = [];
+    for (let k = 0; k < lines.length; k++) {
+      if (isBlank(lines[k]!)) continue;
+      const { value, reason } = parseLine(lines[k]!);
+      if (!value) {
+        bad.push({ index: k, reason: reason! });
+        continue;
+      }
+      hashInto(this.hasher, (value['text'] ?? '') as string, this.params.minhash, this.seen, out, ids.length * this.size);
+      ids.push(value['id']);
+    }
+    return { out, lines: lines.length, ids, bad };
+  }
+
+  /** The kept and removed output lines of a batch, exactly as the stage's single-thread loop writes them. */
+  private split(msg: SplitRequest): SplitReply {
+    const lines = batchLines(msg.bytes);
+    const bad = new Set(msg.bad);
+    let kept = '';
+    let removed = '';
+    let keptCount = 0;
+    let removedCount = 0;
+    let changed: SplitReply['changed'];
+    let doc = 0;
+    for (let k = 0; k < lines.length && !changed; k++) {
+      if (isBlank(lines[k]!)) continue;
+      const { value } = parseLine(lines[k]!);
+      if (bad.has(k)) {
+        if (value) changed = { line: k, doc, id: value['id'] };
+        continue;
+      }
+      if (!value || doc >= msg.ids.length || value['id'] !== msg.ids[doc]) {
+        changed = { line: k, doc, id: value?.['id'] };
+        continue;
+      }
+      const of = msg.dup[doc];
+      if (of != null) {
+        removed += JSON.stringify({ ...value, duplicate_of: of, duplicate_kind: msg.dupKind[doc] }) + '\n';
+        removedCount++;
+      } else {
+        kept += JSON.stringify(value) + '\n';
+        keptCount++;
+      }
+      doc++;
+    }
+    if (!changed && doc < msg.ids.length) changed = { line: lines.length, doc, id: undefined };
+    const res: SplitReply = { kept: this.encoder.encode(kept), keptCount, removed: this.encoder.encode(removed), removedCount };
+    if (changed) res.changed = changed;
+    return res;
+  }
+}
+
+/** Worker threads to use when the config leaves it open: the cores this process may use, at most 4; 0 on one core. */
+export function defaultThreads(concurrentTasks: number): number {
+  const cores = Math.floor(availableParallelism() / Math.max(1, concurrentTasks));
+  return cores <= 1 ? 0 : Math.min(cores, 4);
+}
+
+/**
+ * The worker module, and how to start it: the compiled .js as it is; from source (tsx, vitest) the
+ * .ts through tsx's loader, registered inside the worker, since Node 20 does not apply the parent's
+ * loader hooks or `--import tsx` in execArgv to worker threads.
+ */
+function startWorker(data: PoolParams): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(`./signature-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+  if (!fromSource) return new Worker(url, { workerData: data });
+  const tsxApi = tsxEsmApi();
+  const code = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
+  return new Worker(code, { eval: true, workerData: data });
+}
+
+/** The URL of tsx's ESM API (its `import` export), found through tsx's package.json from this file. */
+function tsxEsmApi(): string {
+  const pkgFile = createRequire(fileURLToPath(import.meta.url)).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: string | { default: string } }> };
+  const entry = pkg.exports['./esm/api']?.import;
+  const rel = typeof entry === 'string' ? entry : entry?.default;
+  if (!rel) throw new CosmoError(`dedup: cannot find tsx's ESM API in ${pkgFile}, needed to run the signature workers from source`);
+  return pathToFileURL(join(dirname(pkgFile), rel)).href;
+}
+
+interface Waiter {
+  resolve: (reply: PoolReply) => void;
+  reject: (err: Error) => void;
+}
+
+export class SignaturePool {
+  private readonly workers: Worker[];
+  private readonly waiting = new Map<number, Waiter>();
+  private seq = 0;
+  private failure: Error | undefined;
+
+  /** Uint32 values per hashed document in a reply. */
+  readonly recordSize: number;
+
+  constructor(data: PoolParams, threads: number) {
+    this.recordSize = recordSize(new MinHasher(data.params));
+    this.workers = Array.from({ length: threads }, () => {
+      const w = startWorker(data);
+      w.on('message', (msg: PoolReply) => {
+        const waiter = this.waiting.get(msg.seq);
+        this.waiting.delete(msg.seq);
+        waiter?.resolve(msg);
+      });
+      w.on('error', (err) => this.fail(new CosmoError(`dedup: a signature worker failed: ${err.message}`, { cause: err })));
+      w.on('exit', (code) => this.fail(new CosmoError(`dedup: a signature worker exited with code ${code}`)));
+      return w;
+    });
+  }
+
+  get threads(): number {
+    return this.workers.length;
+  }
+
+  /** Hash a batch of texts on the next worker in turn. */
+  hashTexts(texts: string[]): Promise<HashReply> {
+    return this.send({ kind: 'texts', seq: 0, texts }).then((r) => r.hash!);
+  }
+
+  /** Parse and hash a batch of JSONL lines on the next worker in turn; `bytes` is transferred. */
+  hashLines(bytes: Uint8Array): Promise<HashReply> {
+    return this.send({ kind: 'lines', seq: 0, bytes }, [bytes.buffer as ArrayBuffer]).then((r) => r.hash!);
+  }
+
+  /** Split a batch of JSONL lines into kept and removed output on the next worker in turn; `bytes` is transferred. */
+  split(req: Omit<SplitRequest, 'kind' | 'seq'>): Promise<SplitReply> {
+    return this.send({ ...req, kind: 'split', seq: 0 }, [req.bytes.buffer as ArrayBuffer]).then((r) => r.split!);
+  }
+
+  private send(msg: PoolRequest, transfer: ArrayBuffer[] = []): Promise<PoolReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    msg.seq = this.seq++;
+    const done = new Promise<PoolReply>((resolve, reject) => this.waiting.set(msg.seq, { resolve, reject }));
+    this.workers[msg.seq % this.workers.length]!.postMessage(msg, transfer);
+    return done;
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiting.values()) w.reject(this.failure);
+    this.waiting.clear();
+  }
+
+  async close(): Promise<void> {
+    this.failure ??= new CosmoError('dedup: the signature pool is closed');
+    const workers = this.workers.splice(0);
+    for (const w of workers) w.removeAllListeners('exit');
+    this.fail(this.failure);
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

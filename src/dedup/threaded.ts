@@ -1,0 +1,253 @@
+import { statSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import type { TaskContext } from '../exec/stage.js';
+import type { JsonlWriter } from '../io/jsonl-writer.js';
+import { listShards } from '../io/shards.js';
+import { CosmoError, InputError } from '../util/errors.js';
+import type { SignaturePool } from './pool.js';
+import type { SignatureBuilder } from './signatures.js';
+
+/**
+ * The one-pass dedup stage's two passes over JSONL input with a signature pool. The main thread
+ * only cuts the files into batches of whole lines (at newline bytes, never decoding them) and
+ * writes the output bytes that come back; the worker threads decode, parse, hash and serialise.
+ * Each line is handled as io/jsonl.ts's readJsonl and the single-thread stage handle it (blank
+ * lines skipped, the same errors for malformed ones, the same output bytes), so the result is
+ * identical. The second pass reads the very byte ranges of the first.
+ */
+
+/** Bytes per batch posted to a worker (a batch ends at the first line break after this many). */
+export const BATCH_BYTES = 1 << 18;
+/** Texts per batch, and a bound on their characters, where records are read here (other formats). */
+export const BATCH_DOCS = 256;
+export const BATCH_CHARS = 1 << 18;
+
+/** The JSONL shards this task owns whole, in order; undefined where only the generic reader will do (gzip, Parquet, fewer shards than tasks). */
+export function ownedJsonlShards(ctx: TaskContext): string[] | undefined {
+  if (!ctx.inputDir) return undefined;
+  const shards = listShards(ctx.inputDir);
+  if (shards.length < ctx.worldSize) return undefined;
+  const mine = shards.filter((_, i) => i % ctx.worldSize === ctx.rank);
+  return mine.every((f) => f.endsWith('.jsonl')) ? mine : undefined;
+}
+
+/** A batch of whole lines: its place in its file, and what the signature pass found in it. */
+export interface Batch {
+  file: string;
+  start: number;
+  length: number;
+  /** Line number of its first line, 1-based. */
+  firstLine: number;
+  /** Its first document's index in the task, and its document count. */
+  firstDoc: number;
+  docs: number;
+  /** Its malformed lines (skipped with skipBad), as indices among its lines. */
+  bad: number[];
+}
+
+/** The batches of whole lines of `file`, each ending at the first \n after `batchBytes` bytes (or at the end of the file), copied out. */
+export async function* byteBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
+  const fh = await open(file, 'r');
+  try {
+    let buf = Buffer.allocUnsafe(Math.max(1 << 22, 2 * batchBytes));
+    let base = 0; // file offset of buf[0]
+    let len = 0; // bytes held in buf
+    let pos = 0; // where the next batch starts in buf
+    let eof = false;
+    for (;;) {
+      let cut = -1;
+      for (;;) {
+        const from = pos + batchBytes - 1;
+        if (from < len) cut = buf.subarray(0, len).indexOf(10, from);
+        if (cut >= 0 || eof) break;
+        if (pos > 0) {
+          buf.copy(buf, 0, pos, len);
+          base += pos;
+          len -= pos;
+          pos = 0;
+        }
+        if (len === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, len);
+          buf = bigger;
+        }
+        const { bytesRead } = await fh.read(buf, len, buf.length - len, base + len);
+        if (bytesRead === 0) eof = true;
+        len += bytesRead;
+      }
+      const end = cut >= 0 ? cut + 1 : len;
+      if (end <= pos) return;
+      const bytes = new Uint8Array(end - pos); // its own buffer, to be transferred
+      bytes.set(buf.subarray(pos, end));
+      yield { start: base + pos, bytes };
+      pos = end;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** `p`, or a rejection as soon as `signal` aborts. */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * `start` each item in input order with at most `depth` in flight, and `finish` each in that same
+ * order once its result is in. Stops at the first error or abort.
+ */
+export async function pipelined<T, R>(
+  items: AsyncIterable<T>,
+  depth: number,
+  signal: AbortSignal,
+  start: (item: T) => Promise<R>,
+  finish: (item: T, result: R) => void | Promise<void>,
+): Promise<void> {
+  const queue: { item: T; result: Promise<R> }[] = [];
+  const takeOldest = async () => {
+    const { item, result } = queue.shift()!;
+    await finish(item, await abortable(result, signal));
+  };
+  for await (const item of items) {
+    signal.throwIfAborted();
+    const result = start(item);
+    result.catch(() => undefined); // one left behind by an error or abort must not crash the process
+    queue.push({ item, result });
+    if (queue.length >= depth) await takeOldest();
+  }
+  while (queue.length) await takeOldest();
+}
+
+/** Batches in flight per worker: enough to keep every worker busy while the main thread reads or writes. */
+const DEPTH_PER_THREAD = 4;
+
+/** Pass 1: parse the records of `files` and add each to `builder`; returns the batches, for pass 2. */
+export async function hashJsonl(files: string[], pool: SignaturePool, builder: SignatureBuilder, ctx: TaskContext): Promise<Batch[]> {
+  const batches: Batch[] = [];
+  const size = pool.recordSize;
+  async function* read(): AsyncGenerator<{ file: string; start: number; bytes: Uint8Array }> {
+    for (const file of files) for await (const b of byteBatches(file)) yield { file, ...b };
+  }
+  let line = 1;
+  let doc = 0;
+  let file: string | undefined;
+  await pipelined(
+    read(),
+    DEPTH_PER_THREAD * pool.threads,
+    ctx.signal,
+    (b) => {
+      const length = b.bytes.byteLength; // read before the transfer detaches it
+      return pool.hashLines(b.bytes).then((r) => ({ r, length }));
+    },
+    (b, { r, length }) => {
+      if (b.file !== file) {
+        file = b.file;
+        line = 1;
+      }
+      for (const { index, reason } of r.bad ?? []) {
+        if (!ctx.options.skipBad) throw new InputError(b.file, line + index, `${reason}; pass --skip-bad to skip and count bad lines`);
+        ctx.stats.inc('bad_lines');
+      }
+      const ids = r.ids ?? [];
+      for (let d = 0; d < ids.length; d++) builder.addHashed(ids[d] as string, r.out, d * size);
+      batches.push({ file: b.file, start: b.start, length, firstLine: line, firstDoc: doc, docs: ids.length, bad: (r.bad ?? []).map((x) => x.index) });
+      line += r.lines ?? 0;
+      doc += ids.length;
+    },
+  );
+  return batches;
+}
+
+export interface Removed {
+  duplicate_of: string;
+  kind: 'exact' | 'near';
+}
+
+/** Pass 2: write each record of the batches to `kept`, or to `removed` with its survivor, as the single-thread loop does; returns the documents read. */
+export async function splitJsonl(
+  batches: Batch[],
+  pool: SignaturePool,
+  ids: readonly string[],
+  removals: ReadonlyMap<number, Removed>,
+  out: { kept: JsonlWriter; removed: JsonlWriter },
+  ctx: TaskContext,
+): Promise<number> {
+  const changed = (what: string) =>
+    new CosmoError(`dedup: ${what}: the input in ${ctx.inputDir} changed since dedup started; delete the dedup-* folders to redo dedup`);
+  // The same files, each as long as the signature pass read it: no lines appended, none cut.
+  const files = [...new Set(batches.map((b) => b.file))];
+  const added = (ownedJsonlShards(ctx) ?? []).filter((f) => !files.includes(f) && statSync(f).size > 0);
+  if (added.length) throw changed(`${added.join(', ')} appeared`);
+  const lengths = new Map<string, number>(files.map((f) => [f, 0]));
+  for (const b of batches) lengths.set(b.file, b.start + b.length);
+  for (const [file, length] of lengths) {
+    const size = (await stat(file)).size;
+    if (size !== length) throw changed(`${file} has ${size} bytes, but ${length} when the signatures were taken`);
+  }
+  async function* read(): AsyncGenerator<Batch & { bytes: Uint8Array }> {
+    for (const file of files) {
+      const fh = await open(file, 'r');
+      try {
+        for (const b of batches) {
+          if (b.file !== file) continue;
+          const bytes = new Uint8Array(b.length);
+          let got = 0;
+          while (got < b.length) {
+            const { bytesRead } = await fh.read(bytes, got, b.length - got, b.start + got);
+            if (bytesRead === 0) throw changed(`${file} is shorter than when the signatures were taken`);
+            got += bytesRead;
+          }
+          yield { ...b, bytes };
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+  const kinds = (b: Batch) => {
+    let exact = 0;
+    let near = 0;
+    for (let d = b.firstDoc; d < b.firstDoc + b.docs; d++) {
+      const kind = removals.get(d)?.kind;
+      if (kind === 'exact') exact++;
+      else if (kind === 'near') near++;
+    }
+    return { exact, near };
+  };
+  await pipelined(
+    read(),
+    DEPTH_PER_THREAD * pool.threads,
+    ctx.signal,
+    (b) => {
+      const docs = [...Array(b.docs).keys()].map((k) => removals.get(b.firstDoc + k));
+      return pool.split({
+        bytes: b.bytes,
+        ids: ids.slice(b.firstDoc, b.firstDoc + b.docs),
+        bad: b.bad,
+        dup: docs.map((r) => r?.duplicate_of ?? null),
+        dupKind: docs.map((r) => r?.kind ?? null),
+      });
+    },
+    async (b, r) => {
+      if (r.changed) {
+        const { line, doc, id } = r.changed;
+        const at = b.firstDoc + doc;
+        const where = `${b.file}:${b.firstLine + line}`;
+        if (b.bad.includes(line)) throw changed(`${where} was malformed when the signatures were taken and is not now`);
+        throw changed(`document ${at} of task ${ctx.rank} (${where}) is ${String(id)}, but the signatures have ${ids[at] ?? 'no document'} there`);
+      }
+      await out.removed.writeBytes(r.removed, r.removedCount);
+      await out.kept.writeBytes(r.kept, r.keptCount);
+      const { exact, near } = kinds(b);
+      // Counters as the single-thread loop leaves them: one that never counted is absent, not 0.
+      for (const [name, n] of [['bad_lines', b.bad.length], ['removed.exact', exact], ['removed.near', near], ['kept', r.keptCount]] as const)
+        if (n > 0) ctx.stats.inc(name, n);
+    },
+  );
+  return batches.reduce((n, b) => n + b.docs, 0);
+}
