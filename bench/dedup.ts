@@ -2,8 +2,8 @@
  * Dedup throughput and memory on ~1 KB documents of real text (SpamAssassin mail bodies and the
  * shared seeds, cut into 1 KB pieces, plus edited copies so that there is something to remove).
  *   npx tsx bench/dedup.ts [docs=100000]
- * Prints: MinHash signatures/s on one core, the one-pass dedup stage end to end (JSONL in and out),
- * the four sharded steps on 2 worker processes, and dedup memory per document at N and 2N docs.
+ * Prints: MinHash signatures/s on one core, the one-pass dedup stage end to end (JSONL in and out;
+ * with its default worker threads and on the main thread alone), the four sharded steps on 2 worker processes, and dedup memory per document at N and 2N docs.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { MinHasher } from '../src/dedup/minhash.js';
 import { SignatureBuilder } from '../src/dedup/signatures.js';
 import { EdgeFinder, cluster } from '../src/dedup/cluster.js';
 import { DEDUP_STAGES, exactEntries } from '../src/dedup/stage.js';
+import { defaultThreads } from '../src/dedup/pool.js';
 import { editWords, rng, seedTexts, spamAssassinBodies } from '../test/dedup/planted.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -68,12 +69,17 @@ function dedupInMemory(docs: { id: string; text: string }[]): { seconds: number;
   return { seconds, bytesPerDoc, removed: removed.length };
 }
 
-async function stageRun(docs: { id: string; text: string }[], tasks: number, workers: number): Promise<{ seconds: number; steps: string }> {
+async function stageRun(
+  docs: { id: string; text: string }[],
+  tasks: number,
+  workers: number,
+  threads?: number,
+): Promise<{ seconds: number; steps: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'cosmo-bench-dedup-'));
   const perShard = Math.ceil(docs.length / 4);
   for (let i = 0; i < 4; i++) await writeShard(join(dir, 'filter', `${i}.jsonl`), docs.slice(i * perShard, (i + 1) * perShard));
   const cfg = parseConfig(
-    { seeds: [{ kind: 'web', path: 'unused' }], output: dir, dedup: { tasks }, executor: { workers } },
+    { seeds: [{ kind: 'web', path: 'unused' }], output: dir, dedup: { tasks, ...(threads === undefined ? {} : { threads }) }, executor: { workers } },
     { file: join(dir, 'corpus.yaml'), baseDir: dir },
   );
   const t0 = performance.now();
@@ -81,6 +87,11 @@ async function stageRun(docs: { id: string; text: string }[], tasks: number, wor
   const seconds = (performance.now() - t0) / 1000;
   rmSync(dir, { recursive: true, force: true });
   return { seconds, steps: results.map((r) => `${r.stage} ${(r.duration_ms / 1000).toFixed(1)} s`).join(', ') };
+}
+
+function signatureThreadsNote(): string {
+  const threads = defaultThreads(1);
+  return threads ? `${threads} worker threads beside the main thread` : 'one core: no worker threads';
 }
 
 /** Dedup memory per document, measured in a fresh process so that nothing else is on the heap. */
@@ -120,9 +131,12 @@ console.log(`dedup benchmark: ${N} docs of ${kb.toFixed(2)} KB on average`);
 const mem = dedupInMemory(half);
 console.log(`dedup in memory, 1 core:            ${Math.round(N / mem.seconds).toLocaleString('en')} docs/s (${mem.removed} removed)`);
 
-// 3. The pipeline stage end to end, JSONL in and out: one pass, then four sharded steps on 2 workers.
+// 3. The pipeline stage end to end, JSONL in and out: one pass (the default config: worker threads
+// beside the main thread), one pass on the main thread alone, then four sharded steps on 2 workers.
 const one = await stageRun(half, 1, 1);
-console.log(`dedup stage, one pass, 1 process:   ${Math.round(N / one.seconds).toLocaleString('en')} docs/s`);
+console.log(`dedup stage, one pass, 1 process:   ${Math.round(N / one.seconds).toLocaleString('en')} docs/s (${signatureThreadsNote()})`);
+const mainOnly = await stageRun(half, 1, 1, 0);
+console.log(`dedup stage, one pass, main thread: ${Math.round(N / mainOnly.seconds).toLocaleString('en')} docs/s (threads: 0)`);
 const two = await stageRun(half, 2, 2);
 console.log(
   `dedup stage, 4 steps on 2 workers:  ${Math.round(N / two.seconds).toLocaleString('en')} docs/s ` +

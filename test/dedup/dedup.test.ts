@@ -290,6 +290,40 @@ describe('dedup steps', () => {
     expect(again.kept.length + again.removed.length).toBe(many.length);
   });
 
+  it('reads JSONL on worker threads exactly as on the main thread: CRLF, lone CR, blank lines, bad lines, no final newline', async () => {
+    const line = (d: Doc) => JSON.stringify(d);
+    const body = [
+      line(docs[0]!),
+      '',
+      '   ',
+      line(docs[1]!) + '\r',
+      '{"id": "broken", ',
+      line(docs[2]!),
+      '[1, 2]',
+      line({ id: stableId('copy-crlf'), text: docs[0]!.text }),
+    ].join('\n');
+    const run = async (threads: number, skipBad: boolean) => {
+      const dir = mkdtempSync(join(tmpdir(), 'cosmo-dedup-'));
+      await writeShard(join(dir, 'filter', '0.jsonl'), docs.slice(3, 200));
+      writeFileSync(join(dir, 'filter', '1.jsonl'), body + '\r' + line(docs[3]!) + '\r\n\r\n' + line(docs[4]!));
+      const res = await runPipeline(config(dir, { threads }), { only: DEDUP_STEPS, log: silentLogger, skipBad }).then(
+        () => undefined,
+        (err: Error) => err.message.replaceAll(dir, '<dir>'),
+      );
+      if (res !== undefined) return { error: res };
+      const read = (f: string) => readFileSync(join(dir, 'dedup', f), 'utf8');
+      const counters = JSON.parse(read('stats.json')).counters as Record<string, number>;
+      return { kept: read('0.jsonl'), removed: read('removed/0.jsonl'), counters };
+    };
+    const single = await run(0, true);
+    expect(single.counters?.['bad_lines']).toBe(4); // two bad lines, counted on each of the two passes
+    expect(single.removed).toContain(stableId('copy-crlf'));
+    expect(await run(2, true)).toEqual(single);
+    const error = await run(0, false);
+    expect(error.error).toMatch(/1\.jsonl:5: malformed JSON/);
+    expect(await run(2, false)).toEqual(error);
+  });
+
   it('refuses to split an input that changed after the signatures were taken', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cosmo-dedup-'));
     await writeShard(join(dir, 'filter', '0.jsonl'), docs);
@@ -304,7 +338,8 @@ describe('dedup steps', () => {
     await writeShard(join(dir, 'filter', '0.jsonl'), docs);
     await runPipeline(config(dir, { tasks: 2 }), { only: ['dedup-signatures'], log: silentLogger });
     await expect(runPipeline(config(dir, { tasks: 2, bands: 10 }), { only: DEDUP_STEPS, log: silentLogger })).rejects.toThrow(
-      /computed with .*"bands":14.*delete the dedup-\* folders/,
+      // The pipeline's stage fingerprint refuses it first; dedup's own check (checkParams) is the backstop.
+      /dedup-signatures was made with other settings|computed with .*"bands":14.*delete the dedup-\* folders/,
     );
   });
 
