@@ -17,14 +17,19 @@ export function stageSettings(stage: string, cfg: CorpusConfig): unknown {
       const models = [...new Set(g.engines.map((e) => e.model))].sort();
       return { params: g.params, max_tokens_by_format: g.max_tokens_by_format, system_prompt: g.system_prompt, json_schema: g.json_schema, models };
     }
-    case 'filter':
-      return cfg.filter;
+    case 'filter': {
+      const { concurrency: _c, engines, ...judge } = cfg.filter.judge;
+      return { ...cfg.filter, judge: { ...judge, models: engines?.map((e) => e.model) } };
+    }
     case 'decontaminate':
       return cfg.decontaminate;
     case 'export':
       return cfg.export;
-    default:
-      return stage.startsWith('dedup') ? cfg.dedup : undefined;
+    default: {
+      if (!stage.startsWith('dedup')) return undefined;
+      const { threads: _t, ...dedup } = cfg.dedup;
+      return dedup;
+    }
   }
 }
 
