@@ -1,11 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runTask } from '../../src/exec/task.js';
-import { generateStage, shardPath } from '../../src/generate/stage.js';
-import { silentLogger } from '../../src/util/log.js';
+import { shardPath } from '../../src/generate/stage.js';
 import { startMockOpenAI, type MockServer } from '../helpers/mock-openai.js';
 import { tinyModelPath } from '../helpers/tiny-model.js';
-import { corpusConfig, makePrompts, readSamples, tmp, writePrompts } from './helpers.js';
+import { corpusConfig, generate, makePrompts, readSamples, tmp, writePrompts } from './helpers.js';
 
 let server: MockServer | undefined;
 afterAll(async () => server?.close());
@@ -24,14 +22,7 @@ describe('generate with the embedded llama.cpp engine', () => {
       params: { max_tokens: 12, temperature: 0.8, seed: 3 },
     });
     const outputDir = join(dir, 'generate');
-    const marker = await runTask(
-      generateStage,
-      cfg,
-      { stage: 'generate', worldSize: 1, inputDir: join(dir, 'prompts'), outputDir, workDir: dir, options: { progress: 'none' } },
-      0,
-      silentLogger,
-      new AbortController().signal,
-    );
+    const marker = await generate(cfg);
     const samples = readSamples(shardPath(outputDir, 0));
     expect(samples.map((s) => s.id)).toEqual(prompts.map((p) => p.id));
     expect(samples.filter((s) => s.error)).toEqual([]);

@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runTask } from '../../src/exec/task.js';
-import { generateStage, metricsPath, shardPath } from '../../src/generate/stage.js';
+import { metricsPath, shardPath } from '../../src/generate/stage.js';
 import type { GenerateMetrics } from '../../src/generate/metrics.js';
-import { silentLogger } from '../../src/util/log.js';
 import { mockReply, startMockOpenAI, type MockServer } from '../helpers/mock-openai.js';
-import { corpusConfig, makePrompts, readSamples, tmp, writePrompts } from './helpers.js';
+import { corpusConfig, generate, makePrompts, readSamples, tmp, writePrompts } from './helpers.js';
 
 const servers: MockServer[] = [];
 afterAll(async () => {
@@ -34,14 +32,7 @@ describe('generate under faults, over real HTTP', () => {
       cache: false,
     });
     const outputDir = join(dir, 'generate');
-    const marker = await runTask(
-      generateStage,
-      cfg,
-      { stage: 'generate', worldSize: 1, inputDir: join(dir, 'prompts'), outputDir, workDir: dir, options: { progress: 'none' } },
-      0,
-      silentLogger,
-      new AbortController().signal,
-    );
+    const marker = await generate(cfg);
 
     const samples = readSamples(shardPath(outputDir, 0));
     expect(samples).toHaveLength(N);

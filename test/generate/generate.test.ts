@@ -2,12 +2,12 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CorpusConfig } from '../../src/config/schema.js';
-import { runTask, isTaskDone, type StagePlan } from '../../src/exec/task.js';
-import { generateStage, ledgerPath, metricsPath, shardPath } from '../../src/generate/stage.js';
+import { isTaskDone } from '../../src/exec/task.js';
+import { ledgerPath, metricsPath, shardPath } from '../../src/generate/stage.js';
 import type { GenerateMetrics } from '../../src/generate/metrics.js';
-import { createLogger, silentLogger, type Logger } from '../../src/util/log.js';
+import { createLogger } from '../../src/util/log.js';
 import { mockReply, startMockOpenAI, type MockServer } from '../helpers/mock-openai.js';
-import { corpusConfig, makePrompts, readSamples, tmp, writePrompts } from './helpers.js';
+import { corpusConfig, generate, makePrompts, readSamples, tmp, writePrompts } from './helpers.js';
 
 const servers: MockServer[] = [];
 afterEach(async () => {
@@ -20,21 +20,6 @@ async function mock(opts: Parameters<typeof startMockOpenAI>[0] = {}): Promise<M
 }
 
 const endpoint = (url: string, extra: Record<string, unknown> = {}) => ({ type: 'openai', base_url: url, model: 'm', concurrency: 16, ...extra });
-
-function plan(cfg: CorpusConfig, worldSize = 1): StagePlan {
-  return {
-    stage: 'generate',
-    worldSize,
-    inputDir: join(cfg.output_dir, 'prompts'),
-    outputDir: join(cfg.output_dir, 'generate'),
-    workDir: cfg.output_dir,
-    options: { progress: 'none' },
-  };
-}
-
-function generate(cfg: CorpusConfig, opts: { rank?: number; worldSize?: number; log?: Logger; signal?: AbortSignal } = {}) {
-  return runTask(generateStage, cfg, plan(cfg, opts.worldSize), opts.rank ?? 0, opts.log ?? silentLogger, opts.signal ?? new AbortController().signal);
-}
 
 const outDir = (cfg: CorpusConfig) => join(cfg.output_dir, 'generate');
 

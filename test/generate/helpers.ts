@@ -5,7 +5,9 @@ import { parseConfig } from '../../src/config/load.js';
 import type { CorpusConfig } from '../../src/config/schema.js';
 import { stableId } from '../../src/records/id.js';
 import type { PromptRecord } from '../../src/records/types.js';
-import type { GeneratedSample } from '../../src/generate/stage.js';
+import { generateStage, type GeneratedSample } from '../../src/generate/stage.js';
+import { runTask, type StagePlan } from '../../src/exec/task.js';
+import { silentLogger, type Logger } from '../../src/util/log.js';
 
 export const tmp = () => mkdtempSync(join(tmpdir(), 'cosmo-gen-'));
 
@@ -49,4 +51,20 @@ export function readSamples(file: string): GeneratedSample[] {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as GeneratedSample);
+}
+
+function generatePlan(cfg: CorpusConfig, worldSize = 1): StagePlan {
+  return {
+    stage: 'generate',
+    worldSize,
+    inputDir: join(cfg.output_dir, 'prompts'),
+    outputDir: join(cfg.output_dir, 'generate'),
+    workDir: cfg.output_dir,
+    options: { progress: 'none' },
+  };
+}
+
+/** Run one generate task in this process, as the executor would; resolves to its completion marker. */
+export function generate(cfg: CorpusConfig, opts: { rank?: number; worldSize?: number; log?: Logger; signal?: AbortSignal } = {}) {
+  return runTask(generateStage, cfg, generatePlan(cfg, opts.worldSize), opts.rank ?? 0, opts.log ?? silentLogger, opts.signal ?? new AbortController().signal);
 }

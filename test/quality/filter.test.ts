@@ -8,39 +8,15 @@ import { QualityFilter, type RejectedSample } from '../../src/quality/filter.js'
 import { repetitionFailure } from '../../src/quality/repetition.js';
 import { collect, listShards, readAll, writeShard } from '../../src/io/shards.js';
 import { runPipeline } from '../../src/pipeline/run.js';
-import { stableId } from '../../src/records/id.js';
 import type { Sample } from '../../src/records/types.js';
 import { silentLogger } from '../../src/util/log.js';
 import { seedTexts } from '../dedup/planted.js';
 import { hasSharedData } from '../helpers/shared-data.js';
+import { makeSample } from '../helpers/sample.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'cosmo-filter-'));
 
-/** A generated sample around `text`, with a token count of ~1.3 per word unless given. */
-function sample(text: string, over: Partial<Sample> = {}): Sample {
-  return {
-    id: stableId(text, over),
-    prompt: 'Write a textbook section.',
-    seed_id: 'seed',
-    seed_data: '',
-    seed_source: 'test',
-    format: 'textbook',
-    audience: 'college',
-    template_id: 'textbook',
-    template_version: 1,
-    language: 'en',
-    text,
-    token_length: Math.round(text.split(/\s+/).length * 1.3),
-    model: 'test-model',
-    finish_reason: 'stop',
-    usage: { prompt_tokens: 10, completion_tokens: 10 },
-    gen_params: { temperature: 0.6, top_p: 0.95, max_tokens: 1024 },
-    engine: 'test',
-    latency_ms: 1,
-    created_at: '2026-01-01T00:00:00.000Z',
-    ...over,
-  };
-}
+const sample = makeSample;
 
 const cfg = (over: Record<string, unknown> = {}): FilterConfig => filterSchema.parse(over);
 /** Real prose: OpenStax intros and C4 pages of 200+ words from the shared seeds. */

@@ -12,38 +12,23 @@ import { runPipeline } from '../../src/pipeline/run.js';
 import { filterSchema } from '../../src/quality/config.js';
 import type { FilteredSample, RejectedSample } from '../../src/quality/filter.js';
 import { JUDGE_SCHEMA, Judge, loadRubric, parseJudgement } from '../../src/quality/judge.js';
-import { stableId } from '../../src/records/id.js';
 import type { Sample } from '../../src/records/types.js';
 import { silentLogger } from '../../src/util/log.js';
 import { tinyModelPath } from '../helpers/tiny-model.js';
+import { makeSample } from '../helpers/sample.js';
 import { seedTexts, spamAssassinBodies } from '../dedup/planted.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'cosmo-judge-'));
 
-function sample(text: string, over: Partial<Sample> = {}): Sample {
-  return {
-    id: stableId(text, over),
+/** The judge's samples: middle-school textbook sections of 400 tokens unless `over` says otherwise. */
+const sample = (text: string, over: Partial<Sample> = {}): Sample =>
+  makeSample(text, {
     prompt: 'Write a textbook section for middle school students about the extract.',
-    seed_id: 'seed',
-    seed_data: '',
-    seed_source: 'test',
-    format: 'textbook',
     audience: 'middle_school',
-    template_id: 'textbook',
-    template_version: 1,
-    language: 'en',
-    text,
     token_length: 400,
-    model: 'test-model',
-    finish_reason: 'stop',
     usage: { prompt_tokens: 10, completion_tokens: 400 },
-    gen_params: { temperature: 0.6, top_p: 0.95, max_tokens: 1024 },
-    engine: 'test',
-    latency_ms: 1,
-    created_at: '2026-01-01T00:00:00.000Z',
     ...over,
-  };
-}
+  });
 
 /** The grader of the HTTP judge below: a deterministic score from the judged text. */
 const scoreOf = (text: string) => text.split(/\s+/).filter(Boolean).length % 6;
