@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SEED_KINDS, type SeedRecord } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
+import { shippedDir } from '../util/shipped.js';
 
 /** Formats the shipped templates write (users may add more in their own templates). */
 export const FORMATS = [
@@ -82,16 +83,6 @@ export interface TemplateSet {
   rules: Record<string, string>;
 }
 
-/** The templates shipped with cosmo (templates/prompts at the package root). */
-export function builtinTemplatesDir(): string {
-  let dir = import.meta.dirname;
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'templates', 'prompts');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new CosmoError(`cannot find the built-in templates folder (templates/prompts) above ${import.meta.dirname}`);
-}
 
 /** Parse `{{slot}}`, `{{#section}}…{{/section}}` and `{{^inverted}}…{{/inverted}}`. */
 export function compile(source: string, where: string): Node[] {
@@ -157,7 +148,7 @@ export function loadTemplates(userDirs: string[] = []): TemplateSet {
   const byId = new Map<string, Template>();
   const audiences: Record<string, AudienceProfile> = {};
   const rules: Record<string, string> = {};
-  for (const dir of [builtinTemplatesDir(), ...userDirs.map((d) => resolve(d))]) {
+  for (const dir of [shippedDir('prompts'), ...userDirs.map((d) => resolve(d))]) {
     for (const file of yamlFiles(dir)) {
       let raw: unknown;
       try {

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { BoilerplateConfig } from './config.js';
 import { CosmoError } from '../util/errors.js';
+import { shippedDir } from '../util/shipped.js';
 
 const patternFileSchema = z.strictObject({
   version: z.number().int(),
@@ -19,16 +20,6 @@ export interface OpenerPattern {
   action?: 'strip' | 'drop';
 }
 
-/** The data folder shipped with cosmo (templates/quality at the package root). */
-export function builtinQualityDir(): string {
-  let dir = import.meta.dirname;
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'templates', 'quality');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new CosmoError(`cannot find the built-in data folder (templates/quality) above ${import.meta.dirname}`);
-}
 
 function compilePattern(id: string, pattern: string, where: string): RegExp {
   try {
@@ -40,7 +31,7 @@ function compilePattern(id: string, pattern: string, where: string): RegExp {
 
 /** Patterns from a YAML file (the built-in list when `file` is undefined). Errors name the file. */
 export function loadOpenerPatterns(file?: string): OpenerPattern[] {
-  const path = file ?? join(builtinQualityDir(), 'boilerplate.yaml');
+  const path = file ?? join(shippedDir('quality'), 'boilerplate.yaml');
   let raw: unknown;
   try {
     raw = parse(readFileSync(path, 'utf8'));

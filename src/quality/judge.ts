@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Engine } from '../engines/types.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
-import { builtinQualityDir } from './boilerplate.js';
+import { shippedDir } from '../util/shipped.js';
 import type { JudgeConfig } from './config.js';
 
 const rubricSchema = z.strictObject({
@@ -35,7 +35,7 @@ export const JUDGE_SCHEMA = {
 
 /** A rubric from a YAML file, or the built-in one named `id`. Errors name the file. */
 export function loadRubric(id: string, file?: string): Rubric {
-  const path = file ?? join(builtinQualityDir(), 'judge', `${id}.yaml`);
+  const path = file ?? join(shippedDir('quality'), 'judge', `${id}.yaml`);
   let raw: unknown;
   try {
     raw = parse(readFileSync(path, 'utf8'));

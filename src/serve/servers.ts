@@ -8,17 +8,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sbatch, scancel, sleep, squeue, waitGone, type QueueEntry } from '../exec/slurm.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { shippedDir } from '../util/shipped.js';
 
 export const SERVER_ENGINES = ['vllm', 'tgi', 'sglang', 'custom'] as const;
 export type ServerEngine = (typeof SERVER_ENGINES)[number];
 
 /** Where the shipped templates live (`templates/serve/<engine>.sbatch`), from src/ or dist/. */
-export const TEMPLATE_DIR = fileURLToPath(new URL('../../templates/serve/', import.meta.url));
+export const TEMPLATE_DIR = shippedDir('serve');
 
 /** Ports the servers listen on by default; instance i gets port + i, so instances sharing a node do not collide. */
 const DEFAULT_PORT: Record<ServerEngine, number> = { vllm: 8000, tgi: 8080, sglang: 30000, custom: 8000 };
