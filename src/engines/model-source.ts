@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import cliProgress from 'cli-progress';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { sleep } from '../util/sleep.js';
 
 export interface HfModelRef {
   owner: string;
@@ -104,7 +105,7 @@ export async function resolveModelPath(spec: string, opts: ModelSourceOptions = 
     // A lock without a heartbeat belongs to a download that was killed: take it over.
     const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
     if (age > STALE_LOCK_MS) await rm(lock, { force: true });
-    else await sleep(LOCK_POLL_MS, opts.signal);
+    else await pause(LOCK_POLL_MS, opts.signal);
   }
 }
 
@@ -112,14 +113,11 @@ const HEARTBEAT_MS = 2_000;
 const STALE_LOCK_MS = 15_000;
 const LOCK_POLL_MS = 250;
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(new CosmoError('model download cancelled'));
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
-    const onAbort = () => (clearTimeout(t), reject(new CosmoError('model download cancelled')));
-    signal?.addEventListener('abort', onAbort, { once: true });
+/** Wait between lock polls; a cancelled wait means a cancelled download. */
+const pause = (ms: number, signal?: AbortSignal): Promise<void> =>
+  sleep(ms, signal).catch(() => {
+    throw new CosmoError('model download cancelled');
   });
-}
 
 async function isFile(path: string): Promise<boolean> {
   try {

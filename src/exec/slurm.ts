@@ -20,6 +20,7 @@ import type { SlurmConfig, SlurmResources } from './config.js';
 import { workerCommand, type TaskFailure } from './local.js';
 import type { StageDef } from './stage.js';
 import { isTaskDone, TASK_ENV, type StagePlan } from './task.js';
+import { sleep as abortableSleep } from '../util/sleep.js';
 
 // ---------------------------------------------------------------------------------------------
 // The Slurm commands, as small typed calls. Shared with `cosmo serve`.
@@ -98,16 +99,8 @@ export async function waitGone(jobIds: string[], pollMs: number, timeoutMs = 60_
   }
 }
 
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+/** Wait `ms`, ending early (without error) when the signal aborts: callers check the signal themselves. */
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> => abortableSleep(ms, signal).catch(() => undefined);
 
 /** A string as one single-quoted shell word. */
 export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
