@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../src/config/load.js';
+import { corpusEnv, parseConfig } from '../src/pipeline/corpus.js';
 import { runTask } from '../src/exec/task.js';
 import { writeShard } from '../src/io/shards.js';
 import { stableId } from '../src/records/id.js';
@@ -96,8 +96,9 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await runTask(
       generateStage,
-      cfg,
-      { stage: 'generate', worldSize: 1, inputDir: join(dir, 'prompts'), outputDir, workDir: dir, options: { progress: 'none' } },
+      cfg.generate,
+      corpusEnv(cfg),
+      { stage: 'generate', worldSize: 1, inputDir: join(dir, 'prompts'), outputDir, workDir: dir, options: { progress: 'none' }, dirs: {}, concurrent: 1 },
       0,
       silentLogger,
       new AbortController().signal,

@@ -5,10 +5,10 @@
  *
  *   npx tsx bench/decontam.ts [samples=20000]
  */
-import { loadBenchmarkDir } from '../src/decontam/benchmarks.js';
-import { Decontaminator, type DecontamMode } from '../src/decontam/decontaminator.js';
+import { loadBenchmarkDir } from '../src/decontaminate/benchmarks.js';
+import { Decontaminator, type DecontamMode } from '../src/decontaminate/decontaminator.js';
 import { sharedPath, hasSharedData } from '../test/helpers/shared-data.js';
-import { plant, rng, sampleItems, seedParagraphs, VARIANTS } from '../test/decontam/planted-corpus.js';
+import { plant, rng, sampleItems, seedParagraphs, VARIANTS } from '../test/decontaminate/planted-corpus.js';
 
 /** Wall-clock and CPU milliseconds (the CPU figure is steadier on a shared, busy machine). */
 const clock = () => ({ wall: performance.now(), cpu: process.cpuUsage().user / 1000 });

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../src/config/load.js';
+import { parseConfig } from '../src/pipeline/corpus.js';
 import { writeShard } from '../src/io/shards.js';
 import { runPipeline } from '../src/pipeline/run.js';
 import { silentLogger } from '../src/util/log.js';

@@ -7,9 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadConfig, resolvePath } from '../src/config/load.js';
+import { corpusEnv, loadConfig, resolvePath } from '../src/pipeline/corpus.js';
+import { JsonlWriter } from '../src/io/jsonl-writer.js';
 import { loadSeeds } from '../src/seeds/load.js';
-import { buildFromSeeds, shardRange, writeJsonlStreaming } from '../src/prompts/stage.js';
+import { buildFromSeeds, shardRange } from '../src/prompts/stage.js';
 import type { SeedRecord } from '../src/records/types.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
@@ -29,12 +30,14 @@ const rates = { build: [] as number[], total: [] as number[], buildCpu: [] as nu
 for (let r = 0; r < runs; r++) {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const set = buildFromSeeds(cfg, seeds);
+  const set = buildFromSeeds(cfg.prompts, corpusEnv(cfg), seeds);
   const t1 = performance.now();
   const c1 = process.cpuUsage(c0);
   for (let rank = 0; rank < cfg.prompts.tasks; rank++) {
     const [a, b] = shardRange(set.size, rank, cfg.prompts.tasks);
-    await writeJsonlStreaming(join(out, `${rank}.jsonl`), set.records(a, b));
+    const w = await JsonlWriter.open(join(out, `${rank}.jsonl`));
+    for (const p of set.records(a, b)) await w.write(p);
+    await w.commit();
   }
   const t2 = performance.now();
   const cpu = (c1.user + c1.system) / 1e6;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../src/config/load.js';
+import { parseConfig } from '../src/pipeline/corpus.js';
 import { runPipeline } from '../src/pipeline/run.js';
 import { startServers } from '../src/serve/servers.js';
 import { silentLogger } from '../src/util/log.js';

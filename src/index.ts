@@ -5,17 +5,19 @@
 export * from './records/index.js';
 export * from './config/index.js';
 export * from './io/index.js';
-export { JsonlWriter, writeTaskShards } from './io/jsonl-writer.js';
-export { CosmoError, InputError } from './util/errors.js';
+export { JsonlWriter } from './io/jsonl-writer.js';
+export { CosmoError, InputError, InterruptedError } from './util/errors.js';
 export { createLogger, silentLogger, type Logger } from './util/log.js';
+export { redact, registerSecret } from './util/redact.js';
 
+export { corpusSchema, loadConfig, parseConfig, resolvePath, type CorpusConfig } from './pipeline/corpus.js';
 export { runPipeline, planStages, stageDir, type StageResult, type PipelineOptions } from './pipeline/run.js';
 export { dryRun, formatDryRun, type DryRunReport } from './pipeline/dry-run.js';
-export { STAGES, getStage } from './pipeline/stages.js';
-export type { StageDef, TaskContext, RunOptions } from './exec/stage.js';
+export { STAGES, REGISTRY, getStage, checkRegistry } from './pipeline/registry.js';
+export { defineStage, type StageDef, type AnyStage, type TaskContext, type StageContext, type CorpusEnv, type RunOptions } from './exec/stage.js';
 export { Stats, type StatsJson } from './exec/stats.js';
-export { runStageLocal } from './exec/local.js';
-export { runStagesSlurm } from './exec/slurm.js';
+export { createExecutor } from './exec/create.js';
+export type { Executor, StageJob } from './exec/executor.js';
 export { startServers, type ServeOptions, type RunningServers } from './serve/servers.js';
 
 export { loadSeeds, seedsStage } from './seeds/index.js';
@@ -25,12 +27,13 @@ export { createEmbeddedEngine, type EmbeddedEngine } from './engines/embedded.js
 export { writeTestModel } from './engines/gguf.js';
 export { resolveModelPath } from './engines/model-source.js';
 export { generateStage, runGenerateTask } from './generate/stage.js';
-export { filterStage } from './quality/stage.js';
-export { QualityFilter } from './quality/filter.js';
-export { Judge } from './quality/judge.js';
+export { filterStage } from './filter/stage.js';
+export { QualityFilter } from './filter/filter.js';
+export { Judge } from './filter/judge.js';
 export { DEDUP_STAGES } from './dedup/stage.js';
 export { MinHasher, estimatedJaccard } from './dedup/minhash.js';
-export { decontamStage } from './decontam/stage.js';
-export { Decontaminator } from './decontam/decontaminator.js';
-export { loadBenchmarkDir } from './decontam/benchmarks.js';
-export { exportStage, readExport, EXPORT_COLUMNS } from './export/stage.js';
+export { decontaminateStage } from './decontaminate/stage.js';
+export { Decontaminator } from './decontaminate/decontaminator.js';
+export { loadBenchmarkDir } from './decontaminate/benchmarks.js';
+export { exportStage, readExport } from './export/stage.js';
+export { EXPORT_COLUMNS } from './export/columns.js';

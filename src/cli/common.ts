@@ -1,7 +1,6 @@
+import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
-import type { CorpusConfig } from '../config/schema.js';
-import type { EngineConfig } from '../generate/config.js';
+import { loadConfig, type CorpusConfig } from '../pipeline/corpus.js';
 
 export interface CommonOptions {
   model?: string;
@@ -23,17 +22,21 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--output <dir>', 'output folder (overrides the corpus file)');
 }
 
-/** The corpus config with command-line overrides applied. */
+/** A path typed on the command line: relative to the current folder, not the corpus file's. */
+const fromHere = (p: string) => (isAbsolute(p) ? p : resolve(p));
+
+/** The corpus config with command-line overrides applied (before validation, so they are checked like the file). */
 export function configFromOptions(file: string, opts: CommonOptions): CorpusConfig {
-  const cfg = loadConfig(file);
-  if (opts.output) cfg.output_dir = opts.output.startsWith('/') ? opts.output : `${process.cwd()}/${opts.output}`;
-  if (opts.workers) cfg.executor = { ...cfg.executor, workers: Math.max(1, Number(opts.workers) | 0) };
-  const engines: EngineConfig[] = [];
-  if (opts.model) {
-    const base = cfg.generate.engines.find((e) => e.type === 'embedded');
-    engines.push({ threads: 2, sequences: 4, context_size: 4096, ...base, type: 'embedded', model: opts.model });
-  }
-  if (opts.endpoint) engines.push({ type: 'openai', base_url: opts.endpoint, model: opts.endpointModel ?? 'default', concurrency: 64 });
-  if (engines.length) cfg.generate = { ...cfg.generate, engines };
-  return cfg;
+  return loadConfig(file, (raw) => {
+    if (opts.output) raw.output = fromHere(opts.output);
+    if (opts.workers) raw.executor = { ...(raw.executor as object), workers: Math.max(1, Number(opts.workers) | 0) };
+    const engines: unknown[] = [];
+    const generate = (raw.generate ?? {}) as Record<string, unknown>;
+    if (opts.model) {
+      const base = ((generate.engines ?? []) as Record<string, unknown>[]).find((e) => e.type === 'embedded');
+      engines.push({ ...base, type: 'embedded', model: opts.model.startsWith('hf:') ? opts.model : fromHere(opts.model) });
+    }
+    if (opts.endpoint) engines.push({ type: 'openai', base_url: opts.endpoint, model: opts.endpointModel ?? 'default' });
+    if (engines.length) raw.generate = { ...generate, engines, endpoints_file: undefined };
+  });
 }

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { decontamSchema } from '../decontam/config.js';
-import { buildDecontaminator } from '../decontam/load.js';
-import { reportMarkdown } from '../decontam/report.js';
-import { scanFiles } from '../decontam/scan.js';
+import { decontamSchema } from '../decontaminate/config.js';
+import { buildDecontaminator } from '../decontaminate/load.js';
+import { reportMarkdown } from '../decontaminate/report.js';
+import { scanFiles } from '../decontaminate/scan.js';
 import { JsonlWriter } from '../io/jsonl-writer.js';
 import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
@@ -50,7 +50,7 @@ export function registerContamination(program: Command): void {
       });
       if (!parsed.success) throw new CosmoError(`contamination: ${parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}`);
       const log = createLogger('contamination');
-      const dc = await buildDecontaminator({ base_dir: process.cwd(), decontaminate: parsed.data }, log);
+      const dc = await buildDecontaminator(parsed.data, undefined, log);
       const out = opts.matches ? await JsonlWriter.open(resolve(opts.matches)) : undefined;
       try {
         const { report } = await scanFiles(

@@ -3,8 +3,6 @@ import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerDebug } from './debug.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
-import { registerSeeds } from './seeds.js';
-import { registerPrompts } from './prompts.js';
 import { registerStageCommands } from './stages.js';
 import { registerContamination } from './contamination.js';
 
@@ -14,8 +12,6 @@ const program = new Command()
   .showHelpAfterError();
 
 registerRun(program);
-registerSeeds(program);
-registerPrompts(program);
 registerStageCommands(program);
 registerContamination(program);
 registerDebug(program);

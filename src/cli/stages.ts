@@ -1,29 +1,35 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { runPipeline } from '../pipeline/run.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { REGISTRY } from '../pipeline/registry.js';
+import { runPipeline, stageDir } from '../pipeline/run.js';
+import { formatPromptStats, promptStatsOfDir } from '../prompts/stats.js';
 import { createLogger } from '../util/log.js';
 import { addCommonOptions, configFromOptions, type CommonOptions } from './common.js';
-import { printSummary } from './run.js';
 import { withInterrupt } from './interrupt.js';
+import { printSummary } from './run.js';
 
-const STAGE_COMMANDS: Record<string, string> = {
-  generate: 'generate a sample for every prompt, resuming after any crash',
-  filter: 'drop short, truncated, repetitive or boilerplate samples (rejects kept with their reason)',
-  dedup: 'remove exact and near-duplicate samples (MinHash LSH)',
-  decontaminate: 'remove samples that contain benchmark items, with a per-benchmark report',
-  export: 'write the dataset as Parquet / JSONL.gz shards with a dataset card',
-};
+/** `cosmo prompts` builds the seeds first when they are missing: both are quick and deterministic. */
+const ALSO_RUNS: Record<string, string[]> = { prompts: ['seeds'] };
 
-/** `cosmo <stage> corpus.yaml`: run one stage alone, reading what earlier stages left on disk. */
+/** `cosmo <stage> corpus.yaml` for every stage of the registry: that stage alone, reading what earlier stages left on disk. */
 export function registerStageCommands(program: Command): void {
-  for (const [stage, description] of Object.entries(STAGE_COMMANDS)) {
-    addCommonOptions(program.command(stage).description(description).argument('<corpus.yaml>', 'corpus file')).action(
-      async (file: string, opts: CommonOptions) => {
-        const cfg = configFromOptions(file, opts);
-        const log = createLogger();
-        const progress = process.stderr.isTTY ? 'bar' : 'lines';
-        const results = await withInterrupt((signal) => runPipeline(cfg, { only: [stage], log, signal, skipBad: opts.skipBad, progress }));
-        printSummary(results);
-      },
-    );
+  for (const def of REGISTRY) {
+    if (!def.description) continue;
+    const cmd = addCommonOptions(program.command(def.name).description(def.description).argument('<corpus.yaml>', 'corpus file'));
+    if (def.name === 'prompts') cmd.option('--stats', 'print and write the distribution of sources, formats, audiences, languages and templates');
+    cmd.action(async (file: string, opts: CommonOptions & { stats?: boolean }) => {
+      const cfg = configFromOptions(file, opts);
+      const progress = process.stderr.isTTY ? 'bar' : 'lines';
+      const only = [...(ALSO_RUNS[def.name] ?? []), def.name];
+      const results = await withInterrupt((signal) => runPipeline(cfg, { only, log: createLogger(), signal, skipBad: opts.skipBad, progress }));
+      printSummary(results);
+      if (opts.stats) {
+        const dir = stageDir(cfg, 'prompts');
+        const stats = await promptStatsOfDir(dir);
+        await writeJsonAtomic(join(dir, 'distribution.json'), stats);
+        process.stdout.write(`\n${formatPromptStats(stats)}\n\nwritten: ${join(dir, 'distribution.json')}\n`);
+      }
+    });
   }
 }

@@ -1,2 +1,1 @@
-export * from './schema.js';
 export * from './load.js';

@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { CosmoError } from '../util/errors.js';
-import { corpusSchema, type CorpusConfig } from './schema.js';
+
+/**
+ * Reading a YAML config and validating it against a zod schema, with errors a person can act on:
+ * each problem names its key path, what was expected, and its line in the file. Which schema is
+ * up to the caller: the corpus schema is composed from the stages, higher up, in pipeline/.
+ */
 
 /** A config that failed validation; the message lists every problem with its key path and line. */
 export class ConfigError extends CosmoError {
@@ -19,17 +23,38 @@ export class ConfigError extends CosmoError {
   }
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** The type of a value as a person would name it in YAML terms. */
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_value':
-      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${typeName(input)}`;
     case 'invalid_type':
-      return issue.input === undefined ? `required (${issue.expected})` : `expected ${issue.expected}, got ${typeof issue.input}`;
+      return input === undefined ? `required (${issue.expected})` : `expected ${issue.expected}, got ${typeName(input)}`;
+    case 'invalid_union':
+      return input === undefined ? 'required' : `${issue.message.replace(/^Invalid input$/, 'not one of the accepted forms')}, got ${typeName(input)}`;
     default:
       return issue.message;
   }
+}
+
+/** The value at `path` in a parsed document. */
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let v = raw;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
 }
 
 /** The 1-based line of the YAML node at `path`, or of its nearest existing parent. */
@@ -41,34 +66,34 @@ function lineOf(doc: Document, counter: LineCounter, path: PropertyKey[]): numbe
   return undefined;
 }
 
-/** Validate a parsed config object. `file` names the source in errors; `baseDir` anchors relative paths. */
-export function parseConfig(
-  raw: unknown,
-  opts: { file: string; baseDir: string; doc?: Document; counter?: LineCounter },
-): CorpusConfig {
-  const result = corpusSchema.safeParse(raw);
-  if (!result.success) {
-    throw new ConfigError(
-      opts.file,
-      result.error.issues.map((issue) => {
-        const path = issue.path as PropertyKey[];
-        // For unknown keys, point at the offending key itself.
-        const at = issue.code === 'unrecognized_keys' && issue.keys[0] ? [...path, issue.keys[0]] : path;
-        return {
-          path: at.map(String).join('.'),
-          line: opts.doc && opts.counter ? lineOf(opts.doc, opts.counter, at) : undefined,
-          message: describeIssue(issue),
-        };
-      }),
-    );
-  }
-  const cfg = result.data;
-  const output = cfg.output ?? `out/${cfg.name}`;
-  return { ...cfg, base_dir: opts.baseDir, output_dir: resolve(opts.baseDir, output) };
+/** Where a config came from: `file` names it in errors; `doc` and `counter` give lines. */
+export interface ConfigSource {
+  file: string;
+  doc?: Document;
+  counter?: LineCounter;
 }
 
-/** Read, parse and validate a corpus YAML file. */
-export function loadConfig(file: string): CorpusConfig {
+/** Validate a parsed config object against `schema`; a failure lists every problem with its key path and line. */
+export function validate<S extends z.ZodType>(schema: S, raw: unknown, src: ConfigSource): z.output<S> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    src.file,
+    result.error.issues.map((issue) => {
+      const path = issue.path as PropertyKey[];
+      // For unknown keys, point at the offending key itself.
+      const at = issue.code === 'unrecognized_keys' && issue.keys[0] ? [...path, issue.keys[0]] : path;
+      return {
+        path: at.map(String).join('.'),
+        line: src.doc && src.counter ? lineOf(src.doc, src.counter, at) : undefined,
+        message: describeIssue(issue, valueAt(raw, path)),
+      };
+    }),
+  );
+}
+
+/** Read and parse a YAML file: its plain value, and what `validate` needs to name lines. */
+export function readYaml(file: string): { raw: unknown } & Required<ConfigSource> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -82,10 +107,5 @@ export function loadConfig(file: string): CorpusConfig {
     const line = e.linePos?.[0].line;
     throw new CosmoError(`${file}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`);
   }
-  return parseConfig(doc.toJS(), { file, baseDir: dirname(resolve(file)), doc, counter });
-}
-
-/** A path from the config, made absolute against the corpus file's folder. */
-export function resolvePath(cfg: Pick<CorpusConfig, 'base_dir'>, p: string): string {
-  return isAbsolute(p) ? p : resolve(cfg.base_dir, p);
+  return { raw: doc.toJS(), file, doc, counter };
 }

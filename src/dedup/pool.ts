@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { batchLines } from '../io/lines.js';
+import { SAMPLE_RECORD } from '../records/check.js';
 import { CosmoError } from '../util/errors.js';
+import { siblingModule, tsxEntry } from '../util/runtime.js';
 import { MinHasher, type MinHashParams } from './minhash.js';
 import { U64Map } from './tables.js';
 
@@ -96,26 +95,17 @@ export function hashInto(hasher: MinHasher, text: string, minhash: boolean, seen
   hasher.bandKeys(sig, out.subarray(at + SIG_AT + hasher.hashes, at + recordSize(hasher)));
 }
 
-/** JSON.parse of a JSONL line, as readJsonl (io/jsonl.ts) does it: the object, or why the line is bad. */
+/** JSON.parse of a JSONL line, as the runner's input reader does it (io/jsonl.ts + the sample check): the object, or why the line is bad. */
 function parseLine(line: string): { value?: Record<string, unknown>; reason?: string } {
   try {
     const value: unknown = JSON.parse(line);
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return { reason: 'expected a JSON object' };
+    const why = SAMPLE_RECORD.check(value as Record<string, unknown>);
+    if (why) return { reason: `not a ${SAMPLE_RECORD.kind} record: ${why}` };
     return { value: value as Record<string, unknown> };
   } catch (err) {
     return { reason: `malformed JSON (${(err as Error).message})` };
   }
-}
-
-/**
- * The lines of a batch of whole lines, split as node:readline splits them with crlfDelay Infinity
- * (at \n, \r\n and a lone \r) and decoded as it decodes them (a BOM kept, bad bytes replaced).
- */
-export function batchLines(bytes: Uint8Array): string[] {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  const lines = text.includes('\r') ? text.split(/\r\n|\r|\n/) : text.split('\n');
-  if (lines.at(-1) === '') lines.pop(); // after the final line break
-  return lines;
 }
 
 const isBlank = (line: string) => line.trim() === '';
@@ -215,22 +205,10 @@ export function defaultThreads(concurrentTasks: number): number {
  * loader hooks or `--import tsx` in execArgv to worker threads.
  */
 function startWorker(data: PoolParams): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(`./signature-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-  if (!fromSource) return new Worker(url, { workerData: data });
-  const tsxApi = tsxEsmApi();
-  const code = `import(${JSON.stringify(tsxApi)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
+  const url = siblingModule('signature-worker', import.meta.url);
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: data });
+  const code = `import(${JSON.stringify(tsxEntry('./esm/api'))}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
   return new Worker(code, { eval: true, workerData: data });
-}
-
-/** The URL of tsx's ESM API (its `import` export), found through tsx's package.json from this file. */
-function tsxEsmApi(): string {
-  const pkgFile = createRequire(fileURLToPath(import.meta.url)).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: string | { default: string } }> };
-  const entry = pkg.exports['./esm/api']?.import;
-  const rel = typeof entry === 'string' ? entry : entry?.default;
-  if (!rel) throw new CosmoError(`dedup: cannot find tsx's ESM API in ${pkgFile}, needed to run the signature workers from source`);
-  return pathToFileURL(join(dirname(pkgFile), rel)).href;
 }
 
 interface Waiter {

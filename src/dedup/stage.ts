@@ -1,16 +1,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CorpusConfig } from '../config/schema.js';
-import type { StageDef, TaskContext } from '../exec/stage.js';
-import { readTaskInput, writeShard } from '../io/shards.js';
+import { defineStage, type TaskContext } from '../exec/stage.js';
+import { writeShard } from '../io/shards.js';
 import { readJsonl } from '../io/jsonl.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { writeTaskShards, type JsonlWriter } from '../io/jsonl-writer.js';
+import type { JsonlWriter } from '../io/jsonl-writer.js';
+import { SAMPLE_RECORD } from '../records/check.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
+import { dedupSchema, type DedupConfig } from './config.js';
 import { MinHasher } from './minhash.js';
 import { defaultThreads, SignaturePool } from './pool.js';
-import { BATCH_CHARS, BATCH_DOCS, hashJsonl, ownedJsonlShards, pipelined, splitJsonl, type Batch } from './threaded.js';
+import { BATCH_CHARS, BATCH_DOCS, hashJsonl, pipelined, splitJsonl, type Batch } from './threaded.js';
 import { cluster, EdgeFinder, type Removal } from './cluster.js';
 import {
   readSignatureMeta,
@@ -38,45 +39,37 @@ export const CLUSTERS = 'dedup-clusters';
 /** A removed document: the sample plus the id of the survivor it duplicates. */
 export type RemovedSample = Sample & { duplicate_of: string; duplicate_kind: 'exact' | 'near' };
 
-const sharded = (cfg: CorpusConfig) => cfg.dedup.enabled && cfg.dedup.tasks > 1;
+const sharded = (cfg: DedupConfig) => cfg.enabled && cfg.tasks > 1;
 
-function paramsOf(cfg: CorpusConfig) {
-  const { ngram, bands, rows, seed, exact, minhash, threshold } = cfg.dedup;
+function paramsOf(cfg: DedupConfig) {
+  const { ngram, bands, rows, seed, exact, minhash, threshold } = cfg;
   return { ngram, bands, rows, seed, exact, minhash, threshold };
 }
 
-function inputOf(ctx: TaskContext): AsyncGenerator<Sample> {
-  if (!ctx.inputDir) throw new CosmoError(`${ctx.stage}: no input stage before dedup`);
-  return readTaskInput<Sample>(ctx.inputDir, ctx.rank, ctx.worldSize, {
-    skipBad: ctx.options.skipBad,
-    onBad: () => ctx.stats.inc('bad_lines'),
-  });
-}
+type Ctx = TaskContext<Sample>;
 
 /** Worker threads for this task's signatures: the config's, else its share of the cores (see `threads` in config.ts). */
-export function signatureThreads(cfg: CorpusConfig): number {
-  if (cfg.dedup.threads !== undefined) return cfg.dedup.threads;
-  const concurrent = cfg.dedup.tasks > 1 && cfg.executor.type === 'local' ? Math.min(cfg.dedup.tasks, cfg.executor.workers) : 1;
-  return defaultThreads(concurrent);
+export function signatureThreads(cfg: DedupConfig, concurrentTasks: number): number {
+  return cfg.threads ?? defaultThreads(concurrentTasks);
 }
 
-async function buildSignatures(cfg: CorpusConfig, ctx: TaskContext, pool?: SignaturePool): Promise<{ sigs: ShardSignatures; batches: Batch[] | undefined }> {
-  const builder = new SignatureBuilder(new MinHasher(cfg.dedup), cfg.dedup.minhash);
+async function buildSignatures(cfg: DedupConfig, ctx: Ctx, pool?: SignaturePool): Promise<{ sigs: ShardSignatures; batches: Batch[] | undefined }> {
+  const builder = new SignatureBuilder(new MinHasher(cfg), cfg.minhash);
   if (!pool) {
-    for await (const s of inputOf(ctx)) {
+    for await (const s of ctx.input()) {
       ctx.signal.throwIfAborted();
       builder.add(s.id, s.text ?? '');
     }
     return { sigs: builder.out, batches: undefined };
   }
-  const files = ownedJsonlShards(ctx);
+  const files = ctx.inputFiles();
   if (files) return { sigs: builder.out, batches: await hashJsonl(files, pool, builder, ctx) };
   // Other formats: records read and parsed here, their texts hashed on the workers.
   const size = pool.recordSize;
   async function* batches(): AsyncGenerator<{ ids: string[]; texts: string[] }> {
     let batch = { ids: [] as string[], texts: [] as string[] };
     let chars = 0;
-    for await (const s of inputOf(ctx)) {
+    for await (const s of ctx.input()) {
       const text = s.text ?? '';
       batch.ids.push(s.id);
       batch.texts.push(text);
@@ -102,13 +95,13 @@ async function buildSignatures(cfg: CorpusConfig, ctx: TaskContext, pool?: Signa
 }
 
 /** A pool of signature workers for this task, or none when the config or the machine says 0 threads. */
-function startPool(cfg: CorpusConfig): SignaturePool | undefined {
-  const threads = signatureThreads(cfg);
-  return threads > 0 ? new SignaturePool({ params: paramsOf(cfg), minhash: cfg.dedup.minhash }, threads) : undefined;
+function startPool(cfg: DedupConfig, ctx: Ctx): SignaturePool | undefined {
+  const threads = signatureThreads(cfg, ctx.concurrent);
+  return threads > 0 ? new SignaturePool({ params: paramsOf(cfg), minhash: cfg.minhash }, threads) : undefined;
 }
 
-async function withPool<T>(cfg: CorpusConfig, fn: (pool: SignaturePool | undefined) => Promise<T>): Promise<T> {
-  const pool = startPool(cfg);
+async function withPool<T>(cfg: DedupConfig, ctx: Ctx, fn: (pool: SignaturePool | undefined) => Promise<T>): Promise<T> {
+  const pool = startPool(cfg, ctx);
   try {
     return await fn(pool);
   } finally {
@@ -130,7 +123,7 @@ export function exactEntries(exact: Uint32Array, offset: number): Uint32Array {
   return out.subarray(0, n);
 }
 
-function checkParams(meta: SignatureMeta, cfg: CorpusConfig, dir: string): void {
+function checkParams(meta: SignatureMeta, cfg: DedupConfig, dir: string): void {
   if (JSON.stringify(meta.params) !== JSON.stringify(paramsOf(cfg)))
     throw new CosmoError(
       `dedup: ${dir} was computed with ${JSON.stringify(meta.params)}, but the config now says ${JSON.stringify(paramsOf(cfg))}; ` +
@@ -138,12 +131,12 @@ function checkParams(meta: SignatureMeta, cfg: CorpusConfig, dir: string): void 
     );
 }
 
-async function readMetas(cfg: CorpusConfig, workDir: string): Promise<{ metas: SignatureMeta[]; offsets: number[]; total: number }> {
+async function readMetas(cfg: DedupConfig, signaturesDir: string): Promise<{ metas: SignatureMeta[]; offsets: number[]; total: number }> {
   const metas: SignatureMeta[] = [];
   const offsets: number[] = [];
   let total = 0;
-  for (let r = 0; r < cfg.dedup.tasks; r++) {
-    const dir = join(workDir, SIGNATURES, String(r));
+  for (let r = 0; r < cfg.tasks; r++) {
+    const dir = join(signaturesDir, String(r));
     const meta = await readSignatureMeta(dir);
     checkParams(meta, cfg, dir);
     metas.push(meta);
@@ -153,35 +146,45 @@ async function readMetas(cfg: CorpusConfig, workDir: string): Promise<{ metas: S
   return { metas, offsets, total };
 }
 
-export const dedupSignaturesStage: StageDef = {
+/** The dedup steps share the `dedup` config section, and the settings that shape their output. */
+const common = {
+  key: 'dedup' as const,
+  schema: dedupSchema.prefault({}),
+  // Threads change how fast signatures are computed, never what they are.
+  settings: ({ threads: _t, ...cfg }: DedupConfig) => cfg,
+};
+
+export const dedupSignaturesStage = defineStage({
+  ...common,
   name: SIGNATURES,
-  auxiliary: true,
+  input: { records: SAMPLE_RECORD },
   enabled: sharded,
-  tasks: (cfg) => cfg.dedup.tasks,
+  tasks: (cfg) => cfg.tasks,
   async runTask(cfg, ctx) {
-    const { sigs } = await withPool(cfg, (pool) => buildSignatures(cfg, ctx, pool));
+    const { sigs } = await withPool(cfg, ctx, (pool) => buildSignatures(cfg, ctx, pool));
     await writeSignatures(join(ctx.outputDir, String(ctx.rank)), sigs, paramsOf(cfg));
     ctx.stats.inc('docs', sigs.docs);
   },
-};
+});
 
-export const dedupBucketsStage: StageDef = {
+export const dedupBucketsStage = defineStage({
+  ...common,
   name: BUCKETS,
-  auxiliary: true,
+  reads: [SIGNATURES],
   enabled: sharded,
-  tasks: (cfg) => cfg.dedup.tasks,
+  tasks: (cfg) => cfg.tasks,
   async runTask(cfg, ctx) {
-    const { metas, offsets, total } = await readMetas(cfg, ctx.workDir);
-    const dir = (r: number) => join(ctx.workDir, SIGNATURES, String(r));
+    const { metas, offsets, total } = await readMetas(cfg, ctx.dir(SIGNATURES));
+    const dir = (r: number) => join(ctx.dir(SIGNATURES), String(r));
     const files = new SignatureFiles(metas.map((_, r) => join(dir(r), 'sigs.bin')), offsets, metas[0]?.hashes ?? 0);
     try {
-      const finder = new EdgeFinder(total, cfg.dedup.threshold, (doc, slot) => files.get(doc, slot));
-      const { bands } = cfg.dedup;
+      const finder = new EdgeFinder(total, cfg.threshold, (doc, slot) => files.get(doc, slot));
+      const { bands } = cfg;
       // Key `bands` is the exact key; it goes first so that exact copies are never verified again.
       for (const key of [bands, ...Array(bands).keys()]) {
         if (key % ctx.worldSize !== ctx.rank) continue;
-        if (key === bands && !cfg.dedup.exact) continue;
-        if (key < bands && !cfg.dedup.minhash) continue;
+        if (key === bands && !cfg.exact) continue;
+        if (key < bands && !cfg.minhash) continue;
         ctx.signal.throwIfAborted();
         const parts: Uint32Array[] = [];
         for (let r = 0; r < metas.length; r++) {
@@ -205,7 +208,7 @@ export const dedupBucketsStage: StageDef = {
       files.close();
     }
   },
-};
+});
 
 function concat(parts: Uint32Array[]): Uint32Array {
   const out = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
@@ -224,18 +227,18 @@ interface RemovalLine {
   kind: 'exact' | 'near';
 }
 
-export const dedupClustersStage: StageDef = {
+export const dedupClustersStage = defineStage({
+  ...common,
   name: CLUSTERS,
-  auxiliary: true,
+  reads: [SIGNATURES, BUCKETS],
   enabled: sharded,
   tasks: () => 1,
   async runTask(cfg, ctx) {
-    const { metas, offsets } = await readMetas(cfg, ctx.workDir);
+    const { metas, offsets } = await readMetas(cfg, ctx.dir(SIGNATURES));
     const ids = metas.flatMap((m) => m.ids);
-    const bucketDir = join(ctx.workDir, BUCKETS);
     const edges: Uint32Array[] = [];
-    for (let t = 0; t < cfg.dedup.tasks; t++) {
-      const file = join(bucketDir, `${t}.bin`);
+    for (let t = 0; t < cfg.tasks; t++) {
+      const file = join(ctx.dir(BUCKETS), `${t}.bin`);
       if (!existsSync(file)) throw new CosmoError(`dedup: ${file} is missing; rerun the dedup-buckets step`);
       edges.push(await readU32File(file));
     }
@@ -251,18 +254,18 @@ export const dedupClustersStage: StageDef = {
     ctx.stats.inc('clusters', clusters);
     ctx.stats.inc('removed', removed.length);
   },
-};
+});
 
 /** The one-pass path: signatures, buckets and clusters of this task's whole input, in memory. */
 async function onePass(
-  cfg: CorpusConfig,
-  ctx: TaskContext,
+  cfg: DedupConfig,
+  ctx: Ctx,
   pool: SignaturePool | undefined,
 ): Promise<{ ids: string[]; removals: Map<number, RemovalLine>; batches: Batch[] | undefined }> {
   const { sigs, batches } = await buildSignatures(cfg, ctx, pool);
-  const finder = new EdgeFinder(sigs.docs, cfg.dedup.threshold, (doc) => sigs.signature(doc));
-  if (cfg.dedup.exact) finder.addExact(exactEntries(sigs.exact.view(), 0));
-  if (cfg.dedup.minhash) for (const band of sigs.bands) finder.addBand(band.view());
+  const finder = new EdgeFinder(sigs.docs, cfg.threshold, (doc) => sigs.signature(doc));
+  if (cfg.exact) finder.addExact(exactEntries(sigs.exact.view(), 0));
+  if (cfg.minhash) for (const band of sigs.bands) finder.addBand(band.view());
   ctx.stats.inc('verified', finder.verified);
   ctx.stats.inc('rejected_candidates', finder.rejected);
   const { removed, clusters } = cluster(sigs.ids, [finder.edges.view()]);
@@ -271,10 +274,10 @@ async function onePass(
   return { ids: sigs.ids, removals: new Map(removed.map((r) => [r.doc, line(r)])), batches };
 }
 
-async function shardedRemovals(cfg: CorpusConfig, ctx: TaskContext): Promise<{ ids: string[]; removals: Map<number, RemovalLine> }> {
-  const meta = await readSignatureMeta(join(ctx.workDir, SIGNATURES, String(ctx.rank)));
+async function shardedRemovals(ctx: Ctx): Promise<{ ids: string[]; removals: Map<number, RemovalLine> }> {
+  const meta = await readSignatureMeta(join(ctx.dir(SIGNATURES), String(ctx.rank)));
   const removals = new Map<number, RemovalLine>();
-  const file = join(ctx.workDir, CLUSTERS, `removals-${ctx.rank}.jsonl`);
+  const file = join(ctx.dir(CLUSTERS), `removals-${ctx.rank}.jsonl`);
   if (!existsSync(file)) throw new CosmoError(`dedup: ${file} is missing; rerun the dedup-clusters step`);
   for await (const { value } of readJsonl<RemovalLine>(file)) removals.set(value.i, value);
   return { ids: meta.ids, removals };
@@ -285,10 +288,10 @@ async function splitRecords(
   ids: readonly string[],
   removals: ReadonlyMap<number, RemovalLine>,
   out: { kept: JsonlWriter; removed: JsonlWriter },
-  ctx: TaskContext,
+  ctx: Ctx,
 ): Promise<void> {
   let i = 0;
-  for await (const s of inputOf(ctx)) {
+  for await (const s of ctx.input()) {
     ctx.signal.throwIfAborted();
     if (ids[i] !== s.id)
       throw new CosmoError(
@@ -308,24 +311,28 @@ async function splitRecords(
   ctx.stats.inc('docs', i);
 }
 
-export const dedupStage: StageDef = {
+export const dedupStage = defineStage({
+  ...common,
   name: 'dedup',
-  enabled: (cfg) => cfg.dedup.enabled,
-  tasks: (cfg) => cfg.dedup.tasks,
+  description: 'remove exact and near-duplicate samples (MinHash LSH)',
+  input: { records: SAMPLE_RECORD },
+  output: SAMPLE_RECORD,
+  sides: ['removed'],
+  reads: [SIGNATURES, CLUSTERS],
+  enabled: (cfg) => cfg.enabled,
+  tasks: (cfg) => cfg.tasks,
   async runTask(cfg, ctx) {
-    if (cfg.dedup.tasks > 1) {
-      const { ids, removals } = await shardedRemovals(cfg, ctx);
-      await writeTaskShards(ctx.outputDir, ctx.rank, 'removed', (kept, removed) => splitRecords(ids, removals, { kept, removed }, ctx));
-      return;
+    const out = { kept: ctx.output, removed: ctx.side('removed') };
+    if (cfg.tasks > 1) {
+      const { ids, removals } = await shardedRemovals(ctx);
+      return splitRecords(ids, removals, out, ctx);
     }
-    await withPool(cfg, async (pool) => {
+    await withPool(cfg, ctx, async (pool) => {
       const { ids, removals, batches } = await onePass(cfg, ctx, pool);
-      await writeTaskShards(ctx.outputDir, ctx.rank, 'removed', async (kept, removed) => {
-        if (!pool || !batches) return splitRecords(ids, removals, { kept, removed }, ctx);
-        const docs = await splitJsonl(batches, pool, ids, removals, { kept, removed }, ctx);
-        if (docs !== ids.length) throw new CosmoError(`dedup: task ${ctx.rank} read ${docs} documents but the signatures have ${ids.length}; the input changed`);
-        ctx.stats.inc('docs', docs);
-      });
+      if (!pool || !batches) return splitRecords(ids, removals, out, ctx);
+      const docs = await splitJsonl(batches, pool, ids, removals, out, ctx);
+      if (docs !== ids.length) throw new CosmoError(`dedup: task ${ctx.rank} read ${docs} documents but the signatures have ${ids.length}; the input changed`);
+      ctx.stats.inc('docs', docs);
     });
   },
   async finalize(cfg, ctx) {
@@ -346,6 +353,7 @@ export const dedupStage: StageDef = {
     });
     ctx.log.info('dedup done', { docs, removed: exact + near, duplicate_rate: Number(rate.toFixed(4)) });
   },
-};
+});
 
-export const DEDUP_STAGES: readonly StageDef[] = [dedupSignaturesStage, dedupBucketsStage, dedupClustersStage, dedupStage];
+/** The dedup stage and its inner steps, in pipeline order (the steps run only when dedup.tasks > 1). */
+export const DEDUP_STAGES = [dedupSignaturesStage, dedupBucketsStage, dedupClustersStage, dedupStage] as const;

@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { byteBatches } from '../io/lines.js';
 import type { TaskContext } from '../exec/stage.js';
 import type { JsonlWriter } from '../io/jsonl-writer.js';
-import { listShards } from '../io/shards.js';
 import { CosmoError, InputError } from '../util/errors.js';
 import type { SignaturePool } from './pool.js';
 import type { SignatureBuilder } from './signatures.js';
@@ -16,20 +16,9 @@ import type { SignatureBuilder } from './signatures.js';
  * identical. The second pass reads the very byte ranges of the first.
  */
 
-/** Bytes per batch posted to a worker (a batch ends at the first line break after this many). */
-export const BATCH_BYTES = 1 << 18;
 /** Texts per batch, and a bound on their characters, where records are read here (other formats). */
 export const BATCH_DOCS = 256;
 export const BATCH_CHARS = 1 << 18;
-
-/** The JSONL shards this task owns whole, in order; undefined where only the generic reader will do (gzip, Parquet, fewer shards than tasks). */
-export function ownedJsonlShards(ctx: TaskContext): string[] | undefined {
-  if (!ctx.inputDir) return undefined;
-  const shards = listShards(ctx.inputDir);
-  if (shards.length < ctx.worldSize) return undefined;
-  const mine = shards.filter((_, i) => i % ctx.worldSize === ctx.rank);
-  return mine.every((f) => f.endsWith('.jsonl')) ? mine : undefined;
-}
 
 /** A batch of whole lines: its place in its file, and what the signature pass found in it. */
 export interface Batch {
@@ -43,48 +32,6 @@ export interface Batch {
   docs: number;
   /** Its malformed lines (skipped with skipBad), as indices among its lines. */
   bad: number[];
-}
-
-/** The batches of whole lines of `file`, each ending at the first \n after `batchBytes` bytes (or at the end of the file), copied out. */
-export async function* byteBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
-  const fh = await open(file, 'r');
-  try {
-    let buf = Buffer.allocUnsafe(Math.max(1 << 22, 2 * batchBytes));
-    let base = 0; // file offset of buf[0]
-    let len = 0; // bytes held in buf
-    let pos = 0; // where the next batch starts in buf
-    let eof = false;
-    for (;;) {
-      let cut = -1;
-      for (;;) {
-        const from = pos + batchBytes - 1;
-        if (from < len) cut = buf.subarray(0, len).indexOf(10, from);
-        if (cut >= 0 || eof) break;
-        if (pos > 0) {
-          buf.copy(buf, 0, pos, len);
-          base += pos;
-          len -= pos;
-          pos = 0;
-        }
-        if (len === buf.length) {
-          const bigger = Buffer.allocUnsafe(buf.length * 2);
-          buf.copy(bigger, 0, 0, len);
-          buf = bigger;
-        }
-        const { bytesRead } = await fh.read(buf, len, buf.length - len, base + len);
-        if (bytesRead === 0) eof = true;
-        len += bytesRead;
-      }
-      const end = cut >= 0 ? cut + 1 : len;
-      if (end <= pos) return;
-      const bytes = new Uint8Array(end - pos); // its own buffer, to be transferred
-      bytes.set(buf.subarray(pos, end));
-      yield { start: base + pos, bytes };
-      pos = end;
-    }
-  } finally {
-    await fh.close();
-  }
 }
 
 /** `p`, or a rejection as soon as `signal` aborts. */
@@ -181,7 +128,7 @@ export async function splitJsonl(
     new CosmoError(`dedup: ${what}: the input in ${ctx.inputDir} changed since dedup started; delete the dedup-* folders to redo dedup`);
   // The same files, each as long as the signature pass read it: no lines appended, none cut.
   const files = [...new Set(batches.map((b) => b.file))];
-  const added = (ownedJsonlShards(ctx) ?? []).filter((f) => !files.includes(f) && statSync(f).size > 0);
+  const added = (ctx.inputFiles() ?? []).filter((f) => !files.includes(f) && statSync(f).size > 0);
   if (added.length) throw changed(`${added.join(', ')} appeared`);
   const lengths = new Map<string, number>(files.map((f) => [f, 0]));
   for (const b of batches) lengths.set(b.file, b.start + b.length);

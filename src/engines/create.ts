@@ -1,4 +1,4 @@
-import type { EngineConfig } from '../generate/config.js';
+import type { EngineConfig } from './config.js';
 import type { Logger } from '../util/log.js';
 import { createOpenAIEngine } from './openai.js';
 import type { Engine } from './types.js';

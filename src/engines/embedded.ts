@@ -20,7 +20,7 @@ import {
   type LlamaModel,
   type Token,
 } from 'node-llama-cpp';
-import type { EmbeddedEngineConfig } from '../generate/config.js';
+import type { EmbeddedEngineConfig } from './config.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { CHATML_TEMPLATE } from './gguf.js';

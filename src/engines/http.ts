@@ -7,6 +7,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { CosmoError } from '../util/errors.js';
 
 export interface HttpResponse {
   status: number;
@@ -16,7 +17,7 @@ export interface HttpResponse {
 }
 
 /** A transport failure (no complete answer): `code` is the socket error code where there is one. */
-export class HttpConnectionError extends Error {
+export class HttpConnectionError extends CosmoError {
   constructor(
     message: string,
     readonly code?: string,
@@ -230,7 +231,7 @@ export class HttpPool {
   }
 }
 
-export class AbortError extends Error {
+export class AbortError extends CosmoError {
   constructor() {
     super('request aborted');
     this.name = 'AbortError';

@@ -11,3 +11,5 @@ export {
   type CompletionCache,
   type EngineMetrics,
 } from './pool.js';
+export * from './config.js';
+export { openPool, readEndpointsFile, resolveEngines, type OpenPoolOptions, type OpenedPool } from './open.js';

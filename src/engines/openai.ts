@@ -5,7 +5,7 @@
  * limit a GPU server. One attempt per call; the pool does retries.
  */
 import { HttpPool } from './http.js';
-import type { OpenAIEngineConfig } from '../generate/config.js';
+import type { OpenAIEngineConfig } from './config.js';
 import { CosmoError } from '../util/errors.js';
 import { EngineError, type Completion, type CompletionRequest, type Engine } from './types.js';
 

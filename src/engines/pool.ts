@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../records/id.js';
-import type { EngineConfig } from '../generate/config.js';
+import type { EngineConfig } from './config.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { createEngine } from './create.js';

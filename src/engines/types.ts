@@ -1,4 +1,5 @@
 import type { FinishReason, GenParams, Usage } from '../records/types.js';
+import { CosmoError } from '../util/errors.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -33,7 +34,7 @@ export type EngineErrorKind =
   | 'aborted'
   | 'unknown';
 
-export class EngineError extends Error {
+export class EngineError extends CosmoError {
   constructor(
     message: string,
     readonly kind: EngineErrorKind,

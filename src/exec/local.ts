@@ -1,99 +1,101 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { CorpusConfig } from '../config/schema.js';
-import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
-import type { StageDef } from './stage.js';
-import { isTaskDone, runTask, TASK_ENV, type StagePlan } from './task.js';
-
-/** The node command line that runs a module of this package, through tsx when running from source. */
-export function nodeCommandFor(moduleUrl: URL): string[] {
-  const path = fileURLToPath(moduleUrl);
-  return path.endsWith('.ts') ? [process.execPath, '--import', 'tsx', path] : [process.execPath, path];
-}
-
-export const workerCommand = () => nodeCommandFor(new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
-
-export interface TaskFailure {
-  rank: number;
-  error: string;
-  log?: string;
-}
+import type { Executor, ExecutorOptions, ExecutorRun, StageJob, TaskFailure } from './executor.js';
+import { pendingRanks, TASK_ENV, type StagePlan } from './task.js';
 
 /**
- * Runs a stage's pending tasks on this machine: in this process when `workers` is 1, otherwise on up
- * to `workers` worker processes at once. Completed tasks (with a marker) are skipped; failed ones
- * are returned so that a rerun retries only them.
+ * Runs each stage's pending tasks on this machine, stage after stage: in this process when
+ * `workers` is 1, otherwise on up to `workers` worker processes at once. Failed tasks are handed
+ * to `onStageDone`, so that a rerun retries only them.
  */
-export async function runStageLocal(
-  def: StageDef,
-  cfg: CorpusConfig,
-  plan: StagePlan,
-  opts: { workers: number; log: Logger; signal: AbortSignal },
-): Promise<TaskFailure[]> {
-  const pending = [...Array(plan.worldSize).keys()].filter((r) => !isTaskDone(plan.outputDir, r));
-  const failures: TaskFailure[] = [];
-  if (opts.workers <= 1) {
-    for (const rank of pending) {
-      opts.signal.throwIfAborted();
-      try {
-        await runTask(def, cfg, plan, rank, opts.log, opts.signal);
-      } catch (err) {
-        if (opts.signal.aborted) throw err;
-        failures.push({ rank, error: errorMessage(err) });
-        opts.log.error(`task ${rank} failed`, { error: errorMessage(err) });
-      }
-    }
-    return failures;
-  }
-  const queue = [...pending];
-  const runOne = async (): Promise<void> => {
-    for (let rank = queue.shift(); rank !== undefined; rank = queue.shift()) {
-      if (opts.signal.aborted) return;
-      const failure = await spawnTask(plan, rank, opts.signal);
-      if (failure) {
-        failures.push(failure);
-        opts.log.error(`task ${rank} failed`, { error: failure.error, log: failure.log });
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.workers, queue.length) }, runOne));
-  opts.signal.throwIfAborted();
-  return failures.sort((a, b) => a.rank - b.rank);
-}
+export class LocalExecutor implements Executor {
+  constructor(
+    private readonly workers: number,
+    private readonly opts: ExecutorOptions,
+  ) {}
 
-/** Runs one task in a child process; its stderr goes both to ours and to the task's log file. */
-function spawnTask(plan: StagePlan, rank: number, signal: AbortSignal): Promise<TaskFailure | undefined> {
-  const logDir = join(plan.outputDir, '.logs');
-  mkdirSync(logDir, { recursive: true });
-  const logFile = join(logDir, `${rank}.log`);
-  const logStream = createWriteStream(logFile, { flags: 'a' });
-  const [cmd, ...args] = workerCommand();
-  const child = spawn(cmd!, args, {
-    env: {
-      ...process.env,
-      [TASK_ENV]: JSON.stringify({ ...plan, options: { ...plan.options, progress: 'lines' } }),
-      COSMO_RANK: String(rank),
-    },
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
-  let tail = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    process.stderr.write(chunk);
-    logStream.write(chunk);
-    tail = (tail + chunk.toString()).slice(-2000);
-  });
-  const onAbort = () => child.kill('SIGTERM');
-  signal.addEventListener('abort', onAbort, { once: true });
-  return new Promise((resolve) => {
-    child.on('close', (code, sig) => {
-      signal.removeEventListener('abort', onAbort);
-      logStream.end();
-      if (code === 0) return resolve(undefined);
-      const last = tail.trim().split('\n').pop() ?? '';
-      resolve({ rank, error: sig ? `killed by ${sig}` : last || `exit code ${code}`, log: logFile });
+  concurrent(tasks: number): number {
+    return Math.max(1, Math.min(tasks, this.workers));
+  }
+
+  async run(jobs: StageJob[], run: ExecutorRun): Promise<void> {
+    for (const job of jobs) {
+      run.signal.throwIfAborted();
+      await run.onStageDone(job, await this.runStage(job, run));
+    }
+  }
+
+  private async runStage(job: StageJob, run: ExecutorRun): Promise<TaskFailure[]> {
+    const { plan } = job;
+    const log = run.log.child(plan.stage);
+    const queue = pendingRanks(plan);
+    const failures: TaskFailure[] = [];
+    const fail = (f: TaskFailure) => {
+      failures.push(f);
+      log.error(`task ${f.rank} failed`, { error: f.error, log: f.log });
+    };
+    if (this.workers <= 1) {
+      for (const rank of queue) {
+        run.signal.throwIfAborted();
+        try {
+          await job.run(rank, run.signal);
+        } catch (err) {
+          if (run.signal.aborted) throw err;
+          fail({ rank, error: errorMessage(err) });
+        }
+      }
+      return failures;
+    }
+    const runOne = async (): Promise<void> => {
+      for (let rank = queue.shift(); rank !== undefined; rank = queue.shift()) {
+        if (run.signal.aborted) return;
+        const failure = await this.spawnTask(plan, rank, run.signal);
+        if (failure) fail(failure);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.workers, queue.length) }, runOne));
+    run.signal.throwIfAborted();
+    return failures.sort((a, b) => a.rank - b.rank);
+  }
+
+  /**
+   * Runs one task in a child process; its stderr goes both to ours and to the task's log file. The
+   * child holds an IPC channel to this process and stops when it closes, so workers die with their
+   * parent even when it is killed with SIGKILL.
+   */
+  private spawnTask(plan: StagePlan, rank: number, signal: AbortSignal): Promise<TaskFailure | undefined> {
+    const logDir = join(plan.outputDir, '.logs');
+    mkdirSync(logDir, { recursive: true });
+    const logFile = join(logDir, `${rank}.log`);
+    const logStream = createWriteStream(logFile, { flags: 'a' });
+    const [cmd, ...args] = this.opts.workerCommand;
+    const child = spawn(cmd!, args, {
+      env: {
+        ...process.env,
+        [TASK_ENV]: JSON.stringify({ ...plan, options: { ...plan.options, progress: 'lines' } }),
+        COSMO_RANK: String(rank),
+      },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
-  });
+    let tail = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      logStream.write(chunk);
+      tail = (tail + chunk.toString()).slice(-2000);
+    });
+    const onAbort = () => child.kill('SIGTERM');
+    signal.addEventListener('abort', onAbort, { once: true });
+    return new Promise((resolve) => {
+      child.on('close', (code, sig) => {
+        signal.removeEventListener('abort', onAbort);
+        logStream.end();
+        if (code === 0) return resolve(undefined);
+        const said = tail.trim().split('\n').findLast((l) => l.startsWith('task failed:'));
+        const last = (said ?? tail.trim().split('\n').pop() ?? '').replace(/^task failed: /, '');
+        resolve({ rank, error: sig ? `killed by ${sig}` : last || `exit code ${code}`, log: logFile });
+      });
+    });
+  }
 }

@@ -8,27 +8,25 @@
  * accounting, which many clusters (and our test cluster) do not keep.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { CorpusConfig } from '../config/schema.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
-import type { SlurmConfig, SlurmResources } from './config.js';
-import { workerCommand, type TaskFailure } from './local.js';
-import type { StageDef } from './stage.js';
-import { isTaskDone, TASK_ENV, type StagePlan } from './task.js';
+import { SECRET_ENV } from '../util/redact.js';
 import { sleep as abortableSleep } from '../util/sleep.js';
+import type { SlurmConfig, SlurmResources } from './config.js';
+import type { Executor, ExecutorOptions, ExecutorRun, StageJob, TaskFailure } from './executor.js';
+import { isTaskDone, pendingRanks, TASK_ENV, type StagePlan } from './task.js';
 
 // ---------------------------------------------------------------------------------------------
 // The Slurm commands, as small typed calls. Shared with `cosmo serve`.
 
 /** Run a Slurm client command; a failure becomes an error naming the command and Slurm's message. */
-export function slurmCommand(cmd: string, args: string[], opts: { input?: string } = {}): Promise<string> {
+export function slurmCommand(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { maxBuffer: 64 << 20, env: opts.env }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT')
@@ -39,9 +37,18 @@ export function slurmCommand(cmd: string, args: string[], opts: { input?: string
   });
 }
 
-/** Submit a batch script; returns the job id. */
-export async function sbatch(script: string, args: string[] = []): Promise<string> {
-  const out = await slurmCommand('sbatch', ['--parsable', ...args, script]);
+/**
+ * The environment sbatch runs with, and so (with Slurm's default --export=ALL) the job's: this
+ * one without its secrets. Slurm copies the submitting environment into the job's record, which
+ * `scontrol show job` and, on sites that store job environments, the accounting database keep.
+ */
+export function submitEnv(env: NodeJS.ProcessEnv = process.env, secret: readonly string[] = []): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !secret.includes(k) && !SECRET_ENV.test(k)));
+}
+
+/** Submit a batch script; returns the job id. With `secret`, the job gets this environment without its secrets. */
+export async function sbatch(script: string, args: string[] = [], secret?: readonly string[]): Promise<string> {
+  const out = await slurmCommand('sbatch', ['--parsable', ...args, script], { env: secret && submitEnv(process.env, secret) });
   // --parsable prints "id" or "id;cluster".
   const id = out.trim().split(';')[0] ?? '';
   if (!/^\d+$/.test(id)) throw new CosmoError(`sbatch ${script}: unexpected answer "${out.trim()}"`);
@@ -136,11 +143,6 @@ export function resourceDirectives(r: SlurmResources): string[] {
 // ---------------------------------------------------------------------------------------------
 // Stages as job arrays.
 
-export interface SlurmStage {
-  def: StageDef;
-  plan: StagePlan;
-}
-
 /** The submission record a stage folder keeps, so that a rerun never races jobs still queued. */
 interface JobRecord {
   job_id: string;
@@ -154,6 +156,8 @@ export const jobScriptPath = (outputDir: string) => join(slurmDir(outputDir), 'j
 export const jobRecordPath = (outputDir: string) => join(slurmDir(outputDir), 'job.json');
 /** Log of task `rank`; every (re)submission appends to it. */
 export const taskLogPath = (outputDir: string, rank: number) => join(outputDir, '.logs', `${rank}.log`);
+/** Keys for the jobs of one run: a file only its owner can read, sourced by each job, removed when the run ends. */
+export const secretsPath = (workDir: string) => join(workDir, '.cosmo', `slurm-keys-${process.pid}.sh`);
 
 /** Resources for one stage: the executor-wide settings with the stage's overrides on top. */
 export function stageResources(slurm: SlurmConfig, stage: string): SlurmResources {
@@ -162,18 +166,23 @@ export function stageResources(slurm: SlurmConfig, stage: string): SlurmResource
   return { ...base, ...over, sbatch_args: [...(base.sbatch_args ?? []), ...(over.sbatch_args ?? [])] };
 }
 
+export interface JobScriptOptions {
+  runName: string;
+  workerCommand: string[];
+  /** A file of `export NAME=...` lines the job sources for its keys. */
+  secretsFile?: string;
+}
+
 /** The batch script of one stage's array: readable, and resubmittable by hand with `sbatch --array=...`. */
-export function stageJobScript(cfg: CorpusConfig, stage: SlurmStage, ranks: number[]): string {
-  const { plan } = stage;
-  const slurm = cfg.executor.slurm;
+export function stageJobScript(slurm: SlurmConfig, plan: StagePlan, ranks: number[], opts: JobScriptOptions): string {
   const res = stageResources(slurm, plan.stage);
   // Array tasks have no terminal: progress goes to the log as lines.
   const taskEnv = JSON.stringify({ ...plan, options: { ...plan.options, progress: 'lines' } });
   return [
     '#!/bin/bash',
-    `# cosmo: stage "${plan.stage}" of corpus "${cfg.name}", ${plan.worldSize} task(s); array index = task rank.`,
+    `# cosmo: stage "${plan.stage}" of corpus "${opts.runName}", ${plan.worldSize} task(s); array index = task rank.`,
     `# Written by the Slurm executor. To rerun tasks by hand: sbatch --array=<ranks> ${jobScriptPath(plan.outputDir)}`,
-    `#SBATCH --job-name=${slurm.job_name}-${cfg.name}-${plan.stage}`,
+    `#SBATCH --job-name=${slurm.job_name}-${opts.runName}-${plan.stage}`,
     `#SBATCH --array=${arraySpec(ranks, res.max_parallel)}`,
     `#SBATCH --output=${join(plan.outputDir, '.logs', '%a.log')}`,
     '#SBATCH --open-mode=append',
@@ -183,14 +192,13 @@ export function stageJobScript(cfg: CorpusConfig, stage: SlurmStage, ranks: numb
     // Logs append across reruns; this line tells the attempts apart.
     'echo "== cosmo ${SLURM_JOB_NAME} task ${SLURM_ARRAY_TASK_ID} (job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}) on $(hostname) at $(date -Is)" >&2',
     ...slurm.setup,
+    // Keys come from a file, never from the job's environment record or this script.
+    ...(opts.secretsFile ? [`if [ -r ${shellQuote(opts.secretsFile)} ]; then . ${shellQuote(opts.secretsFile)}; fi`] : []),
     `export ${TASK_ENV}=${shellQuote(taskEnv)}`,
-    `exec ${workerCommand().map(shellQuote).join(' ')}`,
+    `exec ${opts.workerCommand.map(shellQuote).join(' ')}`,
     '',
   ].join('\n');
 }
-
-/** The ranks of a stage that have no completion marker. */
-export const pendingRanks = (plan: StagePlan) => [...Array(plan.worldSize).keys()].filter((r) => !isTaskDone(plan.outputDir, r));
 
 /** Refuse to submit while an earlier submission of this stage is still queued: two writers would race. */
 async function assertNotQueued(plan: StagePlan, queue: QueueEntry[]): Promise<void> {
@@ -211,96 +219,109 @@ function failureOf(plan: StagePlan, rank: number, jobId: string): TaskFailure {
   const lines = readFileSync(log, 'utf8').trimEnd().split('\n');
   // Only this attempt's lines: those after the last header the job script wrote.
   const attempt = lines.slice(lines.findLastIndex((l) => l.startsWith('== cosmo ')) + 1).filter((l) => l.trim());
-  const said = attempt.findLast((l) => l.startsWith('task failed:')) ?? attempt.at(-1);
+  const said = attempt.findLast((l) => l.startsWith('task failed:'))?.replace(/^task failed: /, '') ?? attempt.at(-1);
   return { rank, error: said ?? `array task ${jobId}_${rank} ended without a completion marker`, log };
 }
 
-export interface SlurmRunOptions {
-  log: Logger;
-  signal: AbortSignal;
-  /**
-   * Called for each stage, in order, once its array has left the queue: with the tasks that did not
-   * complete. It runs the stage's finalize, or throws to stop the run (later jobs are then cancelled).
-   */
-  onStageDone(stage: SlurmStage, failures: TaskFailure[]): Promise<void>;
+/** Writes the keys the jobs need (those set here) to a file only this user can read; undefined when there are none. */
+async function writeSecrets(workDir: string, names: readonly string[]): Promise<string | undefined> {
+  const set = names.filter((n) => process.env[n]);
+  if (set.length === 0) return undefined;
+  const file = secretsPath(workDir);
+  await mkdir(join(workDir, '.cosmo'), { recursive: true });
+  await writeFile(file, set.map((n) => `export ${n}=${shellQuote(process.env[n]!)}`).join('\n') + '\n', { mode: 0o600 });
+  return file;
 }
 
 /**
- * Submit the stages' pending tasks as job arrays chained with afterok, then wait for them in order.
- * Ctrl-C (the signal), a failed stage or any error cancels every job of this run still queued.
+ * The Slurm executor: every stage's pending tasks are submitted at once, as one job array per
+ * stage chained with --dependency=afterok, so the cluster carries the whole run while this process
+ * only watches. It then waits for each array in turn and hands the stage to `onStageDone`. Ctrl-C
+ * (the signal), a failed stage or any error cancels every job of this run still queued.
  */
-export async function runStagesSlurm(cfg: CorpusConfig, stages: SlurmStage[], opts: SlurmRunOptions): Promise<void> {
-  const slurm = cfg.executor.slurm;
-  const pollMs = slurm.poll_seconds * 1000;
-  const queue = await squeue();
-  const jobs = new Map<SlurmStage, { id: string; ranks: number[] }>();
-  const submitted: string[] = [];
-  const cancelRest = async () => {
-    const left = [...new Set((await squeue(submitted).catch(() => [])).map((e) => e.jobId))];
-    if (left.length === 0) return;
-    opts.log.warn('cancelling jobs', { jobs: left.join(',') });
-    await scancel(left);
-    // Report only once they are really gone (Slurm gives tasks KillWait seconds to stop).
-    await waitGone(left, Math.min(pollMs, 1000), 120_000).catch((e: unknown) => opts.log.warn(errorMessage(e)));
-  };
+export class SlurmExecutor implements Executor {
+  constructor(
+    private readonly slurm: SlurmConfig,
+    private readonly opts: ExecutorOptions,
+  ) {}
 
-  try {
-    let previous: string | undefined;
-    for (const stage of stages) {
-      const { plan } = stage;
-      const ranks = pendingRanks(plan);
-      if (ranks.length === 0) continue;
-      await assertNotQueued(plan, queue);
-      const script = jobScriptPath(plan.outputDir);
-      await mkdir(slurmDir(plan.outputDir), { recursive: true });
-      await mkdir(join(plan.outputDir, '.logs'), { recursive: true });
-      await writeFile(script, stageJobScript(cfg, stage, ranks), { mode: 0o755 });
-      // A failed stage must not leave its dependants pending forever (DependencyNeverSatisfied).
-      const args = previous ? [`--dependency=afterok:${previous}`, '--kill-on-invalid-dep=yes'] : [];
-      opts.signal.throwIfAborted();
-      const id = await sbatch(script, args);
-      submitted.push(id);
-      const record: JobRecord = { job_id: id, ranks, script, submitted_at: new Date().toISOString() };
-      await writeJsonAtomic(jobRecordPath(plan.outputDir), record);
-      opts.log.child(plan.stage).info('submitted', {
-        job: id,
-        tasks: `${arraySpec(ranks)} of ${plan.worldSize}`,
-        after: previous,
-        script,
-      });
-      jobs.set(stage, { id, ranks });
-      previous = id;
-    }
-
-    for (const stage of stages) {
-      const job = jobs.get(stage);
-      if (job) await waitForArray(stage, job, pollMs, opts);
-      opts.signal.throwIfAborted();
-      const failures = job ? pendingRanks(stage.plan).map((r) => failureOf(stage.plan, r, job.id)) : [];
-      await opts.onStageDone(stage, failures);
-    }
-  } catch (err) {
-    await cancelRest();
-    throw err;
+  /** Each array task has its own allocation: its cores are its own. */
+  concurrent(): number {
+    return 1;
   }
-}
 
-/** Poll the queue until the array is gone, logging progress when it changes. */
-async function waitForArray(stage: SlurmStage, job: { id: string; ranks: number[] }, pollMs: number, opts: SlurmRunOptions) {
-  const log = opts.log.child(stage.plan.stage);
-  let last = '';
-  for (;;) {
-    const entries = await squeue([job.id]);
-    const done = job.ranks.filter((r) => isTaskDone(stage.plan.outputDir, r)).length;
-    if (entries.length === 0) return;
-    const running = entries.filter((e) => e.state === 'RUNNING' || e.state === 'COMPLETING').length;
-    const pending = entries.filter((e) => e.state === 'PENDING');
-    const line = `${done}/${job.ranks.length} done, ${running} running, ${pending.length} pending`;
-    if (line !== last) {
-      log.info(`job ${job.id}: ${line}`, pending.length ? { reason: pending[0]!.reason } : undefined);
-      last = line;
+  async run(jobs: StageJob[], opts: ExecutorRun): Promise<void> {
+    const pollMs = this.slurm.poll_seconds * 1000;
+    const queue = await squeue();
+    const submitted = new Map<StageJob, { id: string; ranks: number[] }>();
+    const ids: string[] = [];
+    const cancelRest = async () => {
+      const left = [...new Set((await squeue(ids).catch(() => [])).map((e) => e.jobId))];
+      if (left.length === 0) return;
+      opts.log.warn('cancelling jobs', { jobs: left.join(',') });
+      await scancel(left);
+      // Report only once they are really gone (Slurm gives tasks KillWait seconds to stop).
+      await waitGone(left, Math.min(pollMs, 1000), 120_000).catch((e: unknown) => opts.log.warn(errorMessage(e)));
+    };
+    const workDir = jobs[0]?.plan.workDir;
+    const secretsFile = workDir ? await writeSecrets(workDir, this.opts.secretEnv) : undefined;
+
+    try {
+      let previous: string | undefined;
+      for (const job of jobs) {
+        const { plan } = job;
+        const ranks = pendingRanks(plan);
+        if (ranks.length === 0) continue;
+        await assertNotQueued(plan, queue);
+        const script = jobScriptPath(plan.outputDir);
+        await mkdir(slurmDir(plan.outputDir), { recursive: true });
+        await mkdir(join(plan.outputDir, '.logs'), { recursive: true });
+        const text = stageJobScript(this.slurm, plan, ranks, { ...this.opts, secretsFile });
+        await writeFile(script, text, { mode: 0o755 });
+        // A failed stage must not leave its dependants pending forever (DependencyNeverSatisfied).
+        const args = previous ? [`--dependency=afterok:${previous}`, '--kill-on-invalid-dep=yes'] : [];
+        opts.signal.throwIfAborted();
+        const id = await sbatch(script, args, this.opts.secretEnv);
+        ids.push(id);
+        const record: JobRecord = { job_id: id, ranks, script, submitted_at: new Date().toISOString() };
+        await writeJsonAtomic(jobRecordPath(plan.outputDir), record);
+        opts.log.child(plan.stage).info('submitted', { job: id, tasks: `${arraySpec(ranks)} of ${plan.worldSize}`, after: previous, script });
+        submitted.set(job, { id, ranks });
+        previous = id;
+      }
+
+      for (const job of jobs) {
+        const sub = submitted.get(job);
+        if (sub) await this.waitForArray(job, sub, pollMs, opts);
+        opts.signal.throwIfAborted();
+        const failures = sub ? pendingRanks(job.plan).map((r) => failureOf(job.plan, r, sub.id)) : [];
+        await opts.onStageDone(job, failures);
+      }
+    } catch (err) {
+      await cancelRest();
+      throw err;
+    } finally {
+      if (secretsFile) rmSync(secretsFile, { force: true });
     }
-    await sleep(pollMs, opts.signal);
-    opts.signal.throwIfAborted();
+  }
+
+  /** Poll the queue until the array is gone, logging progress when it changes. */
+  private async waitForArray(job: StageJob, sub: { id: string; ranks: number[] }, pollMs: number, opts: ExecutorRun) {
+    const log = opts.log.child(job.plan.stage);
+    let last = '';
+    for (;;) {
+      const entries = await squeue([sub.id]);
+      const done = sub.ranks.filter((r) => isTaskDone(job.plan.outputDir, r)).length;
+      if (entries.length === 0) return;
+      const running = entries.filter((e) => e.state === 'RUNNING' || e.state === 'COMPLETING').length;
+      const pending = entries.filter((e) => e.state === 'PENDING');
+      const line = `${done}/${sub.ranks.length} done, ${running} running, ${pending.length} pending`;
+      if (line !== last) {
+        log.info(`job ${sub.id}: ${line}`, pending.length ? { reason: pending[0]!.reason } : undefined);
+        last = line;
+      }
+      await sleep(pollMs, opts.signal);
+      opts.signal.throwIfAborted();
+    }
   }
 }

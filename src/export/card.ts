@@ -1,39 +1,48 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { CorpusConfig } from '../config/schema.js';
 import type { Stats } from '../exec/stats.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { EXPORT_COLUMNS } from './stage.js';
+import { EXPORT_COLUMNS } from './columns.js';
 
-/** A Hugging Face dataset card: YAML front matter (configs, columns, counts) and the pipeline config. */
-export async function writeDatasetCard(cfg: CorpusConfig, dir: string, stats: Stats): Promise<void> {
+/** The models the rows came from, from the `model.<name>` counters the export tasks keep. */
+export const modelsOf = (stats: Stats): string[] =>
+  Object.keys(stats.counters)
+    .filter((k) => k.startsWith('model.'))
+    .map((k) => k.slice('model.'.length))
+    .sort();
+
+/**
+ * A Hugging Face dataset card: YAML front matter (configs, columns, counts) and the pipeline config
+ * as the corpus file says it, without local paths or endpoint addresses (`config` comes scrubbed).
+ */
+export async function writeDatasetCard(dir: string, card: { name: string; formats: string[]; config: unknown }, stats: Stats): Promise<void> {
+  const pattern = card.formats.includes('parquet') ? '*.parquet' : '*.jsonl.gz';
   const front = {
     license: 'other',
     task_categories: ['text-generation'],
     tags: ['synthetic', 'cosmo'],
-    configs: [{ config_name: 'default', data_files: [{ split: 'train', path: '*.parquet' }] }],
+    configs: [{ config_name: 'default', data_files: [{ split: 'train', path: pattern }] }],
     dataset_info: {
       features: Object.entries(EXPORT_COLUMNS).map(([name, type]) => ({ name, dtype: duckToHf(type) })),
       splits: [{ name: 'train', num_examples: stats.get('rows') }],
     },
   };
-  // Keep what the card records of the config free of local paths' secrets: keys are never in it anyway.
-  const { base_dir: _b, output_dir: _o, ...config } = cfg;
   const body = [
-    `# ${cfg.name}`,
+    `# ${card.name}`,
     '',
     `Synthetic corpus built with [cosmo](https://www.npmjs.com/package/cosmo).`,
     '',
     `- rows: ${stats.get('rows')}`,
     `- tokens (generated): ${stats.get('tokens')}`,
-    `- models: ${[...new Set(cfg.generate.engines.map((e) => e.model))].join(', ')}`,
+    `- files: ${stats.get('files')}`,
+    `- models: ${modelsOf(stats).join(', ') || '(none)'}`,
     '',
     'The first six columns are Cosmopedia\'s (`prompt, text, token_length, audience, format, seed_data`); the rest record provenance.',
     '',
     '## Pipeline config',
     '',
     '```yaml',
-    stringify(config).trimEnd(),
+    stringify(card.config).trimEnd(),
     '```',
     '',
   ].join('\n');

@@ -8,18 +8,20 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CorpusConfig } from '../config/schema.js';
-import type { StageDef, TaskContext } from '../exec/stage.js';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { readLines } from '../io/jsonl.js';
-import { collect, readTaskInput } from '../io/shards.js';
-import type { PooledCompletion } from '../engines/pool.js';
+import { poolModels } from '../engines/config.js';
+import { openPool, readEndpointsFile, resolveEngines } from '../engines/open.js';
+import type { EngineMetrics, PooledCompletion } from '../engines/pool.js';
 import { EngineError, type ChatMessage, type EngineErrorKind } from '../engines/types.js';
+import { defineStage, type TaskContext } from '../exec/stage.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import type { JsonlWriter } from '../io/jsonl-writer.js';
+import { readLines } from '../io/jsonl.js';
+import { collect } from '../io/shards.js';
+import { PROMPT_RECORD, SAMPLE_RECORD } from '../records/check.js';
 import type { GenParams, PromptRecord, Sample } from '../records/types.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
-import type { GenerateConfig } from './config.js';
 import { Checkpoint } from './checkpoint.js';
-import { openPool } from './engines.js';
+import { generateSchema, type GenerateConfig } from './config.js';
 import { GenerateTracker, startProgress, type GenerateMetrics } from './metrics.js';
 
 /** A generated record: a Sample, plus the kind of error when the request failed for good. */
@@ -103,18 +105,15 @@ async function* readShardFile(file: string): AsyncGenerator<GeneratedSample> {
   for await (const { text } of readLines(file)) if (text) yield JSON.parse(text) as GeneratedSample;
 }
 
-export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Promise<void> {
+export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<PromptRecord>): Promise<void> {
   const { rank, outputDir, log } = ctx;
-  if (!ctx.inputDir) throw new CosmoError('generate: there are no prompts to read; run the prompts stage first');
-  const g = cfg.generate;
-  const input = (onBad?: () => void) => readTaskInput<PromptRecord>(ctx.inputDir!, rank, ctx.worldSize, { skipBad: ctx.options.skipBad, onBad });
   const finalFile = shardPath(outputDir, rank);
   const ledgerFile = ledgerPath(outputDir, rank);
 
   // The prompts this task owns, in input order, once each.
   const ids: string[] = [];
   const owned = new Set<string>();
-  for await (const p of input(() => ctx.stats.inc('bad_lines'))) {
+  for await (const p of ctx.input()) {
     if (owned.has(p.id)) {
       ctx.stats.inc('duplicate_prompts');
       continue;
@@ -135,7 +134,7 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
   tracker.resumed = done.size;
   const metricsBase = { stage: ctx.stage, rank, world_size: ctx.worldSize };
   if (done.size < ids.length) {
-    const { pool, close } = await openPool(cfg, { log, cacheName: `${ctx.stage}-${rank}`, workDir: ctx.workDir }).catch((err: unknown) => {
+    const { pool, close } = await openPool(g, { log, cacheName: `${ctx.stage}-${rank}`, workDir: ctx.workDir, resolve: ctx.corpus.resolve }).catch((err: unknown) => {
       checkpoint.close();
       throw err;
     });
@@ -207,7 +206,7 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
     const started = new Set<string>();
     let loopFailed = true;
     try {
-      for await (const p of input()) {
+      for await (const p of readAgain(ctx)) {
         if (run.signal.aborted) break;
         if (done.has(p.id) || started.has(p.id)) continue;
         started.add(p.id);
@@ -242,8 +241,7 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
       await writeJsonAtomic(metricsPath(outputDir, rank), tracker.finish({ ...metricsBase, status: 'complete' }, { errorsByKind: {}, attempts: 0, retries: 0, engines: [] }));
   }
 
-  await writeFinalShard(ids, finalFile, ledgerFile);
-  rmSync(ledgerFile, { force: true });
+  await writeFinalShard(ids, finalFile, ledgerFile, ctx.output);
 
   const s = ctx.stats;
   s.inc('prompts', ids.length);
@@ -262,7 +260,15 @@ export async function runGenerateTask(cfg: CorpusConfig, ctx: TaskContext): Prom
   });
 }
 
-const poolSnapshot = (pool: { errorsByKind: Record<string, number>; attempts: number; retries: number; metrics(): import('../engines/pool.js').EngineMetrics[] }) => ({
+/** The second pass over the input: its records were checked (and bad ones counted) in the first. */
+async function* readAgain(ctx: TaskContext<PromptRecord>): AsyncGenerator<PromptRecord> {
+  const counted = ctx.stats.get('bad_lines');
+  yield* ctx.input();
+  ctx.stats.inc('bad_lines', counted - ctx.stats.get('bad_lines'));
+  if (counted === 0) delete ctx.stats.counters['bad_lines'];
+}
+
+const poolSnapshot = (pool: { errorsByKind: Record<string, number>; attempts: number; retries: number; metrics(): EngineMetrics[] }) => ({
   errorsByKind: pool.errorsByKind,
   attempts: pool.attempts,
   retries: pool.retries,
@@ -284,8 +290,9 @@ function lineId(line: Buffer): string {
 /**
  * One line per prompt, in input order: the latest record for each id from the old shard and the
  * ledger. Lines are moved as bytes, never decoded: this pass touches every byte the task wrote.
+ * The ledger goes once the shard is committed (by the runner); until then a crash keeps both.
  */
-async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: string): Promise<void> {
+async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: string, writer: JsonlWriter): Promise<void> {
   const lines = new Map<string, Buffer>();
   for (const file of [finalFile, ledgerFile]) {
     if (!existsSync(file)) continue;
@@ -301,12 +308,28 @@ async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: str
     if (line === undefined) throw new CosmoError(`generate: prompt ${id} has no sample in ${ledgerFile}; rerun to generate it`);
     out.push(line);
   }
-  await writeFileAtomic(finalFile, Buffer.concat(out));
+  await writer.writeBytes(Buffer.concat(out), ids.length);
+  writer.onCommit(() => rmSync(ledgerFile, { force: true }));
 }
 
-export const generateStage: StageDef = {
+/** generate: every prompt of the task becomes exactly one Sample, through the engine pool. */
+export const generateStage = defineStage({
   name: 'generate',
+  key: 'generate',
+  schema: generateSchema.prefault({}),
+  description: 'generate a sample for every prompt, resuming after any crash',
+  input: { records: PROMPT_RECORD },
+  output: SAMPLE_RECORD,
+  // The models shape the text; their addresses, keys, retries and timeouts do not.
+  settings: (g) => ({ params: g.params, max_tokens_by_format: g.max_tokens_by_format, system_prompt: g.system_prompt, json_schema: g.json_schema, models: poolModels(g.engines) }),
   enabled: () => true,
-  tasks: (cfg) => cfg.generate.tasks,
+  tasks: (g) => g.tasks,
+  async check(g, corpus) {
+    for (const e of resolveEngines(g, corpus.resolve)) {
+      if (e.type === 'embedded' && !e.model.startsWith('hf:') && !existsSync(e.model))
+        throw new CosmoError(`generate: model file not found: ${e.model} (pass a .gguf file, or hf:owner/repo/file.gguf)`);
+    }
+    if (g.endpoints_file) readEndpointsFile(corpus.resolve(g.endpoints_file));
+  },
   runTask: runGenerateTask,
-};
+});

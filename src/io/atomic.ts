@@ -1,3 +1,4 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rm, open } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -37,4 +38,12 @@ export async function withAtomicPath(path: string, write: (tmp: string) => Promi
 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** writeJsonAtomic for the few places that must not yield (claims made in order before anything runs). */
+export function writeJsonAtomicSync(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, path);
 }

@@ -9,6 +9,7 @@ import { tempPathFor } from './atomic.js';
  */
 export class JsonlWriter {
   private buffer = '';
+  private committed: (() => void)[] = [];
   count = 0;
 
   private constructor(
@@ -47,41 +48,23 @@ export class JsonlWriter {
     await this.fh.write(chunk);
   }
 
+  /** Run `fn` once the shard is in place (e.g. drop the ledger it was made from). */
+  onCommit(fn: () => void): void {
+    this.committed.push(fn);
+  }
+
   /** Flush, sync and rename into place. */
   async commit(): Promise<void> {
     await this.flush();
     await this.fh.sync();
     await this.fh.close();
     await rename(this.tmp, this.path);
+    for (const fn of this.committed) fn();
   }
 
   /** Drop the partial file (on error). */
   async abort(): Promise<void> {
     await this.fh.close().catch(() => undefined);
     await rm(this.tmp, { force: true });
-  }
-}
-
-/**
- * Write task `rank`'s kept shard and its side shard (`<sideDir>/<rank>.jsonl`: rejects, removed):
- * both appear when `fn` succeeds, neither when it throws. The side shard lands first; a crash
- * between the two renames only means the task reruns, since its marker comes later.
- */
-export async function writeTaskShards(
-  outputDir: string,
-  rank: number,
-  sideDir: string,
-  fn: (kept: JsonlWriter, side: JsonlWriter) => Promise<void>,
-): Promise<void> {
-  const kept = await JsonlWriter.open(join(outputDir, `${rank}.jsonl`));
-  const side = await JsonlWriter.open(join(outputDir, sideDir, `${rank}.jsonl`));
-  try {
-    await fn(kept, side);
-    await side.commit();
-    await kept.commit();
-  } catch (err) {
-    await kept.abort();
-    await side.abort();
-    throw err;
   }
 }

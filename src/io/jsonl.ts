@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
 import { InputError } from '../util/errors.js';
+import { readLines } from './lines.js';
+
+export { readLines };
 
 export interface BadLine {
   file: string;
@@ -14,18 +13,8 @@ export interface ReadOptions {
   /** Skip malformed lines instead of throwing; each one is reported to onBad. */
   skipBad?: boolean;
   onBad?: (bad: BadLine) => void;
-}
-
-/** Lines of a text file, gunzipped when the name ends in .gz, with 1-based line numbers. */
-export async function* readLines(file: string): AsyncGenerator<{ line: number; text: string }> {
-  let stream: Readable = createReadStream(file);
-  if (file.endsWith('.gz')) stream = stream.pipe(createGunzip());
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of rl) {
-    line++;
-    yield { line, text };
-  }
+  /** Why a parsed object is not a record the reader wants (a bad line like malformed JSON), or undefined. */
+  check?: (value: Record<string, unknown>) => string | undefined;
 }
 
 /** Parsed JSON objects from a JSONL(.gz) file. A malformed line throws an InputError naming file and line, or is skipped with skipBad. */
@@ -40,16 +29,22 @@ export async function* readJsonl<T = Record<string, unknown>>(
     try {
       value = JSON.parse(text);
       if (value === null || typeof value !== 'object' || Array.isArray(value)) reason = 'expected a JSON object';
+      else if (opts.check) reason = opts.check(value as Record<string, unknown>);
     } catch (err) {
       reason = `malformed JSON (${(err as Error).message})`;
     }
     if (reason) {
-      if (!opts.skipBad) throw new InputError(file, line, `${reason}; pass --skip-bad to skip and count bad lines`);
-      opts.onBad?.({ file, line, reason });
+      badLine(file, line, reason, opts);
       continue;
     }
     yield { line, value: value as T };
   }
+}
+
+/** A bad line: an InputError naming file and line, or (with skipBad) reported to onBad. */
+export function badLine(file: string, line: number, reason: string, opts: ReadOptions): void {
+  if (!opts.skipBad) throw new InputError(file, line, `${reason}; pass --skip-bad to skip and count bad lines`);
+  opts.onBad?.({ file, line, reason });
 }
 
 export function toJsonl(records: Iterable<unknown>): string {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonl, toJsonl, type ReadOptions } from './jsonl.js';
+import { badLine, readJsonl, toJsonl, type ReadOptions } from './jsonl.js';
 import { readParquet } from './parquet.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -15,10 +15,16 @@ export function listShards(dir: string): string[] {
     .map((f) => join(dir, f));
 }
 
-/** Records of one shard file, whatever its format. */
+/** Records of one shard file, whatever its format (a Parquet row's "line" is its 1-based row number). */
 export async function* readRecords<T = Record<string, unknown>>(file: string, opts: ReadOptions = {}): AsyncGenerator<T> {
   if (file.endsWith('.parquet')) {
-    for await (const row of readParquet(file)) yield row as T;
+    let row = 0;
+    for await (const value of readParquet(file)) {
+      row++;
+      const reason = opts.check?.(value);
+      if (reason) badLine(file, row, reason, opts);
+      else yield value as T;
+    }
     return;
   }
   for await (const { value } of readJsonl<T>(file, opts)) yield value;

@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import type { CorpusConfig } from '../config/schema.js';
-import { resolvePath } from '../config/load.js';
 import { readAll } from '../io/shards.js';
 import type { PromptRecord } from '../records/types.js';
 import type { Logger } from '../util/log.js';
+import { resolvePath, type CorpusConfig } from './corpus.js';
 import { runPipeline, stageDir } from './run.js';
 
 export interface DryRunReport {
@@ -32,7 +31,7 @@ async function tokenCounter(cfg: CorpusConfig): Promise<Counter> {
     const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
     return { name: `tokenizer of ${path}`, count: (t) => model.tokenize(t).length, close: () => model.dispose() };
   }
-  return { name: 'estimate (4 characters a token)', count: (t) => Math.ceil(t.length / 4), close: async () => {} };
+  return { name: 'estimated at 4 characters a token', count: (t) => Math.ceil(t.length / 4), close: async () => {} };
 }
 
 /** Build the prompts for real, then say what generating them would take, without generating anything. */

@@ -1,39 +1,31 @@
-import type { CorpusConfig } from '../config/schema.js';
-import { stableId } from '../records/id.js';
+import type { AnyStage, CorpusEnv } from '../exec/stage.js';
+import { canonicalJson, stableId } from '../records/id.js';
+import { corpusEnv, sectionOf, type CorpusConfig } from './corpus.js';
+import { getStage } from './registry.js';
 
-/**
- * The settings that shape a stage's output, besides its input. Retry policy, timeouts, engines'
- * addresses and worker counts are left out on purpose: changing them mid-corpus changes how the
- * work is done, not what it produces.
- */
-export function stageSettings(stage: string, cfg: CorpusConfig): unknown {
-  switch (stage) {
-    case 'seeds':
-      return { seeds: cfg.seeds, base_dir: cfg.base_dir, seed: cfg.seed };
-    case 'prompts':
-      return { prompts: cfg.prompts, seed: cfg.seed };
-    case 'generate': {
-      const g = cfg.generate;
-      const models = [...new Set(g.engines.map((e) => e.model))].sort();
-      return { params: g.params, max_tokens_by_format: g.max_tokens_by_format, system_prompt: g.system_prompt, json_schema: g.json_schema, models };
-    }
-    case 'filter': {
-      const { concurrency: _c, engines, ...judge } = cfg.filter.judge;
-      return { ...cfg.filter, judge: { ...judge, models: engines?.map((e) => e.model) } };
-    }
-    case 'decontaminate':
-      return cfg.decontaminate;
-    case 'export':
-      return cfg.export;
-    default: {
-      if (!stage.startsWith('dedup')) return undefined;
-      const { threads: _t, ...dedup } = cfg.dedup;
-      return dedup;
-    }
-  }
+/** The settings that shape a stage's output, as its own definition says (see `StageDef.settings`). */
+export function stageSettings(def: AnyStage, cfg: CorpusConfig, env: CorpusEnv = corpusEnv(cfg)): unknown {
+  return def.settings(sectionOf(cfg, def), env) ?? null;
 }
 
+/** The root of every chain: the corpus seed shapes every random choice downstream. */
+export const rootFingerprint = (cfg: CorpusConfig) => stableId('corpus', cfg.seed);
+
 /** A stage's fingerprint chains those of the stages before it: a change upstream invalidates it too. */
-export function chainFingerprint(previous: string, stage: string, cfg: CorpusConfig): string {
-  return stableId(previous, stage, stageSettings(stage, cfg) ?? null);
+export function chainFingerprint(previous: string, stage: string | AnyStage, cfg: CorpusConfig): string {
+  const def = typeof stage === 'string' ? getStage(stage) : stage;
+  return stableId(previous, def.name, stageSettings(def, cfg));
+}
+
+/** The paths (a.b.c) at which two settings values differ, at most `limit` of them: to say what changed. */
+export function changedPaths(before: unknown, after: unknown, limit = 5, path = ''): string[] {
+  if (canonicalJson(before) === canonicalJson(after)) return [];
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object';
+  if (!isObj(before) || !isObj(after) || Array.isArray(before) !== Array.isArray(after)) return [path || '(all)'];
+  const out: string[] = [];
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    out.push(...changedPaths(before[k], after[k], limit - out.length, path ? `${path}.${k}` : k));
+    if (out.length >= limit) break;
+  }
+  return out;
 }

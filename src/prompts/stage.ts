@@ -1,14 +1,13 @@
-import { open } from 'node:fs/promises';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CorpusConfig } from '../config/schema.js';
-import { resolvePath } from '../config/load.js';
-import type { StageDef } from '../exec/stage.js';
-import { withAtomicPath, writeJsonAtomic } from '../io/atomic.js';
-import { listShards, readAll } from '../io/shards.js';
+import { defineStage, type CorpusEnv } from '../exec/stage.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { fileIdentity } from '../io/identity.js';
+import { PROMPT_RECORD, SEED_RECORD } from '../records/check.js';
 import type { SeedRecord } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import { buildPrompts, type BuildResult } from './build.js';
+import { promptsSchema, type PromptsConfig } from './config.js';
 import { apportion } from './rng.js';
 import { promptStats } from './stats.js';
 import { loadTemplates } from './templates.js';
@@ -16,11 +15,17 @@ import { loadTemplates } from './templates.js';
 /** Where the build report and the prompt statistics of a run are written, beside the shards. */
 export const REPORT_FILE = 'report.json';
 
+/** The configured topics file, when `topics` names a file rather than listing them. */
+const topicsFile = (cfg: PromptsConfig, corpus: CorpusEnv) => (typeof cfg.topics === 'string' ? corpus.resolve(cfg.topics) : undefined);
+
+/** Folders of the user's own templates. */
+const templateDirs = (cfg: PromptsConfig, corpus: CorpusEnv): string[] =>
+  (cfg.templates === undefined ? [] : typeof cfg.templates === 'string' ? [cfg.templates] : cfg.templates).map((d) => corpus.resolve(d));
+
 /** The configured topics: a list, or a file with one topic per line (relative to the corpus file). */
-export function configuredTopics(cfg: CorpusConfig): string[] | undefined {
-  const t = cfg.prompts.topics;
-  if (t === undefined || Array.isArray(t)) return t;
-  const file = resolvePath(cfg, t);
+export function configuredTopics(cfg: PromptsConfig, corpus: CorpusEnv): string[] | undefined {
+  const file = topicsFile(cfg, corpus);
+  if (file === undefined) return cfg.topics as string[] | undefined;
   try {
     return readFileSync(file, 'utf8')
       .split(/\r?\n/)
@@ -32,10 +37,9 @@ export function configuredTopics(cfg: CorpusConfig): string[] | undefined {
 }
 
 /** Build every prompt of a corpus from its seeds (the whole build is deterministic, so any task can redo it). */
-export function buildFromSeeds(cfg: CorpusConfig, seeds: SeedRecord[]): BuildResult {
-  const dirs = cfg.prompts.templates === undefined ? [] : typeof cfg.prompts.templates === 'string' ? [cfg.prompts.templates] : cfg.prompts.templates;
-  const templates = loadTemplates(dirs.map((d) => resolvePath(cfg, d)));
-  return buildPrompts(seeds, cfg.prompts, { templates, seed: cfg.seed, topics: configuredTopics(cfg) });
+export function buildFromSeeds(cfg: PromptsConfig, corpus: CorpusEnv, seeds: SeedRecord[]): BuildResult {
+  const templates = loadTemplates(templateDirs(cfg, corpus));
+  return buildPrompts(seeds, cfg, { templates, seed: corpus.seed, topics: configuredTopics(cfg, corpus) });
 }
 
 /** The contiguous range of the sorted prompts that shard `rank` of `shards` holds (prefix groups stay together). */
@@ -45,59 +49,41 @@ export function shardRange(total: number, rank: number, shards: number): [number
   return [start, start + sizes[rank]!];
 }
 
-/** Write records as JSONL atomically, a chunk at a time, so a large shard never needs one giant string. */
-export async function writeJsonlStreaming(file: string, records: Iterable<unknown>): Promise<void> {
-  await withAtomicPath(file, async (tmp) => {
-    const fh = await open(tmp, 'w');
-    try {
-      let buf = '';
-      for (const r of records) {
-        buf += JSON.stringify(r) + '\n';
-        if (buf.length > 1 << 22) {
-          await fh.write(buf);
-          buf = '';
-        }
-      }
-      if (buf) await fh.write(buf);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  });
-}
-
 /** The last build in this process: tasks run one after another in one process share it instead of rebuilding. */
 let last: { key: string; seeds: SeedRecord[]; built: BuildResult } | undefined;
 
-async function buildOnce(cfg: CorpusConfig, inputDir: string): Promise<{ seeds: SeedRecord[]; built: BuildResult }> {
-  const shards = listShards(inputDir).map((f) => {
-    const st = statSync(f);
-    return [f, st.size, st.mtimeMs];
-  });
-  const key = JSON.stringify([cfg.seed, cfg.prompts, cfg.base_dir, shards]);
-  if (last?.key === key) return last;
-  const seeds: SeedRecord[] = [];
-  for await (const s of readAll<SeedRecord>(inputDir)) seeds.push(s);
-  if (seeds.length === 0) throw new CosmoError(`prompts: no seeds in ${inputDir}; run the seeds stage first`);
-  last = { key, seeds, built: buildFromSeeds(cfg, seeds) };
-  return last;
-}
-
 /**
- * Stage 3: builds the prompts from the seed shards and writes them as `prompts.tasks` shards. Each task
- * builds the whole (deterministic, fast) set and writes its own contiguous slice; task 0 also writes the report.
+ * prompts: builds the prompts from all the seeds and writes them as `prompts.tasks` shards. Each task
+ * builds the whole (deterministic, fast) set and writes its own contiguous slice; task 0 also writes
+ * the report.
  */
-export const promptsStage: StageDef = {
+export const promptsStage = defineStage({
   name: 'prompts',
+  key: 'prompts',
+  schema: promptsSchema.prefault({}),
+  description: 'build the prompts from the seeds (templates x formats x audiences)',
+  input: { records: SEED_RECORD, whole: true },
+  output: PROMPT_RECORD,
+  settings: (cfg, corpus) => ({ ...cfg, templates: templateDirs(cfg, corpus), topics: topicsFile(cfg, corpus) ?? cfg.topics }),
+  inputFiles: (cfg, corpus) => [...templateDirs(cfg, corpus), ...(topicsFile(cfg, corpus) ? [topicsFile(cfg, corpus)!] : [])],
   enabled: () => true,
-  tasks: (cfg) => cfg.prompts.tasks,
+  tasks: (cfg) => cfg.tasks,
+  async check(cfg, corpus) {
+    loadTemplates(templateDirs(cfg, corpus));
+    configuredTopics(cfg, corpus);
+  },
   async runTask(cfg, ctx) {
-    if (!ctx.inputDir) throw new CosmoError('prompts: no seeds stage before it; configure "seeds" in the corpus file');
-    const { seeds, built } = await buildOnce(cfg, ctx.inputDir);
+    const key = JSON.stringify([ctx.corpus.seed, cfg, ctx.inputDir, ctx.inputDir && fileIdentity(ctx.inputDir)]);
+    if (last?.key !== key) {
+      const seeds: SeedRecord[] = [];
+      for await (const s of ctx.input()) seeds.push(s);
+      last = { key, seeds, built: buildFromSeeds(cfg, ctx.corpus, seeds) };
+    }
+    const { seeds, built } = last;
     const { report } = built;
     ctx.signal.throwIfAborted();
     const [start, end] = shardRange(built.size, ctx.rank, ctx.worldSize);
-    await writeJsonlStreaming(join(ctx.outputDir, `${ctx.rank}.jsonl`), built.records(start, end));
+    for (const record of built.records(start, end)) await ctx.output.write(record);
     ctx.stats.inc('prompts', end - start);
     if (ctx.rank === 0) {
       ctx.stats.inc('seeds', seeds.length);
@@ -108,8 +94,6 @@ export const promptsStage: StageDef = {
       for (const s of report.shortfalls) ctx.log.warn('mix cell ran out of distinct prompts', { cell: s.cell, built: s.built, requested: s.requested });
       await writeJsonAtomic(join(ctx.outputDir, REPORT_FILE), promptStats(built.records(), report));
     }
-    const prompts = built.size;
-    const mine = end - start;
-    ctx.log.info('prompts written', { shard: ctx.rank, prompts: mine, of: prompts });
+    ctx.log.info('prompts written', { shard: ctx.rank, prompts: end - start, of: built.size });
   },
-};
+});

@@ -1,2 +1,3 @@
 export * from './types.js';
 export * from './id.js';
+export * from './check.js';

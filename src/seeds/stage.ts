@@ -1,19 +1,28 @@
-import { join } from 'node:path';
-import { resolvePath } from '../config/load.js';
-import type { StageDef } from '../exec/stage.js';
-import { writeShard } from '../io/shards.js';
-import type { SeedRecord } from '../records/types.js';
+import { defineStage } from '../exec/stage.js';
+import { SEED_RECORD } from '../records/check.js';
+import { CosmoError } from '../util/errors.js';
+import { seedsSchema, type SeedSourceConfig } from './config.js';
 import { loadSeeds } from './load.js';
+import { seedFiles } from './read.js';
 
-/** Stage 1: each task reads one configured seed source and writes its SeedRecords as shard `<rank>.jsonl`. */
-export const seedsStage: StageDef = {
+/** seeds: each task reads one configured seed source and writes its SeedRecords as shard `<rank>.jsonl`. */
+export const seedsStage = defineStage({
   name: 'seeds',
-  enabled: (cfg) => cfg.seeds.length > 0,
-  tasks: (cfg) => cfg.seeds.length,
-  async runTask(cfg, ctx) {
-    const src = cfg.seeds[ctx.rank]!;
-    const records: SeedRecord[] = [];
-    const path = resolvePath(cfg, src.path);
+  key: 'seeds',
+  schema: seedsSchema,
+  description: 'read the seed sources (web, openstax, course, wikihow, instruct, math, kb, outline) into seed shards',
+  output: SEED_RECORD,
+  settings: (sources, corpus) => sources.map((src) => ({ ...src, path: corpus.resolve(src.path) })),
+  inputFiles: (sources, corpus, rank) => [corpus.resolve(sources[rank]!.path)],
+  enabled: (sources) => sources.length > 0,
+  tasks: (sources) => sources.length,
+  async check(sources, corpus) {
+    for (const src of sources) seedFiles(corpus.resolve(src.path));
+  },
+  async runTask(sources, ctx) {
+    const src: SeedSourceConfig = sources[ctx.rank]!;
+    const path = ctx.corpus.resolve(src.path);
+    let written = 0;
     for await (const seed of loadSeeds(src, path, {
       skipBad: ctx.options.skipBad,
       onBad: (file, line, reason) => {
@@ -23,11 +32,20 @@ export const seedsStage: StageDef = {
       count: (name, n) => ctx.stats.inc(name, n),
     })) {
       ctx.signal.throwIfAborted();
-      records.push(seed);
+      await ctx.output.write(seed);
+      written++;
       ctx.stats.inc(`kind.${seed.kind}`);
     }
-    ctx.stats.inc('seeds', records.length);
-    await writeShard(join(ctx.outputDir, `${ctx.rank}.jsonl`), records);
-    ctx.log.info('seeds loaded', { source: records[0]?.source ?? src.path, seeds: records.length });
+    if (written === 0) throw new CosmoError(emptyReason(src, path, ctx.stats.counters));
+    ctx.stats.inc('seeds', written);
+    ctx.log.info('seeds loaded', { source: src.name ?? src.path, seeds: written });
   },
-};
+});
+
+/** Why a seed source gave no records, in the words of what happened to its rows. */
+function emptyReason(src: SeedSourceConfig, path: string, c: Record<string, number>): string {
+  const rows = c['rows'] ?? 0;
+  if (rows === 0) return `the seed file ${path} has no records`;
+  if ((c['filtered'] ?? 0) === rows) return `none of the ${rows} rows of ${path} matches the seed source's "match" (${JSON.stringify(src.match)})`;
+  return `${path}: none of its ${rows} rows gave a ${src.kind} seed (${c['skipped'] ?? 0} without the fields a ${src.kind} seed needs, ${c['bad_lines'] ?? 0} bad)`;
+}

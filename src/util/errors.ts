@@ -1,7 +1,13 @@
-/** An error meant for a person: the CLI prints its message without a stack trace. */
+import { redact } from './redact.js';
+
+/**
+ * The root of every error meant for a person: the CLI prints its message without a stack trace.
+ * Anything else that reaches the top is a bug and keeps its stack. Messages are redacted as they
+ * are made, so no error can carry a secret into a log or a shard.
+ */
 export class CosmoError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(redact(message), options);
     this.name = 'CosmoError';
   }
 }
@@ -18,6 +24,14 @@ export class InputError extends CosmoError {
   }
 }
 
+/** Work stopped on request (Ctrl-C, SIGTERM, scancel, a parent that died): not a failure of the work itself. */
+export class InterruptedError extends CosmoError {
+  constructor(message = 'interrupted; run the same command again to resume') {
+    super(message);
+    this.name = 'InterruptedError';
+  }
+}
+
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return redact(err instanceof Error ? err.message : String(err));
 }

@@ -1,3 +1,5 @@
+import { redact } from './redact.js';
+
 /** A small structured logger: one line per event on stderr, `key=value` fields, levels filtered by COSMO_LOG. */
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -33,7 +35,8 @@ export function createLogger(
           .map(([k, v]) => `${k}=${formatValue(v)}`)
           .join(' ')
       : '';
-    write(`${time} ${lvl.padEnd(5)} [${scope}] ${msg}${kv ? ' ' + kv : ''}`);
+    // Every line is redacted: a field may hold an error a server wrote, key and all.
+    write(redact(`${time} ${lvl.padEnd(5)} [${scope}] ${msg}${kv ? ' ' + kv : ''}`));
   };
   return {
     debug: (m, f) => emit('debug', m, f),

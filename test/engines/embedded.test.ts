@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedEngine, type EmbeddedEngine } from '../../src/engines/embedded.js';
 import { EngineError, type CompletionRequest } from '../../src/engines/types.js';
-import type { EmbeddedEngineConfig } from '../../src/generate/config.js';
+import type { EmbeddedEngineConfig } from '../../src/engines/config.js';
 import type { GenParams } from '../../src/records/types.js';
 import { CosmoError } from '../../src/util/errors.js';
 import { tinyModelPath } from '../helpers/tiny-model.js';

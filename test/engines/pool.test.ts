@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineError, EnginePool, parseRetryAfter, type CompletionRequest } from '../../src/engines/index.js';
-import { RequestCache } from '../../src/generate/cache.js';
+import { RequestCache } from '../../src/engines/cache.js';
 import { silentLogger } from '../../src/util/log.js';
 import { mockReply, startMockOpenAI, type MockServer } from '../helpers/mock-openai.js';
 

@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import type { CorpusConfig } from '../../src/config/schema.js';
+import { parseConfig } from '../../src/pipeline/corpus.js';
+import type { CorpusConfig } from '../../src/pipeline/corpus.js';
 import { arraySpec, jobRecordPath, jobScriptPath, taskLogPath } from '../../src/exec/slurm.js';
 import { isTaskDone, markerPath } from '../../src/exec/task.js';
 import { readExport } from '../../src/export/stage.js';
@@ -118,9 +118,11 @@ describe('slurm executor', () => {
 
   it('reports a failed task with its log, cancels the stages after it, and resubmits only that task', async () => {
     const out = join(dir, 'out-fail');
+    // A file that is there (so the run starts) but breaks its task when read.
+    writeFileSync(join(dir, 'broken.jsonl'), 'not json\n');
     const seeds = [
       { kind: 'web', path: 'a.jsonl' },
-      { kind: 'web', path: 'missing.jsonl' },
+      { kind: 'web', path: 'broken.jsonl' },
       { kind: 'web', path: 'b.jsonl' },
     ];
     const cfg = corpus(out, { seeds });
@@ -131,15 +133,15 @@ describe('slurm executor', () => {
     const seedsDir = stageDir(cfg, 'seeds');
     expect(err.message).toContain('stage seeds: 1 of 3 tasks failed');
     expect(err.message).toContain(`task 1: `);
-    expect(err.message).toContain('missing.jsonl');
+    expect(err.message).toContain('broken.jsonl:1');
     expect(err.message).toContain(`(log: ${taskLogPath(seedsDir, 1)})`);
-    expect(readFileSync(taskLogPath(seedsDir, 1), 'utf8')).toContain('missing.jsonl');
+    expect(readFileSync(taskLogPath(seedsDir, 1), 'utf8')).toContain('broken.jsonl');
     expect([0, 1, 2].map((r) => isTaskDone(seedsDir, r))).toEqual([true, false, true]);
     // The stages chained after the failed array were cancelled, never run.
     expect(existsSync(markerPath(stageDir(cfg, 'prompts'), 0))).toBe(false);
     expect(queueOf(JOB_NAME)).toEqual([]);
 
-    writeFileSync(join(dir, 'missing.jsonl'), JSON.stringify({ text: 'A late document about glaciers and the valleys they leave behind.' }) + '\n');
+    writeFileSync(join(dir, 'broken.jsonl'), JSON.stringify({ text: 'A late document about glaciers and the valleys they leave behind.' }) + '\n');
     const lines: string[] = [];
     await runPipeline(cfg, { log: recordingLogger(lines), only: ['seeds'] });
     const record = JSON.parse(readFileSync(jobRecordPath(seedsDir), 'utf8'));

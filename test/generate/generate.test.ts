@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CorpusConfig } from '../../src/config/schema.js';
+import type { CorpusConfig } from '../../src/pipeline/corpus.js';
 import { isTaskDone } from '../../src/exec/task.js';
 import { ledgerPath, metricsPath, shardPath } from '../../src/generate/stage.js';
 import type { GenerateMetrics } from '../../src/generate/metrics.js';

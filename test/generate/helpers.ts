@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/config/load.js';
-import type { CorpusConfig } from '../../src/config/schema.js';
+import { corpusEnv, parseConfig } from '../../src/pipeline/corpus.js';
+import type { CorpusConfig } from '../../src/pipeline/corpus.js';
 import { stableId } from '../../src/records/id.js';
 import type { PromptRecord } from '../../src/records/types.js';
 import { generateStage, type GeneratedSample } from '../../src/generate/stage.js';
@@ -61,10 +61,12 @@ function generatePlan(cfg: CorpusConfig, worldSize = 1): StagePlan {
     outputDir: join(cfg.output_dir, 'generate'),
     workDir: cfg.output_dir,
     options: { progress: 'none' },
+    dirs: {},
+    concurrent: 1,
   };
 }
 
 /** Run one generate task in this process, as the executor would; resolves to its completion marker. */
 export function generate(cfg: CorpusConfig, opts: { rank?: number; worldSize?: number; log?: Logger; signal?: AbortSignal } = {}) {
-  return runTask(generateStage, cfg, generatePlan(cfg, opts.worldSize), opts.rank ?? 0, opts.log ?? silentLogger, opts.signal ?? new AbortController().signal);
+  return runTask(generateStage, cfg.generate, corpusEnv(cfg), generatePlan(cfg, opts.worldSize), opts.rank ?? 0, opts.log ?? silentLogger, opts.signal ?? new AbortController().signal);
 }

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/pipeline/corpus.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import { silentLogger } from '../../src/util/log.js';
 import { startMockOpenAI } from '../helpers/mock-openai.js';

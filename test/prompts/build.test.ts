@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, resolvePath } from '../../src/config/load.js';
+import { corpusEnv, loadConfig, resolvePath } from '../../src/pipeline/corpus.js';
 import type { z } from 'zod';
 import { promptsSchema } from '../../src/prompts/config.js';
 import { buildPrompts, type BuildResult } from '../../src/prompts/build.js';
@@ -37,7 +37,7 @@ describe.runIf(hasSharedData)('prompts-100k: the real seed files give 100,000 di
   beforeAll(async () => {
     seeds = [];
     for (const src of cfg.seeds) for await (const s of loadSeeds(src, resolvePath(cfg, src.path))) seeds.push(s);
-    result = buildFromSeeds(cfg, seeds);
+    result = buildFromSeeds(cfg.prompts, corpusEnv(cfg), seeds);
     const h = createHash('sha256');
     for (const p of result.records()) h.update(JSON.stringify(p) + '\n');
     digest = h.digest('hex');
@@ -87,7 +87,7 @@ describe.runIf(hasSharedData)('prompts-100k: the real seed files give 100,000 di
   });
 
   it('is deterministic: a second build gives the same prompts, ids and order', () => {
-    const again = buildFromSeeds(cfg, seeds);
+    const again = buildFromSeeds(cfg.prompts, corpusEnv(cfg), seeds);
     const h = createHash('sha256');
     for (const p of again.records()) h.update(JSON.stringify(p) + '\n');
     expect(h.digest('hex')).toBe(digest);

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/pipeline/corpus.js';
 import { collect, listShards, readAll, readTaskInput } from '../../src/io/shards.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import type { PromptRecord, Sample } from '../../src/records/types.js';

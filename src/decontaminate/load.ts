@@ -1,0 +1,62 @@
+import { isAbsolute, resolve } from 'node:path';
+import type { Logger } from '../util/log.js';
+import { benchmarkNameOf, loadBenchmarkDir, loadTextBenchmark, type BenchmarkItem } from './benchmarks.js';
+import type { DecontamConfig } from './config.js';
+import { Decontaminator, type DecontamOptions } from './decontaminator.js';
+
+/** Whether the config names anything to check against. */
+export const hasBenchmarks = (c: DecontamConfig) => c.benchmarks_dir !== undefined || c.extra.length > 0;
+
+export function optionsOf(c: DecontamConfig): DecontamOptions {
+  return {
+    ngram: c.ngram,
+    minNgram: Math.min(c.min_ngram, c.ngram),
+    threshold: c.threshold,
+    mode: c.mode,
+    minBlock: c.min_block,
+    questionMinWords: c.question_min_words,
+    cutMinWords: c.cut_min_words,
+    maxItemsPerNgram: c.max_items_per_ngram,
+  };
+}
+
+/** Makes a config path absolute (against the corpus file's folder; the current one by default). */
+type Resolve = (path: string) => string;
+const fromHere: Resolve = (p) => (isAbsolute(p) ? p : resolve(p));
+
+/** The benchmark files and folders the config names, absolute. */
+export function benchmarkPaths(c: DecontamConfig, resolvePath: Resolve = fromHere): string[] {
+  const extra = c.extra.map((e) => resolvePath(typeof e === 'string' ? e : e.path));
+  return c.benchmarks_dir === undefined ? extra : [resolvePath(c.benchmarks_dir), ...extra];
+}
+
+/** Every benchmark item the config names: the folder's known benchmarks, then the extra files. */
+export async function loadConfiguredBenchmarks(c: DecontamConfig, resolvePath: Resolve = fromHere, log?: Logger): Promise<BenchmarkItem[]> {
+  const items: BenchmarkItem[] = [];
+  if (c.benchmarks_dir !== undefined) {
+    const dir = resolvePath(c.benchmarks_dir);
+    const loaded = await loadBenchmarkDir(dir, c.benchmarks);
+    items.push(...loaded.items);
+    if (loaded.ignored.length) log?.warn('benchmark folder entries not recognised, ignored', { dir, entries: loaded.ignored.join(', ') });
+  }
+  for (const extra of c.extra) {
+    const spec = typeof extra === 'string' ? { path: extra, field: 'text' } : extra;
+    const file = resolvePath(spec.path);
+    items.push(...(await loadTextBenchmark(file, ('name' in spec && spec.name) || benchmarkNameOf(file), spec.field)));
+  }
+  return items;
+}
+
+/** Load the configured benchmarks and index them. */
+export async function buildDecontaminator(c: DecontamConfig, resolvePath: Resolve = fromHere, log?: Logger): Promise<Decontaminator> {
+  const started = Date.now();
+  const items = await loadConfiguredBenchmarks(c, resolvePath, log);
+  const dc = new Decontaminator(items, optionsOf(c));
+  log?.info('benchmarks indexed', {
+    items: dc.summary.items,
+    indexed: dc.summary.indexed,
+    ngrams: dc.summary.ngrams,
+    ms: Date.now() - started,
+  });
+  return dc;
+}

@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import { defineStage } from '../exec/stage.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { SAMPLE_RECORD } from '../records/check.js';
+import { decontamSchema } from './config.js';
+import { benchmarkPaths, buildDecontaminator, hasBenchmarks, loadConfiguredBenchmarks } from './load.js';
+import { Tally } from './outcome.js';
+import { buildReport, matchesFile, mergeTaskMatches, writeReport, type TaskMatches } from './report.js';
+
+/**
+ * decontaminate: drop (or, in cut mode, cut) samples that contain benchmark items. Kept samples go
+ * to `<rank>.jsonl`, removed ones to `removed/<rank>.jsonl` with what matched, and `finalize`
+ * writes the per-benchmark report.
+ */
+export const decontaminateStage = defineStage({
+  name: 'decontaminate',
+  key: 'decontaminate',
+  schema: decontamSchema.prefault({}),
+  description: 'remove samples that contain benchmark items, with a per-benchmark report',
+  input: { records: SAMPLE_RECORD },
+  output: SAMPLE_RECORD,
+  sides: ['removed'],
+  settings: (cfg, corpus) => ({ ...cfg, files: benchmarkPaths(cfg, corpus.resolve) }),
+  inputFiles: (cfg, corpus) => benchmarkPaths(cfg, corpus.resolve),
+  // Without benchmarks there is nothing to check against: the stage is left out of the pipeline.
+  enabled: (cfg) => cfg.enabled && hasBenchmarks(cfg),
+  tasks: (cfg) => cfg.tasks,
+  async check(cfg, corpus) {
+    await loadConfiguredBenchmarks(cfg, corpus.resolve);
+  },
+  async runTask(cfg, ctx) {
+    const dc = await buildDecontaminator(cfg, ctx.corpus.resolve, ctx.log);
+    const tally = new Tally(dc, ctx.stats);
+    const removed = ctx.side('removed');
+    for await (const s of ctx.input()) {
+      ctx.signal.throwIfAborted();
+      const text = typeof s.text === 'string' ? s.text : '';
+      const outcome = tally.check(text);
+      if (outcome.kind === 'kept') await ctx.output.write(s);
+      else if (outcome.kind === 'removed') await removed.write({ ...s, decontam: outcome.decontam });
+      else {
+        // token_length came from the model's tokenizer; scale it by the share of text kept.
+        const tokens = typeof s.token_length === 'number' ? Math.round((s.token_length * outcome.text.length) / Math.max(1, text.length)) : undefined;
+        await ctx.output.write({ ...s, text: outcome.text, token_length: tokens, decontam: outcome.decontam });
+      }
+    }
+    const side: TaskMatches = { index: dc.summary, matched: tally.matchedIds() };
+    // The side file lands before the shards; a crash in between only means the task reruns.
+    await writeJsonAtomic(matchesFile(ctx.outputDir, ctx.rank), side);
+    ctx.log.info('decontaminated', { rank: ctx.rank, checked: ctx.stats.get('checked'), removed: ctx.stats.get('removed'), cut: ctx.stats.get('cut') });
+  },
+  async finalize(cfg, ctx) {
+    const { index, matched } = mergeTaskMatches(ctx.outputDir, ctx.worldSize);
+    const report = buildReport(cfg, ctx.stats, matched, index);
+    await writeReport(report, ctx.outputDir);
+    ctx.log.info('report written', { file: join(ctx.outputDir, 'report.md'), removed: report.samples.removed });
+  },
+});

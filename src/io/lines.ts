@@ -1,0 +1,86 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+
+/**
+ * Reading text files a line at a time, fast: the file is read in large batches cut at line breaks,
+ * each decoded and split at once. node:readline does the same job at a tenth of the speed, and
+ * every stage reads its input through here. Lines split exactly as readline splits them with
+ * crlfDelay Infinity (at \n, \r\n and a lone \r), decoded as it decodes them.
+ */
+
+/** Bytes per batch (a batch ends at the first line break after this many): dedup posts batches of this size to its workers. */
+export const BATCH_BYTES = 1 << 18;
+
+/** The batches of whole lines of `file`, each ending at the first \n after `batchBytes` bytes (or at the end of the file), copied out. */
+export async function* byteBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
+  const fh = await open(file, 'r');
+  try {
+    let buf = Buffer.allocUnsafe(Math.max(1 << 22, 2 * batchBytes));
+    let base = 0; // file offset of buf[0]
+    let len = 0; // bytes held in buf
+    let pos = 0; // where the next batch starts in buf
+    let eof = false;
+    for (;;) {
+      let cut = -1;
+      for (;;) {
+        const from = pos + batchBytes - 1;
+        if (from < len) cut = buf.subarray(0, len).indexOf(10, from);
+        if (cut >= 0 || eof) break;
+        if (pos > 0) {
+          buf.copy(buf, 0, pos, len);
+          base += pos;
+          len -= pos;
+          pos = 0;
+        }
+        if (len === buf.length) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, len);
+          buf = bigger;
+        }
+        const { bytesRead } = await fh.read(buf, len, buf.length - len, base + len);
+        if (bytesRead === 0) eof = true;
+        len += bytesRead;
+      }
+      const end = cut >= 0 ? cut + 1 : len;
+      if (end <= pos) return;
+      const bytes = new Uint8Array(end - pos); // its own buffer, to be transferred
+      bytes.set(buf.subarray(pos, end));
+      yield { start: base + pos, bytes };
+      pos = end;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The lines of a batch of whole lines, split as node:readline splits them with crlfDelay Infinity
+ * (at \n, \r\n and a lone \r) and decoded as it decodes them (a BOM kept, bad bytes replaced).
+ */
+export function batchLines(bytes: Uint8Array): string[] {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const lines = text.includes('\r') ? text.split(/\r\n|\r|\n/) : text.split('\n');
+  if (lines.at(-1) === '') lines.pop(); // after the final line break
+  return lines;
+}
+
+/** Batches of whole lines of a gzip file, decompressed. */
+async function* gunzipBatches(file: string): AsyncGenerator<{ bytes: Uint8Array }> {
+  let carry: Buffer = Buffer.alloc(0);
+  for await (const chunk of createReadStream(file).pipe(createGunzip()) as AsyncIterable<Buffer>) {
+    const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    const cut = buf.lastIndexOf(10) + 1;
+    if (cut > 0) yield { bytes: buf.subarray(0, cut) };
+    carry = buf.subarray(cut);
+  }
+  if (carry.length) yield { bytes: carry };
+}
+
+/** Lines of a text file, gunzipped when the name ends in .gz, with 1-based line numbers. */
+export async function* readLines(file: string): AsyncGenerator<{ line: number; text: string }> {
+  let line = 0;
+  for await (const { bytes } of file.endsWith('.gz') ? gunzipBatches(file) : byteBatches(file, 1 << 20)) {
+    for (const text of batchLines(bytes)) yield { line: ++line, text };
+  }
+}

@@ -1,0 +1,97 @@
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { readYaml, validate, type ConfigSource } from '../config/load.js';
+import { executorSchema, type ExecutorConfig } from '../exec/config.js';
+import type { AnyStage, CorpusEnv, StageDef } from '../exec/stage.js';
+import { STAGES } from './registry.js';
+
+/**
+ * The corpus file, composed from the stages' own sections: `seeds`, `prompts`, `generate`, … come
+ * from each stage's schema in the registry, beside the few corpus-wide keys below.
+ */
+const corpusKeys = {
+  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, dot, dash or underscore').default('corpus'),
+  /** Output folder, relative to the corpus file. Defaults to out/<name>. */
+  output: z.string().optional(),
+  /** Seed of every random choice, so the same file always yields the same corpus. */
+  seed: z.number().int().default(42),
+  executor: executorSchema.prefault({}),
+};
+
+type Stage = (typeof STAGES)[number];
+type SectionOf<S> = S extends StageDef<infer C, infer _I, infer _K> ? C : never;
+/** Each stage's config section under its key. */
+type Sections = { [S in Stage as S['key']]: SectionOf<S> };
+
+export const corpusSchema = z.strictObject({
+  ...corpusKeys,
+  ...Object.fromEntries(STAGES.map((s) => [s.key, s.schema])),
+});
+
+/** A validated corpus config, with paths resolved against the corpus file's folder. */
+export type CorpusConfig = z.output<z.ZodObject<typeof corpusKeys>> &
+  Sections & {
+    executor: ExecutorConfig;
+    /** Folder relative paths in the file are resolved against. */
+    base_dir: string;
+    /** Absolute output folder. */
+    output_dir: string;
+  };
+
+/**
+ * Defaults one section takes from another, the only place sections meet: the filter's judge asks
+ * generate's engines (and endpoints file) unless it lists its own.
+ */
+function link(cfg: CorpusConfig): CorpusConfig {
+  const judge = cfg.filter.judge;
+  if (judge.engines === undefined && judge.endpoints_file === undefined)
+    return { ...cfg, filter: { ...cfg.filter, judge: { ...judge, engines: cfg.generate.engines, endpoints_file: cfg.generate.endpoints_file } } };
+  return cfg;
+}
+
+/** Validate a parsed corpus object. `file` names the source in errors; `baseDir` anchors relative paths. */
+export function parseConfig(raw: unknown, opts: Omit<ConfigSource, 'file'> & { file: string; baseDir: string }): CorpusConfig {
+  const cfg = validate(corpusSchema, raw, opts) as Omit<CorpusConfig, 'base_dir' | 'output_dir'>;
+  const output = cfg.output ?? `out/${cfg.name}`;
+  return link({ ...cfg, base_dir: opts.baseDir, output_dir: resolve(opts.baseDir, output) });
+}
+
+/** Read, parse and validate a corpus YAML file. `edit` changes the parsed object before validation (command-line overrides). */
+export function loadConfig(file: string, edit?: (raw: Record<string, unknown>) => void): CorpusConfig {
+  const src = readYaml(file);
+  const raw = (src.raw ?? {}) as Record<string, unknown>;
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) edit?.(raw);
+  return parseConfig(raw, { ...src, baseDir: dirname(resolve(file)) });
+}
+
+/** A path from the config, made absolute against the corpus file's folder. */
+export function resolvePath(cfg: Pick<CorpusConfig, 'base_dir'>, p: string): string {
+  return isAbsolute(p) ? p : resolve(cfg.base_dir, p);
+}
+
+/** A stage's own config section. */
+export const sectionOf = (cfg: CorpusConfig, def: AnyStage): unknown => (cfg as unknown as Record<string, unknown>)[def.key];
+
+/** What every stage may know of the corpus besides its own section. */
+export function corpusEnv(cfg: CorpusConfig): CorpusEnv {
+  return { name: cfg.name, seed: cfg.seed, resolve: (p) => resolvePath(cfg, p), publicConfig: publicConfig(cfg) };
+}
+
+/**
+ * The config as a dataset card may show it: the corpus file's settings without where this machine
+ * keeps things. Absolute paths keep only their file name; endpoint addresses become `<endpoint>`.
+ */
+export function publicConfig(cfg: CorpusConfig): unknown {
+  const { base_dir: _b, output_dir: _o, ...rest } = cfg;
+  const scrub = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return '<endpoint>';
+      if (isAbsolute(v)) return `…/${basename(v)}`;
+      return v;
+    }
+    if (Array.isArray(v)) return v.map(scrub);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x)]));
+    return v;
+  };
+  return scrub(rest);
+}

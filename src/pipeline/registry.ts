@@ -1,0 +1,46 @@
+import { decontaminateStage } from '../decontaminate/stage.js';
+import { DEDUP_STAGES } from '../dedup/stage.js';
+import { defineStage, type AnyStage } from '../exec/stage.js';
+import { exportStage } from '../export/stage.js';
+import { filterStage } from '../filter/stage.js';
+import { generateStage } from '../generate/stage.js';
+import { promptsStage } from '../prompts/stage.js';
+import { seedsStage } from '../seeds/stage.js';
+import { CosmoError } from '../util/errors.js';
+
+/**
+ * Every stage, in pipeline order: the one list the corpus schema, the resume fingerprints, the
+ * CLI's stage commands and the worker entry are all derived from. Adding a stage is its folder
+ * plus one line here.
+ */
+export const STAGES = [seedsStage, promptsStage, generateStage, filterStage, ...DEDUP_STAGES, decontaminateStage, exportStage] as const;
+
+/**
+ * Check that a list of stages can work as a pipeline: each is well formed (a fingerprint
+ * included), names are unique, stages sharing a config key share its schema, every input is
+ * written by an earlier stage, and every folder a stage reads belongs to an earlier one.
+ */
+export function checkRegistry(stages: readonly AnyStage[]): readonly AnyStage[] {
+  const schemas = new Map<string, unknown>();
+  stages.forEach((def, i) => {
+    defineStage(def);
+    const before = stages.slice(0, i);
+    const problem = (what: string) => new CosmoError(`stage "${def.name}" cannot be registered: ${what}`);
+    if (before.some((s) => s.name === def.name)) throw problem('another stage has that name');
+    const schema = schemas.get(def.key);
+    if (schema !== undefined && schema !== def.schema) throw problem(`config key "${def.key}" is another stage's, with another schema`);
+    schemas.set(def.key, def.schema);
+    const kind = def.input?.records.kind;
+    if (kind && !before.some((s) => s.output?.kind === kind)) throw problem(`no stage before it writes the ${kind} records it reads`);
+    for (const r of def.reads ?? []) if (!before.some((s) => s.name === r)) throw problem(`it reads the folder of "${r}", which is not a stage before it`);
+  });
+  return stages;
+}
+
+export const REGISTRY: readonly AnyStage[] = checkRegistry(STAGES);
+
+export function getStage(name: string): AnyStage {
+  const def = REGISTRY.find((s) => s.name === name);
+  if (!def) throw new CosmoError(`unknown stage "${name}"; stages are: ${REGISTRY.map((s) => s.name).join(', ')}`);
+  return def;
+}

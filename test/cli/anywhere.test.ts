@@ -1,0 +1,66 @@
+/**
+ * cosmo runs from anywhere: its worker processes start with the same runtime as the parent (the
+ * TypeScript source through tsx in a checkout, the compiled dist/ when installed), whatever the
+ * current folder.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { collect, readAll } from '../../src/io/shards.js';
+import { cosmo, ROOT, run } from '../helpers/cli.js';
+
+/** A corpus of two seed sources (two seeds tasks) and two prompt shards, run on two worker processes. */
+function corpusOutside(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmo-away-'));
+  const web = join(ROOT, 'examples/data/web.jsonl');
+  writeFileSync(
+    join(dir, 'corpus.yaml'),
+    [
+      'name: away',
+      'seeds:',
+      `  - { kind: web, path: ${web}, limit: 6 }`,
+      `  - { kind: web, path: ${web}, name: web2 }`,
+      'prompts: { tasks: 2 }',
+      'executor: { workers: 2 }',
+      '',
+    ].join('\n'),
+  );
+  return dir;
+}
+
+async function expectBuilt(dir: string, stderr: string) {
+  const prompts = await collect(readAll(join(dir, 'out/away/prompts')));
+  expect(prompts.length, stderr).toBeGreaterThan(0);
+  // Both seeds tasks ran in worker processes, each with its own log.
+  expect(readdirSync(join(dir, 'out/away/seeds/.logs')).sort()).toEqual(['0.log', '1.log']);
+}
+
+describe('cosmo from a folder outside the checkout', () => {
+  it('runs a two-worker pipeline from the source checkout', async () => {
+    const dir = corpusOutside();
+    const r = await cosmo(['prompts', 'corpus.yaml'], { cwd: dir }).done;
+    expect(r.code, r.stderr).toBe(0);
+    await expectBuilt(dir, r.stderr);
+  });
+
+  it('runs a two-worker pipeline from the packed package (npm pack, npm install)', async () => {
+    // Pack a fresh build of this checkout (never a stale dist/), then install it as a user would.
+    const pkg = mkdtempSync(join(tmpdir(), 'cosmo-pkg-'));
+    for (const f of ['package.json', 'bin', 'templates', 'examples', 'README.md']) cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
+    const tsc = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')]).done;
+    expect(tsc.code, tsc.stdout + tsc.stderr).toBe(0);
+    const packed = await run('npm', ['pack', '--silent'], { cwd: pkg }).done;
+    expect(packed.code, packed.stderr).toBe(0);
+    const app = mkdtempSync(join(tmpdir(), 'cosmo-app-'));
+    writeFileSync(join(app, 'package.json'), '{"name": "app", "private": true}\n');
+    const install = await run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', join(pkg, packed.stdout.trim())], { cwd: app }).done;
+    expect(install.code, install.stderr).toBe(0);
+
+    const dir = corpusOutside();
+    mkdirSync(dir, { recursive: true });
+    const r = await run(join(app, 'node_modules/.bin/cosmo'), ['prompts', 'corpus.yaml'], { cwd: dir }).done;
+    expect(r.code, r.stderr).toBe(0);
+    await expectBuilt(dir, r.stderr);
+  }, 300_000);
+});

@@ -1,0 +1,137 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/pipeline/corpus.js';
+import type { CorpusConfig } from '../../src/pipeline/corpus.js';
+import { loadBenchmarkDir, type BenchmarkItem } from '../../src/decontaminate/benchmarks.js';
+import type { DecontamReport } from '../../src/decontaminate/report.js';
+import { collect, readAll, writeShard } from '../../src/io/shards.js';
+import { planStages, runPipeline } from '../../src/pipeline/run.js';
+import { silentLogger } from '../../src/util/log.js';
+import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
+import { rng, seedParagraphs } from './planted-corpus.js';
+
+type Row = { id: string; text: string; token_length: number; decontam?: { reason?: string; benchmark: string; item_id: string; score: number; matched: string } };
+
+describe.skipIf(!hasSharedData)('decontaminate stage', () => {
+  let dir: string;
+  let arc: BenchmarkItem[];
+  let gsm: BenchmarkItem[];
+  let paragraphs: string[];
+  const mine = 'The secret handshake of the northern lighthouse keepers has exactly seven distinct steps, and each one is taught at midnight.';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cosmo-decontam-'));
+    ({ items: arc } = await loadBenchmarkDir(sharedPath('bench'), ['arc_easy']));
+    ({ items: gsm } = await loadBenchmarkDir(sharedPath('bench'), ['gsm8k']));
+    paragraphs = seedParagraphs();
+    writeFileSync(join(dir, 'my_eval.jsonl'), JSON.stringify({ id: 'hs1', question: mine }) + '\n');
+  });
+
+  function corpus(name: string, decontaminate: Record<string, unknown>): CorpusConfig {
+    return parseConfig(
+      {
+        name,
+        seeds: [{ kind: 'web', path: 'unused.jsonl' }],
+        filter: { enabled: false },
+        dedup: { enabled: false },
+        decontaminate: { benchmarks_dir: sharedPath('bench'), benchmarks: ['arc_easy', 'gsm8k'], ...decontaminate },
+      },
+      { file: join(dir, 'corpus.yaml'), baseDir: dir },
+    );
+  }
+
+  /** Write samples where decontaminate reads them: the folder of the stage before it. */
+  async function input(cfg: CorpusConfig, shards: string[][]): Promise<void> {
+    const inputDir = planStages(cfg).find((s) => s.def.name === 'decontaminate')!.plan.inputDir!;
+    mkdirSync(inputDir, { recursive: true });
+    let n = 0;
+    for (const [i, texts] of shards.entries())
+      await writeShard(
+        join(inputDir, `${i}.jsonl`),
+        texts.map((text) => ({ id: `s${n++}`, text, token_length: 1000 })),
+      );
+  }
+
+  const prose = (r: () => number, k = 2) => Array.from({ length: k }, () => paragraphs[Math.floor(r() * paragraphs.length)]!).join('\n\n');
+  const run = (cfg: CorpusConfig) => runPipeline(cfg, { only: ['decontaminate'], log: silentLogger });
+  const out = (cfg: CorpusConfig, ...p: string[]) => join(cfg.output_dir, 'decontaminate', ...p);
+
+  it('drops contaminated samples over several tasks, with a per-benchmark report of unique items', async () => {
+    const cfg = corpus('drop', { tasks: 2, extra: [{ path: 'my_eval.jsonl', field: 'question' }] });
+    const r = rng(5);
+    const clean = Array.from({ length: 40 }, () => prose(r));
+    // arc_easy/7 twice, in different tasks' shards: two samples removed, one unique item.
+    const dirty = [
+      `${prose(r)}\n\n${arc[7]!.text}\n\n${prose(r)}`,
+      `Quiz!\n${arc[7]!.text.toUpperCase()}\n${prose(r)}`,
+      `${prose(r)}\n\n${arc[100]!.text}`,
+      `${gsm[3]!.prompt} Working through it step by step gives the answer in the end.\n\n${prose(r)}`,
+      `${prose(r)} As the keepers say: ${mine}`,
+    ];
+    await input(cfg, [
+      [...clean.slice(0, 20), dirty[0]!, dirty[2]!, dirty[4]!],
+      [...clean.slice(20), dirty[1]!, dirty[3]!],
+    ]);
+    const [result] = await run(cfg);
+    expect(result!.stats.counters).toMatchObject({ checked: 45, kept: 40, removed: 5 });
+
+    const kept = await collect(readAll<Row>(out(cfg)));
+    expect(kept.map((s) => s.text).sort()).toEqual([...clean].sort());
+    const removed = await collect(readAll<Row>(out(cfg, 'removed')));
+    expect(removed.map((s) => s.text).sort()).toEqual([...dirty].sort());
+    const byText = new Map(removed.map((s) => [s.text, s.decontam!]));
+    expect(byText.get(dirty[0]!)).toMatchObject({ reason: 'contaminated', benchmark: 'arc_easy', item_id: 'arc_easy/7', score: 1, matched: arc[7]!.text });
+    expect(byText.get(dirty[3]!)).toMatchObject({ benchmark: 'gsm8k', item_id: 'gsm8k/3' });
+    expect(byText.get(dirty[4]!)).toMatchObject({ benchmark: 'my_eval', item_id: 'my_eval/hs1', matched: mine });
+
+    const report = JSON.parse(readFileSync(out(cfg, 'report.json'), 'utf8')) as DecontamReport;
+    expect(report.samples).toEqual({ checked: 45, kept: 40, removed: 5, cut: 0 });
+    const row = (b: string) => report.benchmarks.find((x) => x.benchmark === b)!;
+    expect(row('arc_easy')).toMatchObject({ items: 2376, samples_removed: 3, unique_items: 2 });
+    expect(row('gsm8k')).toMatchObject({ items: 1319, indexed: 1319, samples_removed: 1, unique_items: 1 });
+    expect(row('my_eval')).toMatchObject({ items: 1, samples_removed: 1, unique_items: 1 });
+    expect(readFileSync(out(cfg, 'report.md'), 'utf8')).toContain('| arc_easy | 2376 (');
+
+    // A rerun finds both tasks complete and changes nothing.
+    const [again] = await run(cfg);
+    expect(again!.skipped).toBe(2);
+    expect(await collect(readAll<Row>(out(cfg)))).toHaveLength(40);
+  });
+
+  it('cut mode keeps the sample without the contaminated span, and drops what is left too short', async () => {
+    const cfg = corpus('cut', { mode: 'cut' });
+    const r = rng(9);
+    const before = prose(r, 3);
+    const after = prose(r, 3);
+    await input(cfg, [[`${before}\n\n${arc[42]!.text}\n\n${after}`, `Answer this: ${arc[43]!.text}`, prose(r)]]);
+    const [result] = await run(cfg);
+    expect(result!.stats.counters).toMatchObject({ checked: 3, kept: 2, cut: 1, removed: 1, 'removed_reason.too_short_after_cut': 1 });
+    const kept = await collect(readAll<Row>(out(cfg)));
+    const cut = kept.find((s) => s.decontam)!;
+    const original = `${before}\n\n${arc[42]!.text}\n\n${after}`;
+    expect(cut.text).toBe(`${before}\n\n${after}`);
+    expect(cut.token_length).toBe(Math.round((1000 * cut.text.length) / original.length));
+    expect(cut.decontam).toMatchObject({ item_id: 'arc_easy/42', matched: arc[42]!.text });
+    expect(cut.decontam!.reason).toBeUndefined();
+    const [removed] = await collect(readAll<Row>(out(cfg, 'removed')));
+    expect(removed!.decontam).toMatchObject({ reason: 'too_short_after_cut', item_id: 'arc_easy/43' });
+    const report = JSON.parse(readFileSync(out(cfg, 'report.json'), 'utf8')) as DecontamReport;
+    expect(report.benchmarks.find((b) => b.benchmark === 'arc_easy')).toMatchObject({ samples_cut: 1, samples_removed: 1, unique_items: 2 });
+  });
+
+  it('is left out of the pipeline when no benchmarks are configured', () => {
+    const cfg = parseConfig({ seeds: [{ kind: 'web', path: 'x.jsonl' }] }, { file: join(dir, 'c.yaml'), baseDir: dir });
+    expect(planStages(cfg).map((s) => s.def.name)).not.toContain('decontaminate');
+    expect(planStages(corpus('on', {})).map((s) => s.def.name)).toContain('decontaminate');
+  });
+
+  it('fails the task with the file and line of a bad benchmark row', async () => {
+    writeFileSync(join(dir, 'broken.jsonl'), '{"text":"fine"}\n{"txt":"oops"}\n');
+    const cfg = corpus('bad', { extra: ['broken.jsonl'] });
+    await input(cfg, [['some text']]);
+    await expect(run(cfg)).rejects.toThrow(`${join(dir, 'broken.jsonl')}:2: field "text" must be a string`);
+    expect(existsSync(out(cfg, '0.jsonl'))).toBe(false);
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * `cosmo serve` against a real one-node Slurm: the "GPU server" of the custom template is the mock
+ * OpenAI server (test/helpers/mock-openai.ts), started by the Slurm job on a free port.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readEndpointsFile } from '../../src/engines/open.js';
+import { loadTemplate, renderTemplate, startServers } from '../../src/serve/servers.js';
+import { ensureSlurm, queueOf } from '../helpers/slurm.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MOCK = join(ROOT, 'test/helpers/mock-openai.ts');
+const JOB_NAME = `cosmo-serve-test-${process.pid}`;
+let dir: string;
+
+/** A serve template whose server is the mock: it listens on port 0 and reports the port it got. */
+const MOCK_TEMPLATE = `#!/bin/bash
+# cosmo: health=/health api=/v1
+#SBATCH --time=00:10:00
+set -euo pipefail
+node --import tsx ${MOCK} --port 0 --host 0.0.0.0 --model {{model}} > {{dir}}/mock-{{instance}}.url &
+pid=$!
+until [ -s {{dir}}/mock-{{instance}}.url ]; do kill -0 $pid || exit 1; sleep 0.1; done
+url=$(cat {{dir}}/mock-{{instance}}.url)
+port=\${url##*:}
+echo "$(hostname):\${port%%/*}" > {{address_file}}
+wait $pid
+`;
+
+beforeAll(() => {
+  ensureSlurm();
+  dir = mkdtempSync(join(tmpdir(), 'cosmo-serve-'));
+  writeFileSync(join(dir, 'mock.sbatch'), MOCK_TEMPLATE);
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('cosmo serve', () => {
+  it('starts 2 instances as Slurm jobs, waits until healthy, writes the endpoints file, and cancels them on stop', async () => {
+    const endpointsFile = join(dir, 'endpoints.json');
+    const servers = await startServers({
+      engine: 'custom',
+      template: join(dir, 'mock.sbatch'),
+      model: 'mock-model',
+      instances: 2,
+      endpointsFile,
+      dir: join(dir, 'state'),
+      concurrency: 16,
+      jobName: JOB_NAME,
+      pollMs: 200,
+      healthTimeoutMs: 60_000,
+    });
+    try {
+      expect(queueOf(JOB_NAME).map((l) => l.split('|')[2])).toEqual(['RUNNING', 'RUNNING']);
+      // The file generate reads, validated by generate's own reader.
+      const engines = readEndpointsFile(endpointsFile);
+      expect(engines).toHaveLength(2);
+      expect(engines.map((e) => e.type === 'openai' && e.concurrency)).toEqual([16, 16]);
+      expect(new Set(servers.endpoints.map((e) => e.base_url)).size).toBe(2);
+      for (const e of servers.endpoints) {
+        expect(e.base_url).toMatch(/^http:\/\/[\w.-]+:\d+\/v1$/);
+        const res = await fetch(`${e.base_url}/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: e.model, messages: [{ role: 'user', content: 'Say something about rivers.' }], max_tokens: 8 }),
+        });
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as { choices: { message: { content: string } }[]; model: string };
+        expect(body.model).toBe('mock-model');
+        expect(body.choices[0]!.message.content.length).toBeGreaterThan(0);
+      }
+
+      // While generate runs, a server whose job ends is dropped from the endpoints file.
+      const watching = new AbortController();
+      const watch = servers.watch(watching.signal);
+      execFileSync('scancel', [servers.instances[1]!.jobId]);
+      for (let i = 0; i < 200 && readEndpointsFile(endpointsFile).length > 1; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(readEndpointsFile(endpointsFile).map((e) => e.type === 'openai' && e.base_url)).toEqual([servers.endpoints[0]!.base_url]);
+      watching.abort();
+      await watch;
+    } finally {
+      await servers.stop();
+    }
+    expect(queueOf(JOB_NAME)).toEqual([]);
+    expect(existsSync(endpointsFile)).toBe(false);
+  });
+
+  it('reports a server that dies before it is healthy, with its log, and cancels the others', async () => {
+    const tpl = join(dir, 'broken.sbatch');
+    // Instance 1 fails as a server without its GPU would; instance 0 would wait forever.
+    writeFileSync(tpl, '#!/bin/bash\nif [ {{instance}} = 1 ]; then echo "CUDA error: no CUDA-capable device is detected" >&2; exit 1; fi\nsleep 300\n');
+    const err = await startServers({
+      engine: 'custom',
+      template: tpl,
+      model: 'm',
+      instances: 2,
+      endpointsFile: join(dir, 'never.json'),
+      dir: join(dir, 'broken'),
+      jobName: JOB_NAME,
+      pollMs: 200,
+      healthTimeoutMs: 60_000,
+    }).then(
+      () => new Error('startServers should have failed'),
+      (e: unknown) => e as Error,
+    );
+    expect(err.message).toContain('server instance 1');
+    expect(err.message).toContain('ended before it became healthy');
+    expect(err.message).toContain(`log: ${join(dir, 'broken', 'instance-1.log')}`);
+    expect(err.message).toContain('no CUDA-capable device');
+    expect(queueOf(JOB_NAME)).toEqual([]);
+    expect(existsSync(join(dir, 'never.json'))).toBe(false);
+  });
+
+  it('reports a server that never becomes healthy within the timeout', async () => {
+    const tpl = join(dir, 'silent.sbatch');
+    writeFileSync(tpl, '#!/bin/bash\necho "127.0.0.1:9" > {{address_file}}\necho "loading weights..."\nsleep 300\n');
+    const err = await startServers({
+      engine: 'custom',
+      template: tpl,
+      model: 'm',
+      instances: 1,
+      endpointsFile: join(dir, 'never.json'),
+      dir: join(dir, 'silent'),
+      jobName: JOB_NAME,
+      pollMs: 200,
+      healthTimeoutMs: 2_000,
+    }).then(
+      () => new Error('startServers should have failed'),
+      (e: unknown) => e as Error,
+    );
+    expect(err.message).toContain('not healthy after 2 s');
+    expect(err.message).toContain('127.0.0.1:9/health does not answer 200');
+    expect(err.message).toContain('loading weights...');
+    expect(queueOf(JOB_NAME)).toEqual([]);
+  });
+
+  it('the CLI cancels its jobs on SIGTERM', async () => {
+    const endpointsFile = join(dir, 'cli-endpoints.json');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--engine', 'custom', '--template', join(dir, 'mock.sbatch'), '--model', 'mock-model',
+        '--instances', '1', '--endpoints-file', endpointsFile, '--dir', join(dir, 'cli'), '--job-name', `${JOB_NAME}-cli`],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    let errText = '';
+    child.stderr.on('data', (d: Buffer) => (errText += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    for (let i = 0; i < 600 && !out.includes('server(s) up'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out, errText).toContain('1 server(s) up');
+    expect(readEndpointsFile(endpointsFile)).toHaveLength(1);
+    expect(queueOf(`${JOB_NAME}-cli`)).toHaveLength(1);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(queueOf(`${JOB_NAME}-cli`)).toEqual([]);
+    expect(existsSync(endpointsFile)).toBe(false);
+  });
+
+  it('names the template line of an unknown field', () => {
+    const tpl = { file: '/x/my.sbatch', text: '#!/bin/bash\nexec server --port {{port}} --shards {{shards}}\n' };
+    expect(() => renderTemplate(tpl, { port: 1 })).toThrow('/x/my.sbatch:2: unknown template field {{shards}}');
+    for (const engine of ['vllm', 'tgi', 'sglang'] as const) {
+      const t = loadTemplate(engine);
+      expect(t.health).toBe('/health');
+      const text = renderTemplate(t, { model: 'org/m', port: 8000, gpus: 2, instance: 0, address_file: '/a', dir: '/d', args: '' });
+      expect(text).toContain('org/m');
+      expect(text).not.toMatch(/\{\{\s*\w+\s*\}\}/);
+    }
+  });
+});
