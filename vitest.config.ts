@@ -3,9 +3,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    // Integration tests spawn real engines, servers and Slurm jobs; two cores cannot run many at once.
+    globalSetup: ['test/global-setup.ts'],
+    // Limits are safety nets, not measures: the integration tests run real engines, servers and Slurm
+    // jobs, and a busy 2-core machine can make them several times slower than on a quiet one.
+    testTimeout: 240_000,
+    hookTimeout: 900_000,
+    // Two cores cannot run many integration tests at once.
     maxWorkers: 2,
   },
 });

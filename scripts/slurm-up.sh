@@ -52,10 +52,23 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
   [ "$(id -u)" = 0 ] || die "slurm and munge are not installed, and installing them needs root"
   say "installing slurmctld slurmd slurm-client munge (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
+  # Another apt or dpkg (unattended upgrades, a parallel install) may hold the locks: wait for it,
+  # up to 10 minutes, rather than fail. DPkg::Lock::Timeout covers dpkg's lock; the package lists'
+  # lock (apt-get update) is waited for by trying again.
+  apt_wait() {
+    local i
+    for i in $(seq 60); do
+      "$@" && return 0
+      say "apt-get failed (another apt may hold its lock); trying again in 10 s ($i/60)"
+      sleep 10
+    done
+    return 1
+  }
+  apt_install() { apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 slurmctld slurmd slurm-client munge >/dev/null; }
   # A fresh machine has no package lists yet.
-  if ! apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null 2>&1; then
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null
+  if ! apt_install 2>/dev/null; then
+    apt_wait apt-get update -qq -o DPkg::Lock::Timeout=600 >/dev/null || die "apt-get update failed"
+    apt_wait apt_install || die "apt-get install failed"
   fi
   # The packages may start the system's own daemons on their default config; ours do not use them.
 fi
@@ -149,6 +162,8 @@ for _ in $(seq 300); do
   if node_idle; then
     say "cluster up ($HOST, $CPUS CPUs, state in $STATE)"
     echo "export SLURM_CONF=$CONF"
+    # Tells callers (the tests) that this call started the cluster, so theirs is to stop it.
+    echo "# started"
     exit 0
   fi
   # A node left DOWN by an earlier crash returns with an explicit resume.

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerDebug } from './debug.js';
@@ -6,8 +7,11 @@ import { registerServe } from './serve.js';
 import { registerStageCommands } from './stages.js';
 import { registerContamination } from './contamination.js';
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('cosmo')
+  .version(version, '-V, --version', 'print the cosmo version')
   .description('Build synthetic pretraining corpora: seeds -> prompts -> generate -> filter -> dedup -> decontaminate -> export')
   .showHelpAfterError();
 

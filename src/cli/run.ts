@@ -30,7 +30,7 @@ export function registerRun(program: Command): void {
   });
 }
 
-/** The end-of-run summary: samples, tokens, speed, where the output is. */
+/** The end-of-run summary: each stage's counters and time, samples, this run's speed, where the dataset is. */
 export function printSummary(results: StageResult[]): void {
   const gen = results.find((r) => r.stage === 'generate');
   const exp = results.find((r) => r.stage === 'export');
@@ -39,16 +39,16 @@ export function printSummary(results: StageResult[]): void {
     const counters = Object.entries(r.stats.counters)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
-    lines.push(`  ${r.stage.padEnd(16)} ${(r.duration_ms / 1000).toFixed(1).padStart(7)}s  ${counters}`);
+    const time = r.skipped === r.tasks ? '   done before' : `${(r.duration_ms / 1000).toFixed(1).padStart(7)}s`;
+    lines.push(`  ${r.stage.padEnd(16)} ${time}  ${counters}`);
   }
   if (gen) {
     const c = gen.stats.counters;
-    const tokens = c.completion_tokens ?? 0;
+    // Speed counts only what this run generated, over this run's time: a resumed run is not faster for it.
+    const fresh = gen.fresh.counters.generated_tokens ?? 0;
     const secs = gen.duration_ms / 1000;
-    lines.push(
-      `  samples: ${c.samples ?? 0} (${c.failed ?? 0} failed)   tokens: ${tokens}   ` +
-        (secs > 0 && tokens > 0 ? `${(tokens / secs).toFixed(1)} tokens/s` : ''),
-    );
+    const speed = secs > 0 && fresh > 0 ? `   this run: ${fresh} tokens at ${(fresh / secs).toFixed(1)} tokens/s` : '';
+    lines.push(`  samples: ${c.samples ?? 0} (${c.failed ?? 0} failed)   tokens: ${c.completion_tokens ?? 0}${speed}`);
   }
   if (exp) lines.push(`  dataset: ${exp.outputDir}`);
   process.stdout.write(lines.join('\n') + '\n');

@@ -77,6 +77,9 @@ export function buildReport(
   };
 }
 
+/** A name from a config or a file, as Markdown text: no markup, no HTML, no table breaks. */
+export const markdownText = (s: string) => s.replace(/[\\`*[\]|<>~]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ');
+
 /** The report as a Markdown table, like the one in Cosmopedia's write-up. */
 export function reportMarkdown(r: DecontamReport): string {
   const pct = (n: number) => (r.samples.checked ? ((100 * n) / r.samples.checked).toFixed(3) : '0') + '%';
@@ -92,7 +95,7 @@ export function reportMarkdown(r: DecontamReport): string {
     `| --- | ---: | ---: |${r.mode === 'cut' ? ' ---: |' : ''} ---: |`,
     ...r.benchmarks.map(
       (b) =>
-        `| ${b.benchmark} | ${b.items} (${b.indexed}) | ${b.samples_removed} |${r.mode === 'cut' ? ` ${b.samples_cut} |` : ''} ${b.unique_items} |`,
+        `| ${markdownText(b.benchmark)} | ${b.items} (${b.indexed}) | ${b.samples_removed} |${r.mode === 'cut' ? ` ${b.samples_cut} |` : ''} ${b.unique_items} |`,
     ),
     '',
     `Items with too few words to index (fewer than the n-gram length${r.mode === 'cosmopedia' ? '' : ', or than min_ngram for short questions'}) cannot be matched.`,

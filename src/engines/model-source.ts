@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import cliProgress from 'cli-progress';
 import { CosmoError, errorMessage } from '../util/errors.js';
+import { registerSecret } from '../util/redact.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { sleep } from '../util/sleep.js';
 
@@ -150,6 +151,7 @@ async function downloadHfModel(spec: string, ref: HfModelRef, dest: string, opts
   const log = opts.log ?? silentLogger;
   const url = hfResolveUrl(ref);
   const headers: Record<string, string> = { 'user-agent': 'cosmo' };
+  registerSecret(process.env.HF_TOKEN);
   if (process.env.HF_TOKEN) headers.authorization = `Bearer ${process.env.HF_TOKEN}`; // never logged
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(opts.signal?.reason);

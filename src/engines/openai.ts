@@ -7,6 +7,7 @@
 import { HttpPool } from './http.js';
 import type { OpenAIEngineConfig } from './config.js';
 import { CosmoError } from '../util/errors.js';
+import { registerSecret } from '../util/redact.js';
 import { EngineError, type Completion, type CompletionRequest, type Engine } from './types.js';
 
 /** Engine id: the base URL without credentials, so ids can be logged and stored. */
@@ -80,6 +81,7 @@ export class OpenAIEngine implements Engine {
       const key = env[cfg.api_key_env];
       // Name the variable, never the value.
       if (!key) throw new CosmoError(`endpoint ${this.id}: environment variable ${cfg.api_key_env} (api_key_env) is not set`);
+      registerSecret(key);
       this.headers.authorization = `Bearer ${key}`;
     }
   }

@@ -64,7 +64,8 @@ export interface PooledCompletion extends Completion {
   cached: boolean;
 }
 
-type BreakerState = 'closed' | 'open' | 'half_open';
+/** `refused`: the engine refuses our credentials (HTTP 401/403); it stays out of the pool for good. */
+type BreakerState = 'closed' | 'open' | 'half_open' | 'refused';
 
 export interface EngineMetrics {
   id: string;
@@ -96,13 +97,14 @@ class Slot {
   }
   /** Whether a request may start now. A half-open engine takes a single probe. */
   usable(now: number): boolean {
-    if (this.outstanding >= this.engine.concurrency) return false;
+    if (this.state === 'refused' || this.outstanding >= this.engine.concurrency) return false;
     if (this.state === 'closed') return true;
     if (this.state === 'half_open') return this.outstanding === 0;
     return now >= this.openUntil;
   }
   /** Earliest time this engine might take a request again (ignoring its concurrency). */
   readyAt(): number {
+    if (this.state === 'refused') return Infinity;
     return this.state === 'open' ? this.openUntil : 0;
   }
 }
@@ -259,12 +261,15 @@ export class EnginePool {
         if (req.signal?.aborted) throw req.signal.reason ?? err;
         last = err instanceof EngineError ? err : new EngineError(errorMessage(err), 'unknown');
         this.errorsByKind[last.kind] = (this.errorsByKind[last.kind] ?? 0) + 1;
-        if (!last.retryable) throw last;
+        // An engine that refuses the key is out of the pool; the request may go to another one.
+        const elsewhere = last.kind === 'auth' && !this.allRefused();
+        if (!last.retryable && !elsewhere) throw new EngineError(last.message, last.kind, { ...last.opts, attempts: attempt });
         this.log.debug('request failed, retrying', { attempt, kind: last.kind, error: last.message });
       }
     }
     throw new EngineError(`failed after ${this.policy.maxAttempts} attempts: ${last!.message}`, last!.kind, {
       ...last!.opts,
+      attempts: this.policy.maxAttempts,
       retryable: last!.retryable,
     });
   }
@@ -320,6 +325,12 @@ export class EnginePool {
   private onFailure(slot: Slot, e: EngineError): void {
     slot.errors++;
     const now = Date.now();
+    if (e.kind === 'auth' && slot.state !== 'refused') {
+      slot.state = 'refused';
+      this.log.warn('engine refuses the credentials; it is left out of the pool', { engine: slot.engine.id, error: e.message });
+      if (this.waiters.length) this.dispatch();
+      return;
+    }
     if (!UNHEALTHY.has(e.kind)) {
       // The engine answered (a 4xx or 429): it is alive.
       if (e.kind !== 'rate_limited') slot.consecutiveFailures = 0;
@@ -346,6 +357,7 @@ export class EnginePool {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const slot = this.waiters.length === 0 ? this.pick() : undefined;
     if (slot) return Promise.resolve(slot);
+    if (this.allRefused()) return Promise.reject(this.allRefusedError());
     if (this.allOpen()) return Promise.reject(this.allOpenError());
     return new Promise<Slot>((resolve, reject) => {
       const w: Waiter = { resolve, reject };
@@ -390,9 +402,9 @@ export class EnginePool {
       w.resolve(slot);
     }
     if (!this.waiters.length) return;
-    if (this.allOpen()) {
+    if (this.allRefused() || this.allOpen()) {
       // Nothing to wait for: fail fast so requests back off and, if the outage lasts, fail for good.
-      const err = this.allOpenError();
+      const err = this.allRefused() ? this.allRefusedError() : this.allOpenError();
       for (const w of this.waiters.splice(0)) {
         w.off?.();
         w.reject(err);
@@ -414,15 +426,25 @@ export class EnginePool {
   /** Since when every engine's circuit has been open (0: not now). */
   private outageSince = 0;
 
-  /** Every circuit has been open for longer than the policy lets requests wait. */
+  /** Every circuit (of engines that take our credentials) has been open for longer than the policy lets requests wait. */
   private allOpen(): boolean {
     const now = Date.now();
-    if (!this.slots.every((s) => s.state !== 'closed')) {
+    const live = this.slots.filter((s) => s.state !== 'refused');
+    if (!live.every((s) => s.state !== 'closed')) {
       this.outageSince = 0;
       return false;
     }
     if (this.outageSince === 0) this.outageSince = now;
-    return now - this.outageSince >= this.policy.maxOutageMs && this.slots.every((s) => s.state === 'open' && s.openUntil > now);
+    return now - this.outageSince >= this.policy.maxOutageMs && live.every((s) => s.state === 'open' && s.openUntil > now);
+  }
+
+  /** Every engine refuses our credentials: nothing will ever answer. */
+  private allRefused(): boolean {
+    return this.slots.every((s) => s.state === 'refused');
+  }
+
+  private allRefusedError(): EngineError {
+    return new EngineError(`every engine refuses the credentials: ${this.slots.map((s) => s.engine.id).join(', ')}`, 'auth');
   }
 
   private allOpenError(): EngineError {

@@ -38,7 +38,8 @@ export class EngineError extends CosmoError {
   constructor(
     message: string,
     readonly kind: EngineErrorKind,
-    readonly opts: { retryable?: boolean; retryAfterMs?: number; status?: number } = {},
+    /** `attempts`: requests made before giving up (set by the pool). */
+    readonly opts: { retryable?: boolean; retryAfterMs?: number; status?: number; attempts?: number } = {},
   ) {
     super(message);
     this.name = 'EngineError';

@@ -31,10 +31,13 @@ export class LocalExecutor implements Executor {
     const { plan } = job;
     const log = run.log.child(plan.stage);
     const queue = pendingRanks(plan);
+    const done = plan.worldSize - queue.length;
+    if (queue.length) log.info(done ? `resuming: ${done}/${plan.worldSize} tasks already done` : `starting ${plan.worldSize} task(s)`);
     const failures: TaskFailure[] = [];
+    // A failure is said once, in the stage's error at its end (with the task's log), not here too.
     const fail = (f: TaskFailure) => {
       failures.push(f);
-      log.error(`task ${f.rank} failed`, { error: f.error, log: f.log });
+      log.debug(`task ${f.rank} failed`, { error: f.error, log: f.log });
     };
     if (this.workers <= 1) {
       for (const rank of queue) {
@@ -80,10 +83,15 @@ export class LocalExecutor implements Executor {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     let tail = '';
+    let partial = '';
     child.stderr!.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk);
       logStream.write(chunk);
       tail = (tail + chunk.toString()).slice(-2000);
+      // Passed on line by line, without the worker's own "task failed:" line: the stage's error says it.
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!;
+      const shown = lines.filter((l) => !l.startsWith('task failed:'));
+      if (shown.length) process.stderr.write(shown.join('\n') + '\n');
     });
     const onAbort = () => child.kill('SIGTERM');
     signal.addEventListener('abort', onAbort, { once: true });

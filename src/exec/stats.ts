@@ -10,11 +10,19 @@ export interface Summary {
 export interface StatsJson {
   counters: Record<string, number>;
   summaries: Record<string, Summary>;
+  /** One example (the first) per key, e.g. an error message per kind of failure. */
+  notes?: Record<string, string>;
 }
 
 export class Stats {
   readonly counters: Record<string, number> = {};
   readonly summaries: Record<string, Summary> = {};
+  readonly notes: Record<string, string> = {};
+
+  /** Keep `text` as the example of `name`, unless there is one already. */
+  note(name: string, text: string): void {
+    this.notes[name] ??= text;
+  }
 
   inc(name: string, by = 1): void {
     this.counters[name] = (this.counters[name] ?? 0) + by;
@@ -36,6 +44,7 @@ export class Stats {
   }
 
   merge(other: StatsJson): this {
+    for (const [k, v] of Object.entries(other.notes ?? {})) this.note(k, v);
     for (const [k, v] of Object.entries(other.counters)) this.inc(k, v);
     for (const [k, o] of Object.entries(other.summaries)) {
       const s = this.summaries[k];
@@ -51,6 +60,6 @@ export class Stats {
   }
 
   toJSON(): StatsJson {
-    return { counters: { ...this.counters }, summaries: structuredClone(this.summaries) };
+    return { counters: { ...this.counters }, summaries: structuredClone(this.summaries), ...(Object.keys(this.notes).length ? { notes: { ...this.notes } } : {}) };
   }
 }

@@ -27,6 +27,14 @@ const generateObject = z
      * finished samples are kept, and a rerun retries the failed ones.
      */
     max_consecutive_failures: z.number().int().positive().default(100),
+    /**
+     * Attempts one prompt may take over all runs. A rerun asks again for the prompts whose requests
+     * failed (the server down, timeouts, 429s) until this is spent; failures that are the prompt's
+     * fault (too long for the context, refused as a bad request) are final at once.
+     */
+    max_attempts_total: z.number().int().positive().default(18),
+    /** Stop with an error (exit code 1) when more than this share of the prompts failed; 1 never stops. */
+    max_failed_share: z.number().min(0).max(1).default(0.01),
   })
   .refine((g) => g.engines.length > 0 || g.endpoints_file !== undefined, {
     message: 'list at least one engine, or an endpoints_file',

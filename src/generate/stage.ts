@@ -13,6 +13,7 @@ import { openPool, readEndpointsFile, resolveEngines } from '../engines/open.js'
 import type { EngineMetrics, PooledCompletion } from '../engines/pool.js';
 import { EngineError, type ChatMessage, type EngineErrorKind } from '../engines/types.js';
 import { defineStage, type TaskContext } from '../exec/stage.js';
+import type { Stats } from '../exec/stats.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { JsonlWriter } from '../io/jsonl-writer.js';
 import { readLines } from '../io/jsonl.js';
@@ -24,12 +25,34 @@ import { Checkpoint } from './checkpoint.js';
 import { generateSchema, type GenerateConfig } from './config.js';
 import { GenerateTracker, startProgress, type GenerateMetrics } from './metrics.js';
 
-/** A generated record: a Sample, plus the kind of error when the request failed for good. */
-export type GeneratedSample = Sample & { error_kind?: EngineErrorKind };
+/** A generated record: a Sample, plus, when the request failed, the kind of error and the attempts made on it over all runs. */
+export type GeneratedSample = Sample & { error_kind?: EngineErrorKind; attempts?: number };
 
-/** Failures that are the prompt's fault: a rerun would fail the same way, so they count as done. */
-const FINAL_ERRORS: ReadonlySet<string> = new Set(['bad_request', 'context_length']);
-const isFinal = (s: GeneratedSample) => !s.error || FINAL_ERRORS.has(s.error_kind ?? '');
+/** Failures that are the prompt's fault: a rerun would fail the same way. */
+const PROMPT_FAULTS: Record<string, string> = {
+  bad_request: 'the server refuses the request',
+  context_length: 'the prompt does not fit the context',
+};
+
+/** Why a failed sample is final (no rerun retries it), or undefined when a rerun retries it. */
+export function finalReason(s: GeneratedSample, maxAttempts: number): string | undefined {
+  if (!s.error) return undefined;
+  const fault = PROMPT_FAULTS[s.error_kind ?? ''];
+  if (fault) return fault;
+  if ((s.attempts ?? 0) >= maxAttempts) return `its ${s.attempts} attempts are spent (generate.max_attempts_total)`;
+  return undefined;
+}
+
+/** Count a failure in the task's stats: by kind, with an example, and whether a rerun retries it. */
+function countFailure(stats: Stats, s: GeneratedSample, maxAttempts: number): void {
+  const kind = s.error_kind ?? 'unknown';
+  stats.inc('failed');
+  stats.inc(`failed.${kind}`);
+  stats.note(`failed.${kind}`, s.error ?? '');
+  const final = finalReason(s, maxAttempts);
+  if (final === undefined) stats.inc('retryable');
+  else stats.note(`final.${kind}`, final);
+}
 
 export const ledgerPath = (outputDir: string, rank: number) => join(outputDir, `${rank}.jsonl.partial`);
 export const shardPath = (outputDir: string, rank: number) => join(outputDir, `${rank}.jsonl`);
@@ -61,7 +84,7 @@ const toSample = (p: PromptRecord, params: GenParams, c: PooledCompletion): Gene
     created_at: new Date().toISOString(),
   });
 
-const toFailure = (p: PromptRecord, params: GenParams, e: EngineError, model: string): GeneratedSample =>
+const toFailure = (p: PromptRecord, params: GenParams, e: EngineError, model: string, attempts: number): GeneratedSample =>
   Object.assign({ id: p.id }, p, {
     text: '',
     token_length: 0,
@@ -74,26 +97,34 @@ const toFailure = (p: PromptRecord, params: GenParams, e: EngineError, model: st
     created_at: new Date().toISOString(),
     error: e.message,
     error_kind: e.kind,
+    attempts,
   });
 
 /** Totals of what an earlier run already left in the ledger or the shard. */
 interface Prior {
   samples: number;
-  failed: number;
   prompt_tokens: number;
   completion_tokens: number;
+  /** Failures that stay failed (final), to count again in this run's stats. */
+  failures: GeneratedSample[];
+  /** Attempts already made on each failure a rerun retries. */
+  attempts: Map<string, number>;
 }
 
 /** Which owned prompts earlier runs finished for good (later records win), and their totals. */
-function finishedBefore(records: GeneratedSample[], owned: Set<string>): { done: Set<string>; prior: Prior } {
+function finishedBefore(records: GeneratedSample[], owned: Set<string>, maxAttempts: number): { done: Set<string>; prior: Prior } {
   const latest = new Map<string, GeneratedSample>();
   for (const s of records) latest.set(s.id, s);
   const done = new Set<string>();
-  const prior: Prior = { samples: 0, failed: 0, prompt_tokens: 0, completion_tokens: 0 };
+  const prior: Prior = { samples: 0, prompt_tokens: 0, completion_tokens: 0, failures: [], attempts: new Map() };
   for (const [id, s] of latest) {
-    if (!owned.has(id) || !isFinal(s)) continue;
+    if (!owned.has(id)) continue;
+    if (s.error && finalReason(s, maxAttempts) === undefined) {
+      prior.attempts.set(id, s.attempts ?? 0);
+      continue;
+    }
     done.add(id);
-    if (s.error) prior.failed++;
+    if (s.error) prior.failures.push(s);
     else prior.samples++;
     prior.prompt_tokens += s.usage.prompt_tokens;
     prior.completion_tokens += s.usage.completion_tokens;
@@ -125,7 +156,8 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
   // What earlier runs finished: the shard (if a run got that far) and the ledger; later records win.
   const { checkpoint, existing } = Checkpoint.open<GeneratedSample>(ledgerFile);
   const earlier = existsSync(finalFile) ? await collect(readShardFile(finalFile)) : [];
-  const { done, prior } = finishedBefore([...earlier, ...existing], owned);
+  const { done, prior } = finishedBefore([...earlier, ...existing], owned, g.max_attempts_total);
+  for (const s of prior.failures) countFailure(ctx.stats, s, g.max_attempts_total);
   earlier.length = 0;
   existing.length = 0;
 
@@ -171,6 +203,7 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
     checkpoint.onWritten = (records) => {
       for (const s of records) {
         done.add(s.id);
+        if (s.error) countFailure(ctx.stats, s, g.max_attempts_total);
         if (!s.error) consecutiveFailures = 0;
         else if (++consecutiveFailures >= g.max_consecutive_failures)
           stop(
@@ -191,8 +224,11 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
       } catch (err) {
         if (run.signal.aborted) return; // not recorded: a rerun asks again
         const e = err instanceof EngineError ? err : new EngineError(errorMessage(err), 'unknown');
+        // A refused key is no prompt's fault and will refuse every other prompt too: stop now.
+        if (e.kind === 'auth')
+          return stop(new CosmoError(`generate: ${e.message}\nThe endpoint refuses the credentials; check its key (the variable named by api_key_env) and run again.`));
         tracker.recordFailure(e.kind);
-        checkpoint.add(toFailure(p, params, e, pool.modelKey));
+        checkpoint.add(toFailure(p, params, e, pool.modelKey, (prior.attempts.get(p.id) ?? 0) + (e.opts.attempts ?? 1)));
       }
     };
 
@@ -246,14 +282,16 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
   const s = ctx.stats;
   s.inc('prompts', ids.length);
   s.inc('samples', prior.samples + tracker.samples);
-  s.inc('failed', prior.failed + tracker.failed);
+  s.inc('failed', 0); // counted as they were written; always shown
   s.inc('prompt_tokens', prior.prompt_tokens + tracker.promptTokens);
   s.inc('completion_tokens', prior.completion_tokens + tracker.completionTokens);
+  // Tokens generated by this run alone: what its speed is measured on.
+  s.inc('generated_tokens', tracker.completionTokens);
   s.inc('cached', tracker.cached);
   s.inc('resumed', tracker.resumed);
   log.info('generated', {
     samples: prior.samples + tracker.samples,
-    failed: prior.failed + tracker.failed,
+    failed: s.get('failed'),
     resumed: tracker.resumed,
     cached: tracker.cached,
     shard: finalFile,
@@ -266,6 +304,19 @@ async function* readAgain(ctx: TaskContext<PromptRecord>): AsyncGenerator<Prompt
   yield* ctx.input();
   ctx.stats.inc('bad_lines', counted - ctx.stats.get('bad_lines'));
   if (counted === 0) delete ctx.stats.counters['bad_lines'];
+}
+
+/** One line per kind of failure: how many, an example, and why it is final when it is. */
+export function failureSummary(stats: Stats): string {
+  return Object.entries(stats.counters)
+    .filter(([k]) => k.startsWith('failed.'))
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => {
+      const kind = k.slice('failed.'.length);
+      const final = stats.notes[`final.${kind}`];
+      return `  ${kind} x${n}${final ? ` (final: ${final})` : ''}: ${stats.notes[k] ?? ''}`;
+    })
+    .join('\n');
 }
 
 const poolSnapshot = (pool: { errorsByKind: Record<string, number>; attempts: number; retries: number; metrics(): EngineMetrics[] }) => ({
@@ -324,6 +375,24 @@ export const generateStage = defineStage({
   settings: (g) => ({ params: g.params, max_tokens_by_format: g.max_tokens_by_format, system_prompt: g.system_prompt, json_schema: g.json_schema, models: poolModels(g.engines) }),
   enabled: () => true,
   tasks: (g) => g.tasks,
+  // A finished task whose failures a retry may fix runs again: only those prompts are asked again.
+  rerun: (_g, marker) => (marker.stats.counters['retryable'] ?? 0) > 0,
+  async finalize(g, ctx) {
+    const c = ctx.stats.counters;
+    const failed = c['failed'] ?? 0;
+    if (failed === 0) return;
+    const prompts = c['prompts'] ?? 0;
+    const retryable = c['retryable'] ?? 0;
+    const message =
+      `${failed} of ${prompts} prompts failed:\n${failureSummary(ctx.stats)}\n` +
+      (retryable
+        ? `${retryable} of them will be asked again when you run the same command again; the others are final.`
+        : 'Each of them is final (the reason is given above): running again will not retry them.');
+    if ((c['samples'] ?? 0) === 0) throw new CosmoError(`generate: no sample was generated. ${message}`);
+    if (failed / Math.max(1, prompts) > g.max_failed_share)
+      throw new CosmoError(`generate: ${message}\nThat is more than generate.max_failed_share (${g.max_failed_share}) of the prompts, so the run stops here.`);
+    ctx.log.warn(`${message.replace(/\n/g, ' ')}`);
+  },
   async check(g, corpus) {
     for (const e of resolveEngines(g, corpus.resolve)) {
       if (e.type === 'embedded' && !e.model.startsWith('hf:') && !existsSync(e.model))

@@ -13,7 +13,7 @@ let shared: Promise<DuckDBConnection> | undefined;
  * and for JSON to Parquet a second thread bought no wall time here, only twice the CPU.
  */
 function connection(): Promise<DuckDBConnection> {
-  shared ??= DuckDBInstance.create(':memory:', { threads: '1' }).then((db) => db.connect());
+  shared ??= DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '512MB' }).then((db) => db.connect());
   return shared;
 }
 

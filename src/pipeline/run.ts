@@ -207,11 +207,10 @@ export async function runPipeline(cfg: CorpusConfig, opts: PipelineOptions): Pro
   const started = Date.now();
   const results: StageResult[] = [];
   const byPlan = new Map(selected.map((s) => [s.plan, s]));
-  const jobs: StageJob[] = selected.map(({ def, plan }) => {
-    const before = readMarkers(plan.outputDir).length;
-    if (before < plan.worldSize) log.child(def.name).info(before ? `resuming: ${before}/${plan.worldSize} tasks already done` : `starting ${plan.worldSize} task(s)`);
-    return { plan, run: (rank, sig) => runTask(def, sectionOf(cfg, def), env, plan, rank, log.child(def.name), sig).then(() => undefined) };
-  });
+  const jobs: StageJob[] = selected.map(({ def, plan }) => ({
+    plan,
+    run: (rank, sig) => runTask(def, sectionOf(cfg, def), env, plan, rank, log.child(def.name), sig).then(() => undefined),
+  }));
   const skipped = new Map(jobs.map((j) => [j.plan, j.plan.worldSize - pendingRanks(j.plan).length]));
   await executor.run(jobs, {
     log,

@@ -12,7 +12,7 @@ export interface LoadSeedsOptions {
   skipBad?: boolean;
   /** Called for every bad row that was skipped. */
   onBad?: (file: string, line: number, reason: string) => void;
-  /** Called for counters worth reporting: rows, filtered, skipped, duplicates. */
+  /** Called for counters worth reporting: rows, filtered (by `match`), rows_without_seed (empty texts, front matter, failed generations), duplicates. */
   count?: (name: string, n?: number) => void;
 }
 
@@ -48,7 +48,8 @@ export async function* loadSeeds(src: SeedSourceConfig, path: string, opts: Load
         opts.onBad?.(row.file, row.line, err.message);
         continue;
       }
-      if (drafts.length === 0) count('skipped');
+      // An empty document, a book's front matter, a failed generation: nothing to seed from.
+      if (drafts.length === 0) count('rows_without_seed');
       for (const draft of drafts) {
         if (src.topic_field) {
           const topic = asText(field(row.value, src.topic_field)).trim();

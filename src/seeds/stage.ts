@@ -47,5 +47,5 @@ function emptyReason(src: SeedSourceConfig, path: string, c: Record<string, numb
   const rows = c['rows'] ?? 0;
   if (rows === 0) return `the seed file ${path} has no records`;
   if ((c['filtered'] ?? 0) === rows) return `none of the ${rows} rows of ${path} matches the seed source's "match" (${JSON.stringify(src.match)})`;
-  return `${path}: none of its ${rows} rows gave a ${src.kind} seed (${c['skipped'] ?? 0} without the fields a ${src.kind} seed needs, ${c['bad_lines'] ?? 0} bad)`;
+  return `${path}: none of its ${rows} rows gave a ${src.kind} seed (${c['rows_without_seed'] ?? 0} with nothing to seed from, ${c['duplicates'] ?? 0} duplicates, ${c['bad_lines'] ?? 0} bad)`;
 }

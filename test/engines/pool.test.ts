@@ -146,6 +146,24 @@ describe('engine pool over real HTTP', () => {
     expect(locked.stats.requests).toBe(1);
   });
 
+  it('leaves out for good an engine that refuses the key, and sends its requests to the others', async () => {
+    process.env.COSMO_TEST_RIGHT_KEY = 'sk-right-0123456789';
+    process.env.COSMO_TEST_BAD_KEY = 'sk-bad-0123456789';
+    const s = await mock({ apiKey: 'sk-right-0123456789' });
+    const p = await pool([
+      { url: s.url, api_key_env: 'COSMO_TEST_BAD_KEY', concurrency: 4 },
+      { url: s.url.replace('127.0.0.1', 'localhost'), api_key_env: 'COSMO_TEST_RIGHT_KEY', concurrency: 4 },
+    ]);
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => p.complete(req(`q${i}`))));
+    expect(answers.every((a) => a.engine.includes('localhost'))).toBe(true);
+    expect(p.metrics()[0]!.state).toBe('refused');
+    // Refused only by the requests it had taken before the first refusal came back, never again.
+    const refused = s.stats.byStatus[401]!;
+    expect(refused).toBeGreaterThan(0);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => p.complete(req(`again${i}`))));
+    expect(s.stats.byStatus[401]).toBe(refused);
+  });
+
   it('sends the key from api_key_env and says which variable is missing', async () => {
     process.env.COSMO_TEST_KEY = 'sk-test-123';
     const s = await mock({ apiKey: 'sk-test-123' });

@@ -3,7 +3,7 @@
  * chained with afterok, per-task logs, failure reports, resubmission of only the missing tasks,
  * and cancellation.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,10 @@ import { readExport } from '../../src/export/stage.js';
 import { planStages, runPipeline, stageDir } from '../../src/pipeline/run.js';
 import { createLogger, silentLogger, type Logger } from '../../src/util/log.js';
 import { startMockOpenAI, type MockServer } from '../helpers/mock-openai.js';
-import { ensureSlurm, queueOf } from '../helpers/slurm.js';
+import { ensureSlurm, queueOf, SLURM_STATE } from '../helpers/slurm.js';
+
+const filesUnder = (d: string): string[] =>
+  existsSync(d) ? readdirSync(d, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)) : [];
 
 const JOB_NAME = `cosmo-test-${process.pid}`;
 let mock: MockServer;
@@ -81,8 +84,12 @@ describe('slurm executor', () => {
 
     const cfg = corpus(join(dir, 'out-slurm'));
     const lines: string[] = [];
+    const started = Date.now();
     const results = await runPipeline(cfg, { log: recordingLogger(lines) });
+    const wall = Date.now() - started;
     const stages = planStages(cfg).map((s) => s.def.name);
+    // Each stage's time is its own (its tasks and its finalize), not the time since the run was submitted.
+    expect(results.reduce((t, r) => t + r.duration_ms, 0)).toBeLessThanOrEqual(wall);
     expect(stages).toEqual(expect.arrayContaining(['seeds', 'prompts', 'generate', 'export']));
     expect(results.map((r) => r.stage)).toEqual(stages);
 
@@ -155,6 +162,29 @@ describe('slurm executor', () => {
     lines.length = 0;
     await runPipeline(cfg, { log: recordingLogger(lines), only: ['seeds'] });
     expect(lines.filter((l) => l.includes('submitted'))).toEqual([]);
+  });
+
+  it("hands the engines' keys to the jobs in a private file, never through the job records Slurm keeps", async () => {
+    const key = 'sk-slurm-test-0123456789abcdef';
+    process.env.COSMO_SLURM_TEST_KEY = key;
+    const locked = await startMockOpenAI({ apiKey: key, completionTokens: 8, record: false });
+    try {
+      const cfg = corpus(join(dir, 'out-keys'), {
+        generate: { tasks: 1, engines: [{ type: 'openai', base_url: locked.url, model: 'm', api_key_env: 'COSMO_SLURM_TEST_KEY' }] },
+      });
+      const results = await runPipeline(cfg, { log: silentLogger });
+      // The key reached the array task: every request was accepted.
+      expect(results.find((r) => r.stage === 'generate')!.stats.counters.samples).toBe(10);
+      expect(locked.stats.byStatus[401]).toBeUndefined();
+      // Slurm keeps each job's environment and script in its state folder; neither holds the key,
+      // nor does anything cosmo left in the output folder.
+      const kept = [...filesUnder(join(SLURM_STATE, 'ctld')), ...filesUnder(cfg.output_dir)];
+      expect(kept.some((f) => f.endsWith('environment'))).toBe(true);
+      for (const f of kept) expect(readFileSync(f).includes(key), f).toBe(false);
+    } finally {
+      delete process.env.COSMO_SLURM_TEST_KEY;
+      await locked.close();
+    }
   });
 
   it('cancels the submitted jobs when interrupted', async () => {

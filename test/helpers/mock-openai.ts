@@ -148,7 +148,9 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
     }
     if (opts.apiKey !== undefined && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
       if (entry) entry.status = 401;
-      return send(res, 401, { error: { message: 'invalid api key', type: 'authentication_error' } });
+      // As OpenAI's API does, the answer echoes (the start of) the key it was sent.
+      const sent = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+      return send(res, 401, { error: { message: `Incorrect API key provided: ${sent}. You can find your API key at https://example.invalid/keys.`, type: 'invalid_request_error' } });
     }
     if (typeof body.model !== 'string' || !Array.isArray(body.messages)) {
       if (entry) entry.status = 400;

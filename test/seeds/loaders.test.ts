@@ -32,7 +32,7 @@ describe.runIf(hasSharedData)('seed loaders on the real shared files', () => {
     const { seeds, counts } = await load({ kind: 'openstax', path: sharedPath('seed/openstax/openstax_toc_intros.jsonl') });
     const rows = readFileSync(sharedPath('seed/openstax/openstax_toc_intros.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const frontMatter = rows.filter((r) => r.path.length === 0).length;
-    expect(counts.skipped).toBe(frontMatter);
+    expect(counts.rows_without_seed).toBe(frontMatter);
     expect(seeds.length).toBe(rows.length - frontMatter);
     expect(seeds.every((s) => s.kind === 'curated' && s.meta.shape === 'unit' && s.meta.course && s.meta.chapter && s.meta.unit)).toBe(true);
     // Within a chapter, each unit lists exactly the units before it.
