@@ -1,4 +1,4 @@
-/** The records that flow between stages (DESIGN.md §2). Field names are snake_case on disk. */
+/** The records that flow between stages (docs/design.md § Records). Field names are snake_case on disk. */
 
 export const SEED_KINDS = ['web', 'curated', 'instruct', 'math', 'kb'] as const;
 export type SeedKind = (typeof SEED_KINDS)[number];
