@@ -5,23 +5,15 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { shardPath } from '../../src/generate/stage.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import { redact } from '../../src/util/redact.js';
 import { createLogger, silentLogger } from '../../src/util/log.js';
-import { startMockOpenAI, type MockServer } from '../helpers/mock-openai.js';
+import { mockServers } from '../helpers/mock-servers.js';
 import { corpusConfig, makePrompts, readSamples, tmp, writePrompts } from './helpers.js';
 
-const servers: MockServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-async function mock(opts: Parameters<typeof startMockOpenAI>[0] = {}): Promise<MockServer> {
-  const s = await startMockOpenAI(opts);
-  servers.push(s);
-  return s;
-}
+const mock = mockServers();
 
 const quick = { retry: { max_attempts: 2, backoff_ms: 1, max_backoff_ms: 2 }, breaker: { failures: 1000 }, cache: false };
 const generateOnly = (cfg: ReturnType<typeof corpusConfig>, log = silentLogger) => runPipeline(cfg, { only: ['generate'], log });

@@ -1,23 +1,16 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CorpusConfig } from '../../src/pipeline/corpus.js';
 import { isTaskDone } from '../../src/exec/task.js';
 import { ledgerPath, metricsPath, shardPath } from '../../src/generate/stage.js';
 import type { GenerateMetrics } from '../../src/generate/metrics.js';
 import { createLogger } from '../../src/util/log.js';
-import { mockReply, startMockOpenAI, type MockServer } from '../helpers/mock-openai.js';
+import { mockReply } from '../helpers/mock-openai.js';
+import { mockServers } from '../helpers/mock-servers.js';
 import { corpusConfig, generate, makePrompts, readSamples, tmp, writePrompts } from './helpers.js';
 
-const servers: MockServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-async function mock(opts: Parameters<typeof startMockOpenAI>[0] = {}): Promise<MockServer> {
-  const s = await startMockOpenAI(opts);
-  servers.push(s);
-  return s;
-}
+const mock = mockServers();
 
 const endpoint = (url: string, extra: Record<string, unknown> = {}) => ({ type: 'openai', base_url: url, model: 'm', concurrency: 16, ...extra });
 
