@@ -148,18 +148,26 @@ class Slots {
 }
 
 /** Load `cfg.model` (downloading an hf: model first) and start a context with `cfg.sequences` sequences. */
-export async function createEmbeddedEngine(cfg: EmbeddedEngineConfig, opts: EmbeddedEngineOptions = {}): Promise<EmbeddedEngine> {
+/** A GGUF model loaded with the process's shared llama.cpp binding (an `hf:` model is downloaded first). */
+export async function loadGgufModel(
+  model: string,
+  opts: { gpu?: EmbeddedEngineConfig['gpu']; log?: Logger; cacheDir?: string; progress?: 'bar' | 'lines' | 'none'; onProgress?: (p: DownloadProgress) => void } = {},
+): Promise<{ model: LlamaModel; path: string; llama: Llama }> {
   const log = opts.log ?? silentLogger;
   llamaLog = log;
-  const path = await resolveModelPath(cfg.model, { cacheDir: opts.cacheDir, log, onProgress: opts.onProgress, progress: opts.progress });
+  const path = await resolveModelPath(model, { cacheDir: opts.cacheDir, log, onProgress: opts.onProgress, progress: opts.progress });
   await checkModelFile(path);
-  const llama = await sharedLlama(cfg.gpu);
-  let model: LlamaModel;
+  const llama = await sharedLlama(opts.gpu);
   try {
-    model = await llama.loadModel({ modelPath: path, gpuLayers: llama.gpu === false ? 0 : 'auto' });
+    return { model: await llama.loadModel({ modelPath: path, gpuLayers: llama.gpu === false ? 0 : 'auto' }), path, llama };
   } catch (err) {
     throw new CosmoError(`cannot load model ${path}: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+export async function createEmbeddedEngine(cfg: EmbeddedEngineConfig, opts: EmbeddedEngineOptions = {}): Promise<EmbeddedEngine> {
+  const log = opts.log ?? silentLogger;
+  const { model, path, llama } = await loadGgufModel(cfg.model, { ...opts, gpu: cfg.gpu });
   let context: LlamaContext;
   try {
     context = await model.createContext({

@@ -45,6 +45,8 @@ export interface MockOptions extends Partial<MockFaults> {
   contextLength?: number;
   /** Keep a log of every chat request (turn off for long benchmarks). */
   record?: boolean;
+  /** The answer's text for the n-th chat request (1-based) and its prompt, instead of mockReply. */
+  reply?: (prompt: string, n: number) => string;
 }
 
 export interface MockRequestLog {
@@ -194,7 +196,7 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: mockReply(prompt, tokens) },
+            message: { role: 'assistant', content: opts.reply ? opts.reply(prompt, n) : mockReply(prompt, tokens) },
             finish_reason: completionTokens > maxTokens ? 'length' : 'stop',
           },
         ],
@@ -211,6 +213,19 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
     if (req.method === 'GET' && (req.url === '/health' || req.url === '/v1/health')) return reply(res, 200, { status: 'ok' });
     if (req.method === 'GET' && req.url === '/v1/models')
       return reply(res, 200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'cosmo-mock' }] });
+    if (req.method === 'POST' && req.url === '/v1/embeddings') {
+      // 8-d vectors derived from each input's words, so that equal texts get equal vectors.
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        stats.requests++;
+        if (faults.failFirst >= stats.requests) return reply(res, 503, { error: { message: 'warming up', type: 'server_error' } });
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { input: string[] };
+        const vector = (t: string) => Array.from({ length: 8 }, (_, d) => t.split(/\s+/).reduce((s, w) => s + (createHash('md5').update(`${d}${w}`).digest()[0]! - 128), 0));
+        reply(res, 200, { object: 'list', model, data: body.input.map((t, index) => ({ object: 'embedding', index, embedding: vector(t) })) });
+      });
+      return;
+    }
     if (req.method === 'POST' && req.url === '/v1/chat/completions') {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
