@@ -21,8 +21,6 @@ export interface BuildOptions {
   templates: TemplateSet;
   /** The corpus seed: every random choice derives from it. */
   seed: number;
-  /** Topics to draw from when a seed has none (already read from a file if configured so). */
-  topics?: string[];
 }
 
 export interface Shortfall {
@@ -257,7 +255,6 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
     cells.map((c) => c.weight),
   );
   const rulesText = Object.values(set.rules).join(' ');
-  const topics = opts.topics ?? [];
   const caps = cfg.balance.map((r) => Math.min(r.max ?? Infinity, r.max_share !== undefined ? Math.floor(r.max_share * count) : Infinity));
   const used = cfg.balance.map(() => new Map<string, number>());
   const primary = cfg.balance.find((r) => r.mode === 'even' || r.boost) ?? cfg.balance[0];
@@ -394,7 +391,8 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
       let topic: string | undefined;
       if (rng.next() < cfg.topic_probability) {
         const own = seed.meta.topic;
-        topic = typeof own === 'string' && own ? own : topics.length ? topics[rng.int(topics.length)] : undefined;
+        // Only the seed's own topic (its field, its cluster's label, or the list entry it matched).
+        topic = typeof own === 'string' && own ? own : undefined;
       }
       const reference =
         template.reference === 'required' ||

@@ -53,8 +53,16 @@ export const promptsSchema = z.strictObject({
   languages: weighted.default('en'),
   /** Probability that a prompt is conditioned on a topic (", within the context of <topic>"). */
   topic_probability: probability.default(0.5),
-  /** Topics to draw from when a seed has none of its own (its meta.topic wins). A list, or a file with one per line. */
+  /**
+   * Topics for seeds that have none of their own (a topic field or a cluster label wins): each such
+   * seed gets the entry nearest to its text, when similar enough (topic_threshold); otherwise none.
+   * A list, or a file with one per line.
+   */
   topics: z.union([z.array(z.string()).min(1), z.string()]).optional(),
+  /** How `topics` are matched to texts: glove (pretrained word vectors, semantic) or tfidf (LSA over the seeds; weak on small corpora). */
+  topic_embedder: z.enum(['glove', 'tfidf']).default('glove'),
+  /** Cosine similarity a seed's text needs with an entry of `topics` to be given it. */
+  topic_threshold: z.number().min(-1).max(1).default(0.35),
   /** Probability that a template with optional reference text includes it (when the seed has one). */
   reference_probability: probability.default(0.5),
   /** Caps and boosts per topic, cluster, source or meta field. */

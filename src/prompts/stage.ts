@@ -10,6 +10,7 @@ import { buildPrompts, type BuildResult } from './build.js';
 import { promptsSchema, type PromptsConfig } from './config.js';
 import { apportion } from './rng.js';
 import { promptStats } from './stats.js';
+import { matchTopics, type TopicMatchReport } from './topics.js';
 import { loadTemplates } from './templates.js';
 
 /** Where the build report and the prompt statistics of a run are written, beside the shards. */
@@ -37,9 +38,10 @@ export function configuredTopics(cfg: PromptsConfig, corpus: CorpusEnv): string[
 }
 
 /** Build every prompt of a corpus from its seeds (the whole build is deterministic, so any task can redo it). */
-export function buildFromSeeds(cfg: PromptsConfig, corpus: CorpusEnv, seeds: SeedRecord[]): BuildResult {
+export async function buildFromSeeds(cfg: PromptsConfig, corpus: CorpusEnv, seeds: SeedRecord[]): Promise<BuildResult & { topics: TopicMatchReport }> {
   const templates = loadTemplates(templateDirs(cfg, corpus));
-  return buildPrompts(seeds, cfg, { templates, seed: corpus.seed, topics: configuredTopics(cfg, corpus) });
+  const matched = await matchTopics(seeds, configuredTopics(cfg, corpus) ?? [], { embedder: cfg.topic_embedder, threshold: cfg.topic_threshold });
+  return Object.assign(buildPrompts(matched.seeds, cfg, { templates, seed: corpus.seed }), { topics: matched.report });
 }
 
 /** The contiguous range of the sorted prompts that shard `rank` of `shards` holds (prefix groups stay together). */
@@ -50,7 +52,7 @@ export function shardRange(total: number, rank: number, shards: number): [number
 }
 
 /** The last build in this process: tasks run one after another in one process share it instead of rebuilding. */
-let last: { key: string; seeds: SeedRecord[]; built: BuildResult } | undefined;
+let last: { key: string; seeds: SeedRecord[]; built: Awaited<ReturnType<typeof buildFromSeeds>> } | undefined;
 
 /**
  * prompts: builds the prompts from all the seeds and writes them as `prompts.tasks` shards. Each task
@@ -77,7 +79,7 @@ export const promptsStage = defineStage({
     if (last?.key !== key) {
       const seeds: SeedRecord[] = [];
       for await (const s of ctx.input()) seeds.push(s);
-      last = { key, seeds, built: buildFromSeeds(cfg, ctx.corpus, seeds) };
+      last = { key, seeds, built: await buildFromSeeds(cfg, ctx.corpus, seeds) };
     }
     const { seeds, built } = last;
     const { report } = built;
@@ -91,8 +93,14 @@ export const promptsStage = defineStage({
       ctx.stats.inc('near_duplicates', report.near_duplicates);
       ctx.stats.inc('capped', report.capped);
       ctx.stats.inc('shortfall', report.shortfalls.reduce((a, s) => a + s.requested - s.built, 0));
+      const t = built.topics;
+      if (t.matched + t.unmatched > 0 && configuredTopics(cfg, ctx.corpus)) {
+        ctx.stats.inc('topic_matched', t.matched);
+        ctx.stats.inc('topic_unmatched', t.unmatched);
+        ctx.log.info('topics of the list matched to seeds without one', { matched: t.matched, without_topic: t.unmatched, threshold: t.threshold });
+      }
       for (const s of report.shortfalls) ctx.log.warn('mix cell ran out of distinct prompts', { cell: s.cell, built: s.built, requested: s.requested });
-      await writeJsonAtomic(join(ctx.outputDir, REPORT_FILE), promptStats(built.records(), report));
+      await writeJsonAtomic(join(ctx.outputDir, REPORT_FILE), { ...promptStats(built.records(), report), topic_matching: built.topics });
     }
     ctx.log.info('prompts written', { shard: ctx.rank, prompts: end - start, of: built.size });
   },

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { promptsSchema } from '../../src/prompts/config.js';
 import { buildPrompts, type BuildResult } from '../../src/prompts/build.js';
 import { buildFromSeeds } from '../../src/prompts/stage.js';
+import { matchTopics } from '../../src/prompts/topics.js';
 import { promptStats } from '../../src/prompts/stats.js';
 import { loadTemplates } from '../../src/prompts/templates.js';
 import type { PromptRecord, SeedRecord } from '../../src/records/types.js';
@@ -23,8 +24,7 @@ async function seedsOf(src: Record<string, unknown>): Promise<SeedRecord[]> {
   return out;
 }
 
-const build = (seeds: SeedRecord[], prompts: z.input<typeof promptsSchema>, seed = 42, topics?: string[]) =>
-  buildPrompts(seeds, promptsSchema.parse(prompts), { templates, seed, topics });
+const build = (seeds: SeedRecord[], prompts: z.input<typeof promptsSchema>, seed = 42) => buildPrompts(seeds, promptsSchema.parse(prompts), { templates, seed });
 
 const all = (r: BuildResult): PromptRecord[] => [...r.records()];
 
@@ -37,7 +37,7 @@ describe.runIf(hasSharedData)('prompts-100k: the real seed files give 100,000 di
   beforeAll(async () => {
     seeds = [];
     for (const src of cfg.seeds) for await (const s of loadSeeds(src, resolvePath(cfg, src.path))) seeds.push(s);
-    result = buildFromSeeds(cfg.prompts, corpusEnv(cfg), seeds);
+    result = await buildFromSeeds(cfg.prompts, corpusEnv(cfg), seeds);
     const h = createHash('sha256');
     for (const p of result.records()) h.update(JSON.stringify(p) + '\n');
     digest = h.digest('hex');
@@ -80,14 +80,14 @@ describe.runIf(hasSharedData)('prompts-100k: the real seed files give 100,000 di
       const book = topicOf.get(p.seed_id);
       if (book) perBook.set(book, (perBook.get(book) ?? 0) + 1);
     }
-    expect(Math.abs(webStories / 100_000 - 0.08)).toBeLessThan(0.01);
+    expect(Math.abs(webStories / 100_000 - 0.015)).toBeLessThan(0.005);
     expect(perBook.size).toBe(19);
     expect(Math.max(...perBook.values())).toBeLessThanOrEqual(2000);
     expect(result.report.capped).toBeGreaterThan(0);
   });
 
-  it('is deterministic: a second build gives the same prompts, ids and order', () => {
-    const again = buildFromSeeds(cfg.prompts, corpusEnv(cfg), seeds);
+  it('is deterministic: a second build gives the same prompts, ids and order', async () => {
+    const again = await buildFromSeeds(cfg.prompts, corpusEnv(cfg), seeds);
     const h = createHash('sha256');
     for (const p of again.records()) h.update(JSON.stringify(p) + '\n');
     expect(h.digest('hex')).toBe(digest);
@@ -162,12 +162,17 @@ describe.runIf(hasSharedData)('builder controls', () => {
     expect(ps.filter((p) => p.language === 'en').some((p) => p.prompt.includes('Write the whole text in'))).toBe(false);
   });
 
-  it('topic conditioning follows its probability; reference text is included or not as configured', () => {
+  it("topic conditioning follows its probability, with the seed's own topic only; reference text is included or not as configured", () => {
     const topics = ['everyday science', 'personal finance', 'the natural world'];
-    const none = all(build(web, { count: 20, topic_probability: 0 }, 42, topics));
+    const withTopics = web.map((s, i) => (i % 2 ? { ...s, meta: { ...s.meta, topic: topics[i % 3] } } : s));
+    const none = all(build(withTopics, { count: 20, topic_probability: 0 }));
     expect(none.some((p) => p.topic || p.prompt.includes('within the context of'))).toBe(false);
-    const every = all(build(web, { count: 20, topic_probability: 1 }, 42, topics));
-    expect(every.every((p) => p.topic && topics.includes(p.topic) && p.prompt.includes(`within the context of "${p.topic}"`))).toBe(true);
+    const every = all(build(withTopics, { count: 20, topic_probability: 1 }));
+    const own = new Map(withTopics.map((s) => [s.id, s.meta.topic]));
+    // Every prompt of a seed with a topic carries that topic; a seed without one never gets one.
+    for (const p of every) expect(p.topic).toBe(own.get(p.seed_id));
+    expect(every.filter((p) => p.topic).every((p) => p.prompt.includes(`within the context of "${p.topic}"`))).toBe(true);
+    expect(every.some((p) => p.topic) && every.some((p) => !p.topic)).toBe(true);
     const half = all(build(openstax, { count: 2000, topic_probability: 0.5 }));
     const share = half.filter((p) => p.topic).length / half.length;
     expect(share).toBeGreaterThan(0.4);
@@ -199,5 +204,28 @@ describe.runIf(hasSharedData)('builder controls', () => {
       /prompts\.mix\[0\]: no story_reddit template writes for researchers/,
     );
     expect(() => build(web, { mix: [{ kind: 'kb', format: 'textbook_academic' }] })).toThrow(/prompts\.mix\[0\]: no seed fits/);
+  });
+});
+
+describe('topics from a list', () => {
+  const seed = (id: string, text: string, meta: Record<string, unknown> = {}): SeedRecord => ({ id, text, source: 'web', kind: 'web', meta });
+  const seeds = [
+    seed('press', 'Gutenberg built the printing press around 1440 in Mainz. Movable metal type let printers set a page of letters, and books spread across Europe within decades.'),
+    seed('ball', 'The football match went to extra time: both teams scored twice, and the game was decided by penalties. Fans of the sport crowded the stadium.'),
+    seed('bread', 'To bake bread, knead flour, water, salt and yeast into a dough, let it rise, shape the loaf and bake it in a hot oven until the crust is brown. Home cooking of good food takes time.'),
+    seed('own', 'A text about tides and the moon.', { topic: 'ocean tides' }),
+  ];
+  const topics = ['sports and games', 'cooking and food', 'personal finance'];
+
+  it("gives a seed the nearest topic when similar enough, none otherwise, and keeps a seed's own (GloVe)", async () => {
+    const { seeds: out, report } = await matchTopics(seeds, topics, { embedder: 'glove', threshold: 0.35 });
+    const topic = new Map(out.map((s) => [s.id, s.meta.topic]));
+    expect(topic.get('ball')).toBe('sports and games');
+    expect(topic.get('bread')).toBe('cooking and food');
+    // The printing press is no sport: better no topic than an unrelated one.
+    expect(topic.get('press')).toBeUndefined();
+    expect(topic.get('own')).toBe('ocean tides');
+    expect(report).toMatchObject({ own: 1, matched: 2, unmatched: 1, threshold: 0.35, embedder: 'glove-sif:100' });
+    expect(out.find((s) => s.id === 'ball')!.meta.topic_similarity).toBeGreaterThanOrEqual(0.35);
   });
 });
