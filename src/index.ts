@@ -21,6 +21,11 @@ export type { Executor, StageJob } from './exec/executor.js';
 export { startServers, type ServeOptions, type RunningServers } from './serve/servers.js';
 
 export { loadSeeds, seedsStage } from './seeds/index.js';
+export { clusterStage } from './cluster/stage.js';
+export { clusterTexts, type Clustering, type ClusterInfo } from './cluster/run.js';
+export { agreement, type Agreement } from './cluster/metrics.js';
+export { createEmbedder } from './embed/create.js';
+export type { Embedder } from './embed/types.js';
 export { buildPrompts, loadTemplates, promptStats, formatPromptStats, promptsStage, FORMATS, AUDIENCES } from './prompts/index.js';
 export * from './engines/index.js';
 export { createEmbeddedEngine, type EmbeddedEngine } from './engines/embedded.js';

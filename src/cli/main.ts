@@ -6,6 +6,7 @@ import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
 import { registerStageCommands } from './stages.js';
 import { registerContamination } from './contamination.js';
+import { registerCluster } from './cluster.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,6 +18,7 @@ const program = new Command()
 
 registerRun(program);
 registerStageCommands(program);
+registerCluster(program);
 registerContamination(program);
 registerDebug(program);
 registerServe(program);

@@ -12,10 +12,13 @@ import { printSummary } from './run.js';
 /** `cosmo prompts` builds the seeds first when they are missing: both are quick and deterministic. */
 const ALSO_RUNS: Record<string, string[]> = { prompts: ['seeds'] };
 
+/** Stages whose command is written by hand, because it does more (cli/cluster.ts: also clusters any files). */
+const OWN_COMMAND = new Set(['cluster']);
+
 /** `cosmo <stage> corpus.yaml` for every stage of the registry: that stage alone, reading what earlier stages left on disk. */
 export function registerStageCommands(program: Command): void {
   for (const def of REGISTRY) {
-    if (!def.description) continue;
+    if (!def.description || OWN_COMMAND.has(def.name)) continue;
     const cmd = addCommonOptions(program.command(def.name).description(def.description).argument('<corpus.yaml>', 'corpus file'));
     if (def.name === 'prompts') cmd.option('--stats', 'print and write the distribution of sources, formats, audiences, languages and templates');
     cmd.action(async (file: string, opts: CommonOptions & { stats?: boolean }) => {

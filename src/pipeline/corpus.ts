@@ -39,14 +39,18 @@ export type CorpusConfig = z.output<z.ZodObject<typeof corpusKeys>> &
   };
 
 /**
- * Defaults one section takes from another, the only place sections meet: the filter's judge asks
- * generate's engines (and endpoints file) unless it lists its own.
+ * Defaults one section takes from another, the only place sections meet: the LLMs that judge
+ * samples (filter) and name clusters (cluster) ask generate's engines (and endpoints file) unless
+ * they list their own.
  */
 function link(cfg: CorpusConfig): CorpusConfig {
-  const judge = cfg.filter.judge;
-  if (judge.engines === undefined && judge.endpoints_file === undefined)
-    return { ...cfg, filter: { ...cfg.filter, judge: { ...judge, engines: cfg.generate.engines, endpoints_file: cfg.generate.endpoints_file } } };
-  return cfg;
+  const engines = <T extends { engines?: unknown[]; endpoints_file?: string }>(own: T): T =>
+    own.engines === undefined && own.endpoints_file === undefined ? { ...own, engines: cfg.generate.engines, endpoints_file: cfg.generate.endpoints_file } : own;
+  return {
+    ...cfg,
+    filter: { ...cfg.filter, judge: engines(cfg.filter.judge) },
+    cluster: { ...cfg.cluster, label: engines(cfg.cluster.label) },
+  };
 }
 
 /** Validate a parsed corpus object. `file` names the source in errors; `baseDir` anchors relative paths. */

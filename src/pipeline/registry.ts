@@ -1,3 +1,4 @@
+import { clusterStage } from '../cluster/stage.js';
 import { decontaminateStage } from '../decontaminate/stage.js';
 import { DEDUP_STAGES } from '../dedup/stage.js';
 import { defineStage, type AnyStage } from '../exec/stage.js';
@@ -13,7 +14,7 @@ import { CosmoError } from '../util/errors.js';
  * CLI's stage commands and the worker entry are all derived from. Adding a stage is its folder
  * plus one line here.
  */
-export const STAGES = [seedsStage, promptsStage, generateStage, filterStage, ...DEDUP_STAGES, decontaminateStage, exportStage] as const;
+export const STAGES = [seedsStage, clusterStage, promptsStage, generateStage, filterStage, ...DEDUP_STAGES, decontaminateStage, exportStage] as const;
 
 /**
  * Check that a list of stages can work as a pipeline: each is well formed (a fingerprint
