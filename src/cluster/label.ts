@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { z } from 'zod';
+import { readYamlData } from '../config/load.js';
 import type { Engine } from '../engines/types.js';
 import { seededRandom } from '../embed/linalg.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
@@ -42,16 +41,7 @@ const promptSchema = z.strictObject({ version: z.number().int(), system: z.strin
 
 /** The labelling prompt: a YAML file of the shape of templates/cluster/label.yaml, or the built-in one. */
 export function loadLabelPrompt(file?: string): z.infer<typeof promptSchema> {
-  const path = file ?? join(shippedDir('cluster'), 'label.yaml');
-  let raw: unknown;
-  try {
-    raw = parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new CosmoError(`${path}: cannot read the labelling prompt: ${errorMessage(err)}`);
-  }
-  const parsed = promptSchema.safeParse(raw);
-  if (!parsed.success) throw new CosmoError(`${path}: ${parsed.error.issues[0]?.path.join('.') || '(top)'}: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
+  return readYamlData(file ?? join(shippedDir('cluster'), 'label.yaml'), promptSchema, 'the labelling prompt');
 }
 
 export interface LabelOptions {
@@ -137,15 +127,7 @@ const blocklistSchema = z.strictObject({ version: z.number().int(), patterns: z.
 /** The topic blocklist: a YAML file of the shape of templates/cluster/blocklist.yaml, or the built-in one. */
 export function loadBlocklist(file?: string): { id: string; re: RegExp }[] {
   const path = file ?? join(shippedDir('cluster'), 'blocklist.yaml');
-  let raw: unknown;
-  try {
-    raw = parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new CosmoError(`${path}: cannot read the topic blocklist: ${errorMessage(err)}`);
-  }
-  const parsed = blocklistSchema.safeParse(raw);
-  if (!parsed.success) throw new CosmoError(`${path}: ${parsed.error.issues[0]?.path.join('.') || '(top)'}: ${parsed.error.issues[0]?.message}`);
-  return parsed.data.patterns.map((p) => {
+  return readYamlData(path, blocklistSchema, 'the topic blocklist').patterns.map((p) => {
     try {
       return { id: p.id, re: new RegExp(p.pattern, 'iu') };
     } catch (err) {

@@ -109,3 +109,19 @@ export function readYaml(file: string): { raw: unknown } & Required<ConfigSource
   }
   return { raw: doc.toJS(), file, doc, counter };
 }
+
+/** A YAML data file shipped with cosmo or given by the user (templates, patterns), validated; errors name the file and key. */
+export function readYamlData<S extends z.ZodType>(path: string, schema: S, what: string): z.output<S> {
+  let raw: unknown;
+  try {
+    raw = parseDocument(readFileSync(path, 'utf8')).toJS();
+  } catch (err) {
+    throw new CosmoError(`${path}: cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new CosmoError(`${path}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -4,7 +4,10 @@ import { TfidfSvdEmbedder } from '../../src/embed/tfidf.js';
 import { dbscan } from '../../src/cluster/fit.js';
 import { hdbscan } from '../../src/cluster/hdbscan.js';
 import { agreement } from '../../src/cluster/metrics.js';
-import { parseLabel } from '../../src/cluster/label.js';
+import { loadBlocklist, parseLabel } from '../../src/cluster/label.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Blobs of points around `centres` (spread `sd`), and uniform background noise. */
 function blobs(centres: [number, number][], each: number, sd: number, noise: number, seed = 1) {
@@ -84,5 +87,15 @@ describe('cluster labels', () => {
     expect(parseLabel('{"educational_score": 7, "topic": "Home heating  and air"}')).toEqual({ topic: 'Home heating and air', educational_score: 7 });
     expect(() => parseLabel('The topic is cooking.')).toThrow(/not JSON/);
     expect(() => parseLabel('{"educational_score": 12, "topic": "x y"}')).toThrow(/educational_score/);
+  });
+
+  it('drop topics of the blocklist, which is data: a bad file is named with its key', () => {
+    const blocked = (topic: string) => loadBlocklist().find((b) => b.re.test(topic))?.id;
+    expect(blocked('Celebrity gossip and red carpets')).toBe('celebrity');
+    expect(blocked('Online casino bonuses')).toBe('gambling');
+    expect(blocked('Cell biology')).toBeUndefined();
+    const file = join(mkdtempSync(join(tmpdir(), 'cosmo-blocklist-')), 'bad.yaml');
+    writeFileSync(file, 'version: 1\npatterns:\n  - { id: x }\n');
+    expect(() => loadBlocklist(file)).toThrow(`${file}: patterns.0.pattern:`);
   });
 });
