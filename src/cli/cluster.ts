@@ -10,7 +10,7 @@ import { listShards, readRecords } from '../io/shards.js';
 import { runPipeline } from '../pipeline/run.js';
 import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
-import { addCommonOptions, configFromOptions, type CommonOptions } from './common.js';
+import { addCommonOptions, configFromOptions, enginesFromOptions, type CommonOptions } from './common.js';
 import { withInterrupt } from './interrupt.js';
 import { printSummary } from './run.js';
 
@@ -59,22 +59,17 @@ export function registerCluster(program: Command): void {
 
 async function clusterFiles(paths: string[], opts: Options, signal: AbortSignal): Promise<void> {
   const log = createLogger('cluster');
+  const engines = enginesFromOptions(opts);
+  if (opts.label && !engines.length) throw new CosmoError('cosmo cluster: naming the clusters needs an LLM: --model PATH.gguf or --endpoint URL (or --no-label)');
   const parsed = clusterSchema.safeParse({
     enabled: true,
     embedder: { type: opts.embedder },
-    label: { enabled: opts.label, engines: opts.model || opts.endpoint ? undefined : [] },
+    label: { enabled: opts.label, engines },
     ...(opts.minClusterSize ? { min_cluster_size: Number(opts.minClusterSize) } : {}),
     ...(opts.sample ? { sample: Number(opts.sample) } : {}),
   });
   if (!parsed.success) throw new CosmoError(`cosmo cluster: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const cfg = parsed.data;
-  if (cfg.label.enabled) {
-    const engines = [];
-    if (opts.model) engines.push({ type: 'embedded' as const, model: opts.model.startsWith('hf:') ? opts.model : resolve(opts.model), threads: 2, sequences: 4, context_size: 4096 });
-    if (opts.endpoint) engines.push({ type: 'openai' as const, base_url: opts.endpoint, model: opts.endpointModel ?? 'default', concurrency: 64 });
-    if (!engines.length) throw new CosmoError('cosmo cluster: naming the clusters needs an LLM: --model PATH.gguf or --endpoint URL (or --no-label)');
-    cfg.label.engines = engines;
-  }
   const files = paths.flatMap((p) => (statSync(resolve(p), { throwIfNoEntry: false })?.isDirectory() ? listShards(resolve(p)) : [resolve(p)]));
   const ids: string[] = [];
   const texts: string[] = [];

@@ -30,13 +30,20 @@ export function configFromOptions(file: string, opts: CommonOptions): CorpusConf
   return loadConfig(file, (raw) => {
     if (opts.output) raw.output = fromHere(opts.output);
     if (opts.workers) raw.executor = { ...(raw.executor as object), workers: Math.max(1, Number(opts.workers) | 0) };
-    const engines: unknown[] = [];
     const generate = (raw.generate ?? {}) as Record<string, unknown>;
-    if (opts.model) {
-      const base = ((generate.engines ?? []) as Record<string, unknown>[]).find((e) => e.type === 'embedded');
-      engines.push({ ...base, type: 'embedded', model: opts.model.startsWith('hf:') ? opts.model : fromHere(opts.model) });
-    }
-    if (opts.endpoint) engines.push({ type: 'openai', base_url: opts.endpoint, model: opts.endpointModel ?? 'default' });
+    const base = ((generate.engines ?? []) as Record<string, unknown>[]).find((e) => e.type === 'embedded');
+    const engines = enginesFromOptions(opts, base);
     if (engines.length) raw.generate = { ...generate, engines, endpoints_file: undefined };
   });
+}
+
+/**
+ * The engines `--model` and `--endpoint` ask for, as config entries (validated with the rest):
+ * `base` lends an embedded engine its other settings (threads, sequences, …).
+ */
+export function enginesFromOptions(opts: Pick<CommonOptions, 'model' | 'endpoint' | 'endpointModel'>, base: Record<string, unknown> = {}): Record<string, unknown>[] {
+  const engines: Record<string, unknown>[] = [];
+  if (opts.model) engines.push({ ...base, type: 'embedded', model: opts.model.startsWith('hf:') ? opts.model : fromHere(opts.model) });
+  if (opts.endpoint) engines.push({ type: 'openai', base_url: opts.endpoint, model: opts.endpointModel ?? 'default' });
+  return engines;
 }

@@ -6,6 +6,7 @@ import type { Embedder } from '../embed/types.js';
 import { openPool, type OpenedPool } from '../engines/open.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { stableId } from '../records/id.js';
+import { concatArrays } from '../util/arrays.js';
 import type { Logger } from '../util/log.js';
 import type { ClusterConfig } from './config.js';
 import { fitClusters, type Fit } from './fit.js';
@@ -68,7 +69,7 @@ async function vectorsOf(cfg: ClusterConfig, texts: string[], o: ClusterTextsOpt
       o.signal.throwIfAborted();
       parts.push(await embedder.embed(texts.slice(at, at + 4096), o.signal));
     }
-    const all = parts.length === 1 ? parts[0]! : concat(parts);
+    const all = parts.length === 1 ? parts[0]! : concatArrays(parts, Float32Array);
     mkdirSync(dir, { recursive: true });
     await writeFileAtomic(file, new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
     await writeJsonAtomic(meta, { dim: embedder.dim, name: embedder.name, documents: texts.length });
@@ -77,16 +78,6 @@ async function vectorsOf(cfg: ClusterConfig, texts: string[], o: ClusterTextsOpt
   } finally {
     await embedder.close?.();
   }
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

@@ -7,6 +7,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import type { JsonlWriter } from '../io/jsonl-writer.js';
 import { SAMPLE_RECORD } from '../records/check.js';
 import type { Sample } from '../records/types.js';
+import { concatArrays } from '../util/arrays.js';
 import { CosmoError } from '../util/errors.js';
 import { dedupSchema, type DedupConfig } from './config.js';
 import { MinHasher } from './minhash.js';
@@ -195,7 +196,7 @@ export const dedupBucketsStage = defineStage({
             parts.push(part);
           }
         }
-        const entries = concat(parts);
+        const entries = concatArrays(parts, Uint32Array);
         if (key === bands) finder.addExact(entries);
         else finder.addBand(entries);
       }
@@ -209,16 +210,6 @@ export const dedupBucketsStage = defineStage({
     }
   },
 });
-
-function concat(parts: Uint32Array[]): Uint32Array {
-  const out = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 interface RemovalLine {
   i: number;

@@ -11,9 +11,6 @@ export interface Embedder {
   close?(): Promise<void>;
 }
 
-/** Row `i` of a flat n × dim matrix (a view, not a copy). */
-export const row = (data: Float32Array, dim: number, i: number): Float32Array => data.subarray(i * dim, (i + 1) * dim);
-
 /** Cosine similarity of two unit vectors. */
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;

@@ -94,7 +94,7 @@ export const promptsStage = defineStage({
       ctx.stats.inc('capped', report.capped);
       ctx.stats.inc('shortfall', report.shortfalls.reduce((a, s) => a + s.requested - s.built, 0));
       const t = built.topics;
-      if (t.matched + t.unmatched > 0 && configuredTopics(cfg, ctx.corpus)) {
+      if (cfg.topics !== undefined && t.matched + t.unmatched > 0) {
         ctx.stats.inc('topic_matched', t.matched);
         ctx.stats.inc('topic_unmatched', t.unmatched);
         ctx.log.info('topics of the list matched to seeds without one', { matched: t.matched, without_topic: t.unmatched, threshold: t.threshold });
