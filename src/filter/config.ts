@@ -34,6 +34,18 @@ export const boilerplateSchema = z.strictObject({
     .default([]),
 });
 
+/** The language check: is each sample written in the language its prompt asked for? */
+export const languageSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** drop: reject a sample written in another language; flag: keep it, marked `language_mismatch`. */
+  action: z.enum(['drop', 'flag']).default('drop'),
+  /**
+   * fastText's probability a sample needs before it counts as written in another language. Below it the
+   * sample is kept and counted as `detected.uncertain` (short or mixed texts, code, formulas).
+   */
+  min_confidence: z.number().min(0).max(1).default(0.65),
+});
+
 /**
  * The optional LLM judge. Rubrics are data: built-in ones live in templates/filter/judge
  * (educational, adherence, consistency); `file` points at your own YAML of the same shape.
@@ -75,9 +87,11 @@ export const filterSchema = z.strictObject({
   drop_truncated: z.boolean().default(true),
   repetition: repetitionSchema.prefault({}),
   boilerplate: boilerplateSchema.prefault({}),
+  language: languageSchema.prefault({}),
   judge: judgeSchema.prefault({}),
 });
 export type FilterConfig = z.infer<typeof filterSchema>;
 export type RepetitionConfig = z.infer<typeof repetitionSchema>;
 export type BoilerplateConfig = z.infer<typeof boilerplateSchema>;
+export type LanguageConfig = z.infer<typeof languageSchema>;
 export type JudgeConfig = z.infer<typeof judgeSchema>;

@@ -4,15 +4,23 @@ import type { FilterConfig } from './config.js';
 import { repetitionFailure } from './repetition.js';
 
 /** Why a sample was dropped; stats count them as `dropped.<reason>`. */
-export type RejectReason = 'failed' | 'empty' | 'truncated' | 'boilerplate' | 'too_short' | 'repetition' | `judge.${string}`;
+export type RejectReason = 'failed' | 'empty' | 'truncated' | 'boilerplate' | 'too_short' | 'repetition' | 'language' | `judge.${string}`;
 
 /** A rejected sample as written to the rejects shard. */
 export type RejectedSample = Sample & { reject_reason: RejectReason; reject_detail?: string };
 
-/** A kept sample: one whose opener was stripped says so, and the judge's scores ride along. */
-export type FilteredSample = Sample & { filter_edits?: string[]; judge_scores?: Record<string, number> };
+/** A kept sample: one whose opener was stripped says so, and the language found and the judge's scores ride along. */
+export type FilteredSample = Sample & {
+  filter_edits?: string[];
+  judge_scores?: Record<string, number>;
+  language_detected?: string;
+  language_score?: number;
+  /** Set (with action: flag) when the sample is written in another language than its prompt asked for. */
+  language_mismatch?: boolean;
+};
 
-export type Verdict = { keep: true; sample: FilteredSample } | { keep: false; reason: RejectReason; detail?: string };
+/** A rejection's `kind` (the boilerplate pattern, the language found) is counted as `<reason>.<kind>`. */
+export type Verdict = { keep: true; sample: FilteredSample } | { keep: false; reason: RejectReason; detail?: string; kind?: string };
 
 /**
  * The heuristic checks, in order: failed request, empty text, truncated generation, boilerplate
@@ -35,7 +43,7 @@ export class QualityFilter {
       return { keep: false, reason: 'truncated', detail: `finish_reason=length at ${s.token_length} tokens` };
     let sample: FilteredSample = s;
     const opener = this.boilerplate.apply(s.text);
-    if (opener.action === 'drop') return { keep: false, reason: 'boilerplate', detail: `${opener.id}: "${opener.matched}"` };
+    if (opener.action === 'drop') return { keep: false, reason: 'boilerplate', kind: opener.id, detail: `${opener.id}: "${opener.matched}"` };
     if (opener.stripped.length > 0) {
       if (opener.text.trim() === '') return { keep: false, reason: 'empty', detail: `nothing left after stripping ${opener.stripped.join(', ')}` };
       // Token count of what is left, estimated by its share of characters: no tokenizer is at hand here.

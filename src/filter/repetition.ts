@@ -1,6 +1,12 @@
 import type { RepetitionConfig } from './config.js';
 
 /**
+ * Words: runs of letters and digits, except that Chinese and Japanese, written without spaces, count one
+ * character as a word; else a whole clause is one "word" and the n-gram checks reject ordinary prose.
+ */
+const WORD = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}]|(?:(?![\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}])[\p{L}\p{N}_])+/gu;
+
+/**
  * Gopher's repetition checks, computed as datatrove's GopherRepetitionFilter does: duplicate
  * lines and paragraphs (by count and by characters), the character share of the most frequent
  * word 2-4-gram, and the character share of word 5-10-grams that repeat an earlier one.
@@ -23,7 +29,7 @@ export function repetitionFailure(text: string, cfg: RepetitionConfig): string |
     fail('dup_line_char_frac', line.chars / chars, cfg.dup_line_char_frac);
   if (found) return found;
 
-  const words = new NgramKeys(text.match(/[\p{L}\p{N}_]+/gu) ?? []);
+  const words = new NgramKeys(text.match(WORD) ?? []);
   const top = new Map(sortedEntries(cfg.top_ngrams));
   const dup = new Map(sortedEntries(cfg.dup_ngrams));
   const maxN = Math.max(0, ...top.keys(), ...dup.keys());

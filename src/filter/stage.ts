@@ -9,6 +9,7 @@ import { CosmoError } from '../util/errors.js';
 import { filterSchema, type FilterConfig } from './config.js';
 import { QualityFilter, type FilteredSample, type RejectedSample, type Verdict } from './filter.js';
 import { Judge, loadRubric } from './judge.js';
+import { languageIdentifier, languageVerdict } from './language.js';
 
 /** The judge's pool config; its engines default to generate's (the pipeline fills them in). */
 function judgePool(cfg: FilterConfig) {
@@ -26,7 +27,7 @@ export const filterStage = defineStage({
   name: 'filter',
   key: 'filter',
   schema: filterSchema.prefault({}),
-  description: 'drop short, truncated, repetitive or boilerplate samples (rejects kept with their reason)',
+  description: 'drop short, truncated, repetitive, boilerplate or wrong-language samples (rejects kept with their reason)',
   input: { records: SAMPLE_RECORD },
   output: SAMPLE_RECORD,
   sides: ['rejects'],
@@ -45,6 +46,7 @@ export const filterStage = defineStage({
   },
   async runTask(cfg, ctx) {
     const filter = new QualityFilter(cfg, ctx.corpus.resolve);
+    const lid = cfg.language.enabled ? await languageIdentifier() : undefined;
     const judging = cfg.judge;
     const pool = judging.enabled
       ? await openPool(judgePool(cfg), { log: ctx.log, cacheName: `judge-${ctx.rank}`, workDir: ctx.workDir, resolve: ctx.corpus.resolve })
@@ -61,11 +63,19 @@ export const filterStage = defineStage({
           const reject: RejectedSample = { ...s, reject_reason: v.reason, ...(v.detail ? { reject_detail: v.detail } : {}) };
           await rejects.write(reject);
           ctx.stats.inc(`dropped.${v.reason}`);
+          if (v.kind) ctx.stats.inc(`${v.reason}.${v.kind}`);
         }
       };
-      /** The heuristics, then (for survivors) the judge. */
+      /** The heuristics, the language, then (for survivors) the judge. */
       const decide = async (s: Sample): Promise<Verdict> => {
-        const v = filter.check(s);
+        let v = filter.check(s);
+        if (v.keep && lid) {
+          const found = await lid.identify(v.sample.text);
+          // The language mix as generated, not as asked for.
+          ctx.stats.inc(`detected.${found.score >= cfg.language.min_confidence ? found.language : 'uncertain'}`);
+          v = languageVerdict(v.sample, found, cfg.language);
+          if (v.keep && v.sample.language_mismatch) ctx.stats.inc('flagged.language');
+        }
         if (!v.keep || !judge) return v;
         const j = await judge.judge(v.sample, ctx.signal);
         if (!j.keep) {
@@ -101,12 +111,13 @@ export const filterStage = defineStage({
   },
   async finalize(_cfg, ctx) {
     const c = ctx.stats.counters;
-    const dropped = Object.fromEntries(
-      Object.entries(c)
-        .filter(([k]) => k.startsWith('dropped.'))
-        .map(([k, v]) => [k.slice('dropped.'.length), v]),
-    );
-    const summary = { samples: c['samples'] ?? 0, kept: c['kept'] ?? 0, dropped };
+    const byPrefix = (prefix: string) =>
+      Object.fromEntries(
+        Object.entries(c)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, v]) => [k.slice(prefix.length), v]),
+      );
+    const summary = { samples: c['samples'] ?? 0, kept: c['kept'] ?? 0, dropped: byPrefix('dropped.'), languages_detected: byPrefix('detected.') };
     await writeJsonAtomic(join(ctx.outputDir, 'summary.json'), summary);
     ctx.log.info('filter done', summary);
   },

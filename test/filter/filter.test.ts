@@ -103,6 +103,30 @@ describe.runIf(hasSharedData)('quality filter checks, on real prose', () => {
     }
   });
 
+  it('strips the title lines, greetings and self-introductions found in Cosmopedia\'s own samples', () => {
+    const f = new QualityFilter(cfg());
+    const text = body();
+    const cases: Array<[string, string]> = [
+      ['Title: The Secret of the Blue Sky\n\n', 'title_line'],
+      ['**Title:** Tides and the Moon\n', 'title_line'],
+      ['# Title: Cells\n\n', 'title_line'],
+      ['Hello, young explorers! ', 'greeting'],
+      ['Welcome, fellow learners! ', 'greeting'],
+      ['Hi there! ', 'greeting'],
+      ['My name is Sarah, and I teach biology. ', 'my_name_is'],
+    ];
+    for (const [opener, id] of cases) {
+      const v = f.check(sample(opener + text));
+      expect(v.keep && v.sample.filter_edits, opener).toEqual([`boilerplate:${id}`]);
+      expect(v.keep && v.sample.text).toBe(text.charAt(0).toUpperCase() + text.slice(1));
+    }
+    // A heading that is not a title label, and "Hello" inside a sentence, stay.
+    for (const start of ['Titles of nobility were abolished. ', 'Hello is the first word many learn. ']) {
+      const plain = f.check(sample(start + text));
+      expect(plain.keep && plain.sample.text).toBe(start + text);
+    }
+  });
+
   it('drops openers in drop mode, and refusals in any mode', () => {
     const text = body();
     const drop = new QualityFilter(cfg({ boilerplate: { mode: 'drop' } })).check(sample(`Once upon a time, ${text}`));
@@ -160,10 +184,11 @@ describe.runIf(hasSharedData)('filter stage, on real prose', () => {
     expect(kept.find((s) => s.id === 'story')!.filter_edits).toEqual(['boilerplate:once_upon_a_time']);
 
     const counters = result!.stats.counters;
+    expect(counters['stripped.once_upon_a_time']).toBe(1);
     expect(counters.kept).toBe(kept.length);
     for (const [reason, n] of Object.entries(reasons)) expect(counters[`dropped.${reason}`]).toBe(n);
     const summary = JSON.parse(readFileSync(join(dir, 'filter', 'summary.json'), 'utf8'));
-    expect(summary).toEqual({ samples: samples.length, kept: kept.length, dropped: reasons });
+    expect(summary).toEqual({ samples: samples.length, kept: kept.length, dropped: reasons, languages_detected: { en: kept.length } });
   });
 
   it('names the file and line of a malformed sample', async () => {
