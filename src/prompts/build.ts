@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { PromptRecord, SeedRecord } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import type { BalanceRule, MixEntry, PromptsConfig, Weighted } from './config.js';
-import { languageClause, languageName } from './languages.js';
+import { languageName } from './languages.js';
 import { Rng, apportion } from './rng.js';
-import { fits, render, type SlotValues, type Template, type TemplateSet } from './templates.js';
+import { cellValues, fits, render, type SlotValues, type Template, type TemplateSet } from './templates.js';
 
 /** The format a source is written in when the corpus file gives no mix. */
 const DEFAULT_FORMATS: Record<string, string[]> = {
@@ -254,7 +254,6 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
     count,
     cells.map((c) => c.weight),
   );
-  const rulesText = Object.values(set.rules).join(' ');
   const caps = cfg.balance.map((r) => Math.min(r.max ?? Infinity, r.max_share !== undefined ? Math.floor(r.max_share * count) : Infinity));
   const used = cfg.balance.map(() => new Map<string, number>());
   const primary = cfg.balance.find((r) => r.mode === 'even' || r.boost) ?? cfg.balance[0];
@@ -312,12 +311,7 @@ export function buildPrompts(seeds: SeedRecord[], cfg: PromptsConfig, opts: Buil
     const rng = new Rng(opts.seed, 'prompts', cell.key);
     // Prefix keys of this cell's prompts, by template and reference flag.
     const prefixes = new Map<string, { text: string; id: number }>();
-    cell.values = {
-      ...set.audiences[cell.audience]!,
-      rules: rulesText,
-      language: languageName(cell.language),
-      language_clause: languageClause(cell.language),
-    };
+    cell.values = cellValues(set, cell.format, cell.audience, cell.language);
     // Groups of the primary balance rule (one group without rules), each cycled in a seeded order.
     const byGroup = new Map<string, number[]>();
     for (const i of cell.pool) {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { SEED_KINDS, type SeedRecord } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import { shippedDir } from '../util/shipped.js';
+import { languageClause, languageName } from './languages.js';
 
 /** Formats the shipped templates write (users may add more in their own templates). */
 export const FORMATS = [
@@ -25,7 +26,7 @@ export const AUDIENCES = ['young_children', 'high_school', 'college', 'researche
 
 /** Slots a template must use, so that every prompt carries the rules and can be conditioned. */
 export const REQUIRED_SLOTS = ['rules', 'topic_clause', 'language_clause'] as const;
-const AUDIENCE_SLOTS = new Set(['reader', 'style', 'vocabulary', 'depth', 'avoid']);
+const AUDIENCE_SLOTS = new Set(['reader', 'style', 'vocabulary', 'depth', 'avoid', 'genre', 'genre_style', 'notation']);
 const BUILD_SLOTS = new Set(['rules', 'topic_clause', 'language_clause', 'topic', 'language', 'reference']);
 
 const profileSchema = z.strictObject({
@@ -34,6 +35,15 @@ const profileSchema = z.strictObject({
   vocabulary: z.string(),
   depth: z.string(),
   avoid: z.string(),
+  /**
+   * What a curated unit becomes for this reader (Cosmopedia's OpenStax lesson: the audience changes the
+   * genre, e.g. an e-learning module with characters for children, a journal article for researchers)…
+   */
+  genre: z.string().default('a detailed textbook unit'),
+  /** …and how that genre is written. */
+  genre_style: z.string().default(''),
+  /** How to write formulas for this reader: LaTeX where the audience reads it, none for children. */
+  notation: z.string().default(''),
 });
 export type AudienceProfile = z.infer<typeof profileSchema>;
 
@@ -52,10 +62,22 @@ const templateSchema = z.strictObject({
   text: z.string().min(1),
 });
 
+/** A rule is its sentence, for every format, or the sentence with the formats it is limited to or spared. */
+const ruleSchema = z.union([
+  z.string(),
+  z.strictObject({ text: z.string(), formats: z.array(z.string()).optional(), except: z.array(z.string()).optional() }),
+]);
+export type Rule = z.infer<typeof ruleSchema>;
+
 const fileSchema = z.union([
   z.strictObject({ family: z.string().optional(), templates: z.array(z.unknown()) }),
   z.strictObject({ version: z.number().optional(), audiences: z.record(z.string(), profileSchema) }),
-  z.strictObject({ version: z.number().optional(), rules: z.record(z.string(), z.string()) }),
+  z.strictObject({
+    version: z.number().optional(),
+    rules: z.record(z.string(), ruleSchema).default({}),
+    /** Openers a model overuses, by format; `all` applies to every format and a format's list adds to it. */
+    openers: z.record(z.string(), z.array(z.string())).default({}),
+  }),
 ]);
 
 type Node = { t: 'lit'; s: string } | { t: 'slot'; name: string } | { t: 'sec'; name: string; inv: boolean; body: Node[] };
@@ -80,7 +102,8 @@ export interface Template {
 export interface TemplateSet {
   templates: Template[];
   audiences: Record<string, AudienceProfile>;
-  rules: Record<string, string>;
+  rules: Record<string, Rule>;
+  openers: Record<string, string[]>;
 }
 
 
@@ -147,7 +170,8 @@ function zodProblems(err: z.ZodError): string {
 export function loadTemplates(userDirs: string[] = []): TemplateSet {
   const byId = new Map<string, Template>();
   const audiences: Record<string, AudienceProfile> = {};
-  const rules: Record<string, string> = {};
+  const rules: Record<string, Rule> = {};
+  const openers: Record<string, string[]> = {};
   for (const dir of [shippedDir('prompts'), ...userDirs.map((d) => resolve(d))]) {
     for (const file of yamlFiles(dir)) {
       let raw: unknown;
@@ -161,7 +185,11 @@ export function loadTemplates(userDirs: string[] = []): TemplateSet {
         throw new CosmoError(`${file}: not a template file (expected "templates", "audiences" or "rules"): ${zodProblems(parsed.error)}`);
       const data = parsed.data;
       if ('audiences' in data) Object.assign(audiences, data.audiences);
-      else if ('rules' in data) Object.assign(rules, data.rules);
+      else if ('rules' in data) {
+        Object.assign(rules, data.rules);
+        // A later file adds openers to a format's list rather than replacing it.
+        for (const [format, list] of Object.entries(data.openers)) openers[format] = [...new Set([...(openers[format] ?? []), ...list])];
+      }
       else
         data.templates.forEach((t, i) => {
           const r = templateSchema.safeParse(t);
@@ -188,7 +216,29 @@ export function loadTemplates(userDirs: string[] = []): TemplateSet {
     for (const a of t.audiences)
       if (!audiences[a]) throw new CosmoError(`${t.file}: template ${t.id} names audience "${a}", which has no profile in audiences.yaml`);
   }
-  return { templates, audiences, rules };
+  return { templates, audiences, rules, openers };
+}
+
+const applies = (r: Rule, format: string) =>
+  typeof r === 'string' || ((!r.formats || r.formats.includes(format)) && !r.except?.includes(format));
+
+/** The openers banned for a format: the shared ones, then the format's own. */
+export function bannedOpeners(set: TemplateSet, format: string): string[] {
+  return [...new Set([...(set.openers['all'] ?? []), ...(set.openers[format] ?? [])])];
+}
+
+/**
+ * The `{{rules}}` text of a format: every rule that applies to it, then one sentence naming its banned
+ * openers. Rules are per format so that, say, an outline is not told to avoid the headings it consists of.
+ */
+export function rulesFor(set: TemplateSet, format: string): string {
+  const parts = Object.values(set.rules)
+    .filter((r) => applies(r, format))
+    .map((r) => (typeof r === 'string' ? r : r.text));
+  const bans = bannedOpeners(set, format);
+  if (bans.length)
+    parts.push(`Do not begin with ${bans.map((o) => `"${o}"`).join(', ')} or any other stock opening line; be creative.`);
+  return parts.join(' ');
 }
 
 /** Everything a template's slots can be filled from. Lists render as "a", "b", "c". */
@@ -238,4 +288,14 @@ export function fits(t: Template, seed: SeedRecord): boolean {
     if (v === undefined || v === '' || (Array.isArray(v) && v.length === 0)) return false;
   }
   return true;
+}
+
+/** The slot values every prompt of one format × audience × language shares: the profile, the rules, the language. */
+export function cellValues(set: TemplateSet, format: string, audience: string, language: string): SlotValues {
+  return {
+    ...set.audiences[audience]!,
+    rules: rulesFor(set, format),
+    language: languageName(language),
+    language_clause: languageClause(language),
+  };
 }

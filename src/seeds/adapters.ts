@@ -150,7 +150,9 @@ function courseAdapter(): Adapter {
       if (!course) throw new BadRow('a course needs a "course" (or "title") name');
       const description = firstString(o, ['description', 'summary']);
       const chapters = o.chapters ?? o.modules;
-      if (chapters === undefined) return [{ text: description ? `${course}: ${description}` : course, meta: { shape: 'course', course, title: course } }];
+      if (chapters === undefined)
+        // The title on the first line: the outline step reads the course name back from it.
+        return [{ text: description ? `${course}\n${description}` : course, meta: { shape: 'course', course, title: course, ...(description ? { description } : {}) } }];
       if (!Array.isArray(chapters)) throw new BadRow('"chapters" must be a list');
       const outline = {
         title: course,

@@ -146,7 +146,14 @@ prompts:
 `);
     await run(step1);
     const outlinePrompts = await collect(readAll<PromptRecord>(join(dir, 'step1/out/outlines/prompts')));
-    expect(outlinePrompts.map((p) => p.seed_data).sort()).toEqual(['History of Computing', 'Introduction to Music Theory']);
+    const course = (p: PromptRecord) => p.seed_data.split('\n')[0]!;
+    expect(outlinePrompts.map(course).sort()).toEqual(['History of Computing', 'Introduction to Music Theory']);
+    // The chained outline prompt carries the course description, the example and the exclusions, and no rule against headings.
+    const computing = outlinePrompts.find((p) => course(p) === 'History of Computing')!;
+    expect(computing.prompt).toContain('Covering: "from the abacus and mechanical calculators');
+    expect(computing.prompt).toContain('Example, for a course on');
+    expect(computing.prompt).toContain('Do not include assignments, exams or prerequisites.');
+    expect(computing.prompt).not.toMatch(/Do not start with a title, a heading|derivations, proofs/);
     expect(outlinePrompts.every((p) => p.format === 'outline' && p.max_tokens === 1024)).toBe(true);
 
     // What generate would write: each prompt with the outline a model answered.
@@ -154,7 +161,7 @@ prompts:
       'History of Computing': '1. Mechanical calculation\n- The abacus\n- Babbage and Lovelace\n2. Electronic computers\n- ENIAC\n- The transistor\n- Microprocessors',
       'Introduction to Music Theory': '## Rhythm\n- Beat and tempo\n- Time signatures\n## Harmony\n- Intervals\n- Chords',
     };
-    const samples: Partial<Sample>[] = outlinePrompts.map((p) => ({ ...p, text: answers[p.seed_data]!, finish_reason: 'stop' }));
+    const samples: Partial<Sample>[] = outlinePrompts.map((p) => ({ ...p, text: answers[course(p)]!, finish_reason: 'stop' }));
     samples.push({ ...outlinePrompts[0]!, id: 'failed', text: '', error: 'timeout' });
     mkdirSync(join(dir, 'gen'));
     writeFileSync(join(dir, 'gen/0.jsonl'), samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
