@@ -12,6 +12,7 @@ interface Options {
   benchmarks?: string;
   only?: string;
   extra: string[];
+  items: string[];
   field: string;
   mode: string;
   ngram?: string;
@@ -30,6 +31,7 @@ export function registerContamination(program: Command): void {
     .option('--benchmarks <dir>', 'folder of benchmark files (ARC, MMLU, HellaSwag, …)')
     .option('--only <names>', 'comma-separated benchmarks of the folder to use, e.g. mmlu,gsm8k')
     .option('--extra <file>', 'an extra benchmark file (JSONL with a "text" field); repeatable', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--items <file>', 'prebuilt item texts: JSONL with "text" and "task_name", as Cosmopedia\'s eval dataset; repeatable', (v: string, acc: string[]) => [...acc, v], [])
     .option('--field <name>', 'record field holding the text', 'text')
     .option('--mode <mode>', 'drop (every candidate) or cosmopedia (the reference algorithm)', 'drop')
     .option('--ngram <n>', 'words per n-gram (default 10)')
@@ -38,12 +40,14 @@ export function registerContamination(program: Command): void {
     .option('--json', 'print the report as JSON rather than Markdown')
     .option('--skip-bad', 'skip malformed input lines instead of stopping')
     .action(async (paths: string[], opts: Options) => {
-      if (!opts.benchmarks && opts.extra.length === 0) throw new CosmoError('contamination: give --benchmarks <dir> and/or --extra <file>');
+      if (!opts.benchmarks && opts.extra.length === 0 && opts.items.length === 0)
+        throw new CosmoError('contamination: give --benchmarks <dir>, --extra <file> or --items <file>');
       if (opts.mode === 'cut') throw new CosmoError('contamination: cut mode rewrites samples; use it through the decontaminate stage');
       const parsed = decontamSchema.safeParse({
         benchmarks_dir: opts.benchmarks,
         benchmarks: opts.only?.split(',').map((s) => s.trim()),
         extra: opts.extra,
+        items: opts.items,
         mode: opts.mode,
         ...(opts.ngram ? { ngram: Number(opts.ngram) } : {}),
         ...(opts.threshold ? { threshold: Number(opts.threshold) } : {}),

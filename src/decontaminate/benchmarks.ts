@@ -18,6 +18,8 @@ export interface BenchmarkItem {
   prompt?: string;
   /** The correct answer's text, when the benchmark has one. */
   answer?: string;
+  /** How this benchmark's item texts are built, for the report (one shared string per benchmark). */
+  built?: string;
 }
 
 type Row = Record<string, unknown>;
@@ -37,12 +39,13 @@ function gold(row: Row, key: string, count: number, file: string, line: number):
   return g;
 }
 
-const item = (benchmark: string, id: string | number, prompt: string, options: string[], answer?: string): BenchmarkItem => ({
+const item = (benchmark: string, id: string | number, prompt: string, options: string[], answer: string | undefined, built: string): BenchmarkItem => ({
   benchmark,
   id: `${benchmark}/${id}`,
   prompt,
   text: [prompt, ...options].join('\n'),
   answer,
+  built,
 });
 
 async function jsonlRows(file: string): Promise<{ line: number; value: Row }[]> {
@@ -62,22 +65,29 @@ export async function loadChoiceQa(file: string, benchmark: string): Promise<Ben
       .replace(/^\s*(Question|Passage):\s*/, '')
       .replace(/\n\s*Question:\s*(?![\s\S]*\n\s*Question:)/, '\n')
       .replace(/\n\s*Answer:\s*$/, '');
-    return item(benchmark, i, prompt, choices, choices[g]);
+    return item(benchmark, i, prompt, choices, choices[g], 'the question (BoolQ: passage and question), then each option on its own line');
   });
 }
 
-/** WinoGrande: the sentence completed with the right option. */
+/**
+ * WinoGrande: the sentence with its blank, then both options, as the benchmark is published. A leak of
+ * the sentence completed with either option still matches all of it but the blank and the options.
+ */
 export async function loadWinogrande(file: string, benchmark = 'winogrande'): Promise<BenchmarkItem[]> {
   return (await jsonlRows(file)).map(({ line, value }, i) => {
     const options = field(value, 'context_options', file, line, isStrings, 'a list of strings');
     const continuation = field(value, 'continuation', file, line, isString, 'a string');
     const g = gold(value, 'gold', options.length, file, line);
-    // The options share the sentence and differ in the filler; the answer is that filler.
-    const other = options[1 - g] ?? '';
+    if (options.length !== 2) throw new InputError(file, line, `field "context_options" must hold the sentence with each of 2 options, got ${options.length}`);
+    // Both contexts are the sentence up to its blank, filled with one option: the shared words are the
+    // sentence, the rest of each context its filler.
+    const [a, b] = options as [string, string];
     let common = 0;
-    while (common < other.length && options[g]![common] === other[common]) common++;
-    const filler = options[g]!.slice(options[g]!.lastIndexOf(' ', common) + 1);
-    return { benchmark, id: `${benchmark}/${i}`, text: `${options[g]} ${continuation}`, answer: filler };
+    while (common < a.length && a[common] === b[common]) common++;
+    const cut = a.lastIndexOf(' ', common) + 1;
+    const fillers = options.map((o) => o.slice(cut));
+    const sentence = `${a.slice(0, cut)}_ ${continuation}`;
+    return { benchmark, id: `${benchmark}/${i}`, prompt: sentence, text: [sentence, ...fillers].join('\n'), answer: fillers[g], built: 'the sentence with its blank (_), then both options' };
   });
 }
 
@@ -95,7 +105,7 @@ export async function loadPiqa(file: string, benchmark = 'piqa'): Promise<Benchm
     const sols = [field(value, 'sol1', file, line, isString, 'a string'), field(value, 'sol2', file, line, isString, 'a string')];
     const label = labels[i]!.trim();
     if (label !== '0' && label !== '1') throw new InputError(labelsFile, i + 1, `label must be 0 or 1, got ${JSON.stringify(label)}`);
-    return item(benchmark, i, goal, sols, sols[Number(label)]);
+    return item(benchmark, i, goal, sols, sols[Number(label)], 'the goal, then both solutions');
   });
 }
 
@@ -106,17 +116,21 @@ export async function loadSiqa(file: string, benchmark = 'siqa'): Promise<Benchm
     const question = field(value, 'question', file, line, isString, 'a string');
     const options = field(value, 'options', file, line, isStrings, 'a list of strings');
     const answer = field(value, 'answer', file, line, isString, 'a string');
-    return item(benchmark, i, `${context} ${question}`, options, answer);
+    return item(benchmark, i, `${context} ${question}`, options, answer, 'context and question, then each option on its own line');
   });
 }
 
-/** GSM8K: question and worked solution (calculator annotations `<<2*3=6>>` are markup and go); the answer is the final number. */
+/**
+ * GSM8K: the question alone, with the final number as its answer. The worked solution is not part of
+ * the text: the overlap score divides by the item's length, so a question leaked without its
+ * solution would score under the threshold against question + solution.
+ */
 export async function loadGsm8k(file: string, benchmark = 'gsm8k'): Promise<BenchmarkItem[]> {
   return (await jsonlRows(file)).map(({ line, value }, i) => {
     const question = field(value, 'question', file, line, isString, 'a string');
-    const solution = field(value, 'answer', file, line, isString, 'a string').replace(/<<[^>]*>>/g, '');
+    const solution = field(value, 'answer', file, line, isString, 'a string');
     const final = /####\s*(.+?)\s*$/.exec(solution)?.[1];
-    return { benchmark, id: `${benchmark}/${i}`, prompt: question, text: `${question}\n${solution}`, answer: final };
+    return { benchmark, id: `${benchmark}/${i}`, text: question, answer: final, built: 'the question alone (the worked solution is left out)' };
   });
 }
 
@@ -137,7 +151,7 @@ export async function loadHellaswag(file: string, benchmark = 'hellaswag'): Prom
     const g = lines[i + 1]!.trim();
     if (!/^[0-3]$/.test(g)) throw new InputError(file, i + 2, `expected the gold ending index 0-3, got ${JSON.stringify(g)}`);
     const endings = lines.slice(i + 2, i + 6);
-    items.push(item(benchmark, i / 6, lines[i]!, endings, endings[Number(g)]));
+    items.push(item(benchmark, i / 6, lines[i]!, endings, endings[Number(g)], 'the context, then the four endings'));
   }
   return items;
 }
@@ -160,7 +174,7 @@ export async function loadMmlu(dir: string, benchmark = 'mmlu'): Promise<Benchma
       const g = /^[0-3]$/.test(a) ? Number(a) : 'ABCD'.indexOf(a.toUpperCase());
       if (g < 0 || a.length !== 1) throw new InputError(file, line, `answer must be 0-3 or A-D, got ${JSON.stringify(a)}`);
       const choices = fields.slice(1, 5);
-      items.push(item(benchmark, `${subject}/${i}`, fields[0]!, choices, choices[g]));
+      items.push(item(benchmark, `${subject}/${i}`, fields[0]!, choices, choices[g], 'the question, then the four choices'));
     });
   }
   return items;
@@ -168,11 +182,29 @@ export async function loadMmlu(dir: string, benchmark = 'mmlu'): Promise<Benchma
 
 /** A user's own benchmark: JSONL with the memorisable text in one field. */
 export async function loadTextBenchmark(file: string, benchmark: string, textField = 'text'): Promise<BenchmarkItem[]> {
+  const built = `field "${textField}" of ${basename(file)}`;
   return (await jsonlRows(file)).map(({ line, value }, i) => ({
     benchmark,
     id: `${benchmark}/${value.id === undefined ? i : String(value.id)}`,
     text: field(value, textField, file, line, isString, 'a string'),
+    built,
   }));
+}
+
+/**
+ * Prebuilt item texts of several benchmarks in one JSONL file, `{text, task_name}` per row, as in
+ * Cosmopedia's evaluation dataset for decontamination: each row is indexed as it is, in file order.
+ */
+export async function loadItemTexts(file: string): Promise<BenchmarkItem[]> {
+  const built = `prebuilt, from ${basename(file)}`;
+  const seen = new Map<string, number>();
+  return (await jsonlRows(file)).map(({ line, value }) => {
+    // Cosmopedia's script names a row without task_name "unknown".
+    const benchmark = value.task_name === undefined ? 'unknown' : field(value, 'task_name', file, line, isString, 'a string');
+    const n = seen.get(benchmark) ?? 0;
+    seen.set(benchmark, n + 1);
+    return { benchmark, id: `${benchmark}/${n}`, text: field(value, 'text', file, line, isString, 'a string'), built };
+  });
 }
 
 interface Loader {

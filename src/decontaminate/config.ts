@@ -20,6 +20,11 @@ export const decontamSchema = z.strictObject({
   benchmarks: z.array(z.string()).optional(),
   /** Extra benchmark files (JSONL, relative to the corpus file). */
   extra: z.array(extraBenchmark).default([]),
+  /**
+   * Prebuilt item texts (JSONL with `text` and `task_name`, as Cosmopedia's evaluation dataset for
+   * decontamination), indexed as they are, after the folder and the extra files.
+   */
+  items: z.array(z.string()).default([]),
   ngram: z.number().int().positive().default(10),
   /** drop/cut modes: items with short questions are indexed by n-grams as long as the question, down to this. */
   min_ngram: z.number().int().positive().default(6),

@@ -98,8 +98,8 @@ export interface IndexSummary {
   items: number;
   /** Items with at least n words (shorter items have no n-gram and cannot be matched, as in Cosmopedia). */
   indexed: number;
-  /** Per benchmark: items and indexed items. */
-  benchmarks: Record<string, { items: number; indexed: number }>;
+  /** Per benchmark: items, indexed items, and how the item texts were built. */
+  benchmarks: Record<string, { items: number; indexed: number; built?: string }>;
   ngrams: number;
 }
 
@@ -123,7 +123,7 @@ export class Decontaminator {
     const benchmarks: IndexSummary['benchmarks'] = {};
     const pending: { k: number; keys: Float64Array; words?: WordHashes }[] = [];
     for (const item of items) {
-      const b = (benchmarks[item.benchmark] ??= { items: 0, indexed: 0 });
+      const b = (benchmarks[item.benchmark] ??= { items: 0, indexed: 0, ...(item.built ? { built: item.built } : {}) });
       b.items++;
       // Cosmopedia: every item's n-grams over all words; items shorter than n are skipped.
       // drop/cut: n-grams over the words of two letters or more, so option labels ("a)", "(b)",

@@ -1,11 +1,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Logger } from '../util/log.js';
-import { benchmarkNameOf, loadBenchmarkDir, loadTextBenchmark, type BenchmarkItem } from './benchmarks.js';
+import { benchmarkNameOf, loadBenchmarkDir, loadItemTexts, loadTextBenchmark, type BenchmarkItem } from './benchmarks.js';
 import type { DecontamConfig } from './config.js';
 import { Decontaminator, type DecontamOptions } from './decontaminator.js';
 
 /** Whether the config names anything to check against. */
-export const hasBenchmarks = (c: DecontamConfig) => c.benchmarks_dir !== undefined || c.extra.length > 0;
+export const hasBenchmarks = (c: DecontamConfig) => c.benchmarks_dir !== undefined || c.extra.length > 0 || c.items.length > 0;
 
 export function optionsOf(c: DecontamConfig): DecontamOptions {
   return {
@@ -26,11 +26,11 @@ const fromHere: Resolve = (p) => (isAbsolute(p) ? p : resolve(p));
 
 /** The benchmark files and folders the config names, absolute. */
 export function benchmarkPaths(c: DecontamConfig, resolvePath: Resolve = fromHere): string[] {
-  const extra = c.extra.map((e) => resolvePath(typeof e === 'string' ? e : e.path));
-  return c.benchmarks_dir === undefined ? extra : [resolvePath(c.benchmarks_dir), ...extra];
+  const files = [...c.extra.map((e) => resolvePath(typeof e === 'string' ? e : e.path)), ...c.items.map(resolvePath)];
+  return c.benchmarks_dir === undefined ? files : [resolvePath(c.benchmarks_dir), ...files];
 }
 
-/** Every benchmark item the config names: the folder's known benchmarks, then the extra files. */
+/** Every benchmark item the config names: the folder's known benchmarks, the extra files, then the prebuilt item texts. */
 export async function loadConfiguredBenchmarks(c: DecontamConfig, resolvePath: Resolve = fromHere, log?: Logger): Promise<BenchmarkItem[]> {
   const items: BenchmarkItem[] = [];
   if (c.benchmarks_dir !== undefined) {
@@ -44,6 +44,7 @@ export async function loadConfiguredBenchmarks(c: DecontamConfig, resolvePath: R
     const file = resolvePath(spec.path);
     items.push(...(await loadTextBenchmark(file, ('name' in spec && spec.name) || benchmarkNameOf(file), spec.field)));
   }
+  for (const file of c.items) items.push(...(await loadItemTexts(resolvePath(file))));
   return items;
 }
 

@@ -24,6 +24,8 @@ export interface BenchmarkRow {
   samples_cut: number;
   /** Distinct benchmark items found in the corpus: Cosmopedia's "unique benchmark items". */
   unique_items: number;
+  /** How the benchmark's item texts were built (what a sample is compared with). */
+  item_texts?: string;
 }
 
 export interface DecontamReport {
@@ -67,6 +69,7 @@ export function buildReport(
     samples_removed: stats.get(`removed.${benchmark}`),
     samples_cut: stats.get(`cut.${benchmark}`),
     unique_items: unique.get(benchmark)?.size ?? 0,
+    ...(index?.benchmarks[benchmark]?.built ? { item_texts: index.benchmarks[benchmark].built } : {}),
   }));
   return {
     mode: c.mode,
@@ -99,6 +102,10 @@ export function reportMarkdown(r: DecontamReport): string {
     ),
     '',
     `Items with too few words to index (fewer than the n-gram length${r.mode === 'cosmopedia' ? '' : ', or than min_ngram for short questions'}) cannot be matched.`,
+    '',
+    'Each benchmark item is compared as:',
+    '',
+    ...r.benchmarks.map((b) => `- ${markdownText(b.benchmark)}: ${markdownText(b.item_texts ?? 'unknown')}`),
     '',
   ];
   return lines.join('\n');

@@ -32,6 +32,7 @@ describe.skipIf(!hasSharedData)('loaders on the real benchmark files (row counts
         'Sunlight is the source of energy for nearly all ecosystems.\nMost ecosystems are found on land instead of in water.\n' +
         'Carbon dioxide is more available than other gases.\nThe producers in all ecosystems are plants.',
       answer: 'Sunlight is the source of energy for nearly all ecosystems.',
+      built: 'the question (BoolQ: passage and question), then each option on its own line',
     });
     expect(await loadChoiceQa(bench('arc_challenge_test.jsonl'), 'arc_challenge')).toHaveLength(1172);
     expect(await loadChoiceQa(bench('openbookqa_test.jsonl'), 'openbookqa')).toHaveLength(500);
@@ -45,7 +46,12 @@ describe.skipIf(!hasSharedData)('loaders on the real benchmark files (row counts
   it('WinoGrande, PIQA (with labels), SIQA and GSM8K', async () => {
     const wino = await loadWinogrande(bench('winogrande_dev.jsonl'));
     expect(wino).toHaveLength(1267);
-    expect(wino[0]!.text).toBe('Sarah was a much better surgeon than Maria so Maria always got the easier cases.');
+    // The sentence with its blank, then both options, as published; the answer is the right filler.
+    expect(wino[0]).toMatchObject({
+      text: 'Sarah was a much better surgeon than Maria so _ always got the easier cases.\nSarah\nMaria',
+      prompt: 'Sarah was a much better surgeon than Maria so _ always got the easier cases.',
+      answer: 'Maria',
+    });
     const piqa = await loadPiqa(bench('piqa_valid.jsonl'));
     expect(piqa).toHaveLength(1838);
     expect(piqa[0]!.prompt).toBe("How do I ready a guinea pig cage for it's new occupants?");
@@ -57,8 +63,10 @@ describe.skipIf(!hasSharedData)('loaders on the real benchmark files (row counts
     );
     const gsm = await loadGsm8k(bench('gsm8k_test.jsonl'));
     expect(gsm).toHaveLength(1319);
-    expect(gsm[0]!.text).toContain('Janet sells 16 - 3 - 4 = 9 duck eggs a day.');
-    expect(gsm.some((i) => i.text.includes('<<'))).toBe(false);
+    // The question alone: a leaked question must score against itself, not against question + solution.
+    expect(gsm[0]!.text).toMatch(/^Janet’s ducks lay 16 eggs per day\..*at the farmers' market\?$/s);
+    expect(gsm[0]!.answer).toBe('18');
+    expect(gsm.some((i) => i.text.includes('####'))).toBe(false);
   });
 
   it('HellaSwag from bzip2, six lines per item', async () => {
@@ -150,7 +158,7 @@ describe('bad benchmark rows name the file and line', () => {
     await expect(loadMmlu(m)).rejects.toThrow(`${join(m, 'law_test.csv')}:2: expected 6 columns`);
     writeFileSync(join(m, 'law_test.csv'), '"multi\nline?",a,b,c,d,B\n');
     expect(await loadMmlu(m)).toEqual([
-      { benchmark: 'mmlu', id: 'mmlu/law/0', prompt: 'multi\nline?', text: 'multi\nline?\na\nb\nc\nd', answer: 'b' },
+      { benchmark: 'mmlu', id: 'mmlu/law/0', prompt: 'multi\nline?', text: 'multi\nline?\na\nb\nc\nd', answer: 'b', built: 'the question, then the four choices' },
     ]);
   });
 

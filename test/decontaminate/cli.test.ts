@@ -40,4 +40,22 @@ describe.skipIf(!hasSharedData)('cosmo contamination', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`${join(dir, 'data.jsonl')}:1: no string field "text"`);
   });
+
+  it('takes prebuilt item texts with --items, named by their task_name, and says so in the report', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cosmo-contam-'));
+    const q = 'Which planet in our solar system has the largest number of known moons orbiting around it today?';
+    writeFileSync(join(dir, 'eval.jsonl'), [{ text: q, task_name: 'astro_quiz' }, { text: 'A completely different question about rivers, valleys and the long slow work of erosion over time?' }].map((x) => JSON.stringify(x)).join('\n') + '\n');
+    writeFileSync(join(dir, 'data.jsonl'), JSON.stringify({ text: `Quiz time: ${q} Think about it.` }) + '\n');
+    const res = cosmo(['contamination', 'data.jsonl', '--items', 'eval.jsonl', '--mode', 'cosmopedia', '--json'], dir);
+    expect(res.status, res.stderr).toBe(0);
+    const report = JSON.parse(res.stdout) as DecontamReport;
+    expect(report.benchmarks.map((b) => [b.benchmark, b.items, b.samples_removed, b.item_texts])).toEqual([
+      ['astro_quiz', 1, 1, 'prebuilt, from eval.jsonl'],
+      ['unknown', 1, 0, 'prebuilt, from eval.jsonl'],
+    ]);
+    writeFileSync(join(dir, 'bad.jsonl'), JSON.stringify({ text: 'x', task_name: 3 }) + '\n');
+    const bad = cosmo(['contamination', 'data.jsonl', '--items', 'bad.jsonl'], dir);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`${join(dir, 'bad.jsonl')}:1: field "task_name" must be a string`);
+  });
 });

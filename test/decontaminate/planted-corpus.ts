@@ -83,10 +83,8 @@ function reformat(item: BenchmarkItem, r: () => number): string {
 function rephrase(item: BenchmarkItem, r: () => number): string {
   const options = optionsOf(item);
   const intro = pick(r, ['Here is a question worth thinking about.', 'Let us look at an example from practice.', 'Consider the following.']);
-  if (item.benchmark === 'gsm8k') {
-    const final = /####\s*(.+)$/.exec(item.text)?.[1]?.trim() ?? '';
-    return `${intro} ${item.prompt} To work this out we look at each quantity in turn, combine them carefully, and check the units along the way. Doing so gives a final result of ${final}.`;
-  }
+  if (item.benchmark === 'gsm8k')
+    return `${intro} ${item.text} To work this out we look at each quantity in turn, combine them carefully, and check the units along the way. Doing so gives a final result of ${item.answer}.`;
   if (!item.prompt || !options.length)
     return `${intro} "${item.text}" Why does this sentence make sense? Think about who would plausibly act this way, and why the other reading sounds odd.`;
   const answer = item.answer ?? options[0]!;

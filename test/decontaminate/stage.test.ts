@@ -67,7 +67,7 @@ describe.skipIf(!hasSharedData)('decontaminate stage', () => {
       `${prose(r)}\n\n${arc[7]!.text}\n\n${prose(r)}`,
       `Quiz!\n${arc[7]!.text.toUpperCase()}\n${prose(r)}`,
       `${prose(r)}\n\n${arc[100]!.text}`,
-      `${gsm[3]!.prompt} Working through it step by step gives the answer in the end.\n\n${prose(r)}`,
+      `${gsm[3]!.text} Working through it step by step gives the answer in the end.\n\n${prose(r)}`,
       `${prose(r)} As the keepers say: ${mine}`,
     ];
     await input(cfg, [
@@ -92,7 +92,10 @@ describe.skipIf(!hasSharedData)('decontaminate stage', () => {
     expect(row('arc_easy')).toMatchObject({ items: 2376, samples_removed: 3, unique_items: 2 });
     expect(row('gsm8k')).toMatchObject({ items: 1319, indexed: 1319, samples_removed: 1, unique_items: 1 });
     expect(row('my_eval')).toMatchObject({ items: 1, samples_removed: 1, unique_items: 1 });
+    expect(row('gsm8k').item_texts).toBe('the question alone (the worked solution is left out)');
+    expect(row('my_eval').item_texts).toBe('field "question" of my_eval.jsonl');
     expect(readFileSync(out(cfg, 'report.md'), 'utf8')).toContain('| arc_easy | 2376 (');
+    expect(readFileSync(out(cfg, 'report.md'), 'utf8')).toContain('- gsm8k: the question alone');
 
     // A rerun finds both tasks complete and changes nothing.
     const [again] = await run(cfg);
