@@ -3,12 +3,22 @@
  * checked per second (target >= 5,000/s) on generated-style samples of real seed prose, clean and
  * with 1% planted contamination, in the default and the cosmopedia modes.
  *
+ * Then, as users run it: `cosmo contamination` from the compiled dist/ (run `npm run build` first) as a
+ * process, three runs per mode, on 3,000 samples of 200 to 3,000 words: 1,000 contaminated in four
+ * ways (an item verbatim, its question with the gold answer, its lines reordered, its options as a
+ * list) and 2,000 hard clean ones (sharing one 10-word fragment, or a 6-word overlap, with an item),
+ * printing wall time, samples/s, peak RSS, and recall / false positives by kind.
+ *
  *   npx tsx bench/decontam.ts [samples=20000]
  */
-import { loadBenchmarkDir } from '../src/decontaminate/benchmarks.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadBenchmarkDir, type BenchmarkItem } from '../src/decontaminate/benchmarks.js';
 import { Decontaminator, type DecontamMode } from '../src/decontaminate/decontaminator.js';
 import { sharedPath, hasSharedData } from '../test/helpers/shared-data.js';
 import { plant, rng, sampleItems, seedParagraphs, VARIANTS } from '../test/decontaminate/planted-corpus.js';
+import { timedCosmo } from './lib.js';
 
 /** Wall-clock and CPU milliseconds (the CPU figure is steadier on a shared, busy machine). */
 const clock = () => ({ wall: performance.now(), cpu: process.cpuUsage().user / 1000 });
@@ -64,3 +74,93 @@ for (const mode of ['drop', 'cosmopedia'] as const) {
   }
 }
 console.log(`default / cosmopedia throughput on clean samples: ${(rates['drop clean']! / rates['cosmopedia clean']!).toFixed(2)}x (target for both: >= 5,000 samples/s)`);
+
+// ---- As users run it: the CLI on mixed-length samples with four kinds of contamination and hard negatives.
+type Kind = 'verbatim' | 'question_answer' | 'reordered' | 'options_list' | 'fragment_10' | 'overlap_6' | 'clean';
+const shuffle = <T>(xs: T[]): T[] => {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+};
+/** Seed prose of about `words` words. */
+const proseOf = (words: number) => {
+  const out: string[] = [];
+  let n = 0;
+  while (n < words) {
+    const p = paragraphs[Math.floor(r() * paragraphs.length)]!;
+    out.push(p);
+    n += p.split(/\s+/).length;
+  }
+  return out;
+};
+const lines = (it: BenchmarkItem) => it.text.split('\n');
+function leak(it: BenchmarkItem, kind: Kind): string {
+  const question = it.prompt ?? lines(it)[0]!;
+  const words = it.text.split(/\s+/);
+  const at = Math.floor(r() * Math.max(1, words.length - 10));
+  switch (kind) {
+    case 'verbatim':
+      return it.text;
+    case 'question_answer':
+      return `${question}\nAnswer: ${it.answer ?? ''}`;
+    case 'reordered': {
+      const parts = it.text.split(/(?<=[.?!])\s+|\n/).filter(Boolean);
+      return parts.length > 1 ? shuffle(parts).join(' ') : it.text;
+    }
+    case 'options_list':
+      return [question, ...lines(it).slice(1).map((o) => `- ${o}`)].join('\n');
+    case 'fragment_10':
+      return words.slice(at, at + 10).join(' ');
+    default:
+      return words.slice(at, at + 6).join(' ');
+  }
+}
+const all = loaded.items;
+const longItems = all.filter((it) => it.text.split(/\s+/).length >= 30);
+const kinds: Kind[] = ['verbatim', 'question_answer', 'reordered', 'options_list'];
+const corpus: { id: string; text: string; kind: Kind; item?: string }[] = [];
+for (let i = 0; i < 3000; i++) {
+  const contaminated = i < 1000;
+  const kind: Kind = contaminated ? kinds[i % 4]! : i < 2000 ? (i % 2 ? 'fragment_10' : 'overlap_6') : 'clean';
+  // Hard negatives take long items, so one fragment stays well under half of the item.
+  const pool = contaminated ? all : longItems;
+  const it = kind === 'clean' ? undefined : pool[Math.floor(r() * pool.length)]!;
+  const body = proseOf(200 + Math.floor(r() * 2800));
+  if (it) body.splice(Math.floor(r() * body.length), 0, leak(it, kind));
+  corpus.push({ id: `s${i}`, text: body.join('\n\n'), kind, item: contaminated ? it!.id : undefined });
+}
+const dir = mkdtempSync(join(tmpdir(), 'cosmo-bench-decontam-'));
+writeFileSync(join(dir, 'data.jsonl'), corpus.map((x) => JSON.stringify(x)).join('\n') + '\n');
+const words = corpus.reduce((n, x) => n + x.text.split(/\s+/).length, 0);
+console.log(`\nas users run it: cosmo contamination (dist/) on ${corpus.length} samples, mean ${Math.round(words / corpus.length)} words; 1,000 contaminated (4 kinds), 2,000 hard clean`);
+for (const mode of ['drop', 'cosmopedia']) {
+  for (let run = 1; run <= 3; run++) {
+    const load = loadavg()[0]!.toFixed(2);
+    rmSync(join(dir, 'hits.jsonl'), { force: true });
+    const t = timedCosmo(dir, ['contamination', 'data.jsonl', '--benchmarks', sharedPath('bench'), '--mode', mode, '--json', '--matches', 'hits.jsonl'], true);
+    const hits = new Map(
+      readFileSync(join(dir, 'hits.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => {
+        const h = JSON.parse(l) as { id: string; decontam: { item_id: string } };
+        return [h.id, h.decontam.item_id] as const;
+      }),
+    );
+    const byKind = (['verbatim', 'question_answer', 'reordered', 'options_list', 'fragment_10', 'overlap_6', 'clean'] as Kind[]).map((k) => {
+      const of = corpus.filter((x) => x.kind === k);
+      const flagged = of.filter((x) => hits.has(x.id)).length;
+      return kinds.includes(k) ? `${k} recall ${(flagged / of.length).toFixed(3)}` : `${k} ${flagged} FP of ${of.length}`;
+    });
+    console.log(
+      `  ${mode.padEnd(10)} run ${run}: ${t.wall.toFixed(2)} s wall (index build included), ${Math.round(corpus.length / t.wall)} samples/s, ` +
+        `peak RSS ${t.rssMb.toFixed(0)} MB (load ${load}); ${byKind.join(', ')}`,
+    );
+  }
+}
+// The same samples in this process, checking only (the index is built above).
+for (const mode of ['drop', 'cosmopedia'] as const) {
+  const t0 = performance.now();
+  for (const x of corpus) index[mode]!.dc.check(x.text);
+  console.log(`  in-process ${mode}: ${Math.round(corpus.length / ((performance.now() - t0) / 1000))} samples/s (checking only)`);
+}
+rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 /** What the CLI benchmarks share: samples made of real text, and one timed `cosmo` process. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { JsonlWriter } from '../src/io/jsonl-writer.js';
 import { hasSharedData, sharedPath } from '../test/helpers/shared-data.js';
@@ -57,9 +57,15 @@ export async function writeSamples(dir: string, n: number, shards: number): Prom
   return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
 }
 
-/** One `cosmo ARGS` process in `dir` under GNU time: wall and CPU seconds (children included) and the largest process's peak RSS in MB. */
-export function timedCosmo(dir: string, args: string[]): { wall: number; cpu: number; rssMb: number } {
-  execFileSync('/usr/bin/time', ['-o', 'time.txt', '-f', 'TIME %e %U %S %M', process.execPath, join(ROOT, 'bin/cosmo.js'), ...args], {
+/**
+ * One `cosmo ARGS` process in `dir` under GNU time: wall and CPU seconds (children included) and the
+ * largest process's peak RSS in MB. With `built`, the compiled `dist/` runs, as an installed package
+ * does (no TypeScript compiled on the fly); `npm run build` first.
+ */
+export function timedCosmo(dir: string, args: string[], built = false): { wall: number; cpu: number; rssMb: number } {
+  const cli = built ? join(ROOT, 'dist/cli/main.js') : join(ROOT, 'bin/cosmo.js');
+  if (built && !existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
+  execFileSync('/usr/bin/time', ['-o', 'time.txt', '-f', 'TIME %e %U %S %M', process.execPath, cli, ...args], {
     cwd: dir,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, COSMO_LOG: 'warn' },
