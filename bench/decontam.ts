@@ -9,7 +9,7 @@
  * list) and 2,000 hard clean ones (sharing one 10-word fragment, or a 6-word overlap, with an item),
  * printing wall time, samples/s, peak RSS, and recall / false positives by kind.
  *
- *   npx tsx bench/decontam.ts [samples=20000]
+ *   npx tsx bench/decontam.ts [samples=20000]    (RUNS=n CLI runs per mode, default 3; KEEP=1 keeps the corpus)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -30,6 +30,7 @@ if (!hasSharedData) {
   process.exit(1);
 }
 const total = Number(process.argv[2] ?? 20_000);
+const runs = Number(process.env.RUNS ?? 3);
 
 let c = clock();
 const loaded = await loadBenchmarkDir(sharedPath('bench'));
@@ -136,7 +137,7 @@ writeFileSync(join(dir, 'data.jsonl'), corpus.map((x) => JSON.stringify(x)).join
 const words = corpus.reduce((n, x) => n + x.text.split(/\s+/).length, 0);
 console.log(`\nas users run it: cosmo contamination (dist/) on ${corpus.length} samples, mean ${Math.round(words / corpus.length)} words; 1,000 contaminated (4 kinds), 2,000 hard clean`);
 for (const mode of ['drop', 'cosmopedia']) {
-  for (let run = 1; run <= 3; run++) {
+  for (let run = 1; run <= runs; run++) {
     const load = loadavg()[0]!.toFixed(2);
     rmSync(join(dir, 'hits.jsonl'), { force: true });
     const t = timedCosmo(dir, ['contamination', 'data.jsonl', '--benchmarks', sharedPath('bench'), '--mode', mode, '--json', '--matches', 'hits.jsonl'], true);
@@ -163,4 +164,5 @@ for (const mode of ['drop', 'cosmopedia'] as const) {
   for (const x of corpus) index[mode]!.dc.check(x.text);
   console.log(`  in-process ${mode}: ${Math.round(corpus.length / ((performance.now() - t0) / 1000))} samples/s (checking only)`);
 }
-rmSync(dir, { recursive: true, force: true });
+if (process.env.KEEP) console.log(`corpus kept in ${dir}`);
+else rmSync(dir, { recursive: true, force: true });

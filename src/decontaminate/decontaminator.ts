@@ -14,9 +14,11 @@
  *   short blocks over a long sample cannot add up to an item. `cut` removes the matched span.
  */
 import type { BenchmarkItem } from './benchmarks.js';
-import { KeyFilter, NgramIndex, ngramKeysMulti, textWordHashes, type WordHashes } from './ngram-index.js';
+import { NgramIndexSet, textWordHashes, type WordHashes } from './ngram-index.js';
 import { normalizeText, normalizeWords, tokenize, type Tokens } from './normalize.js';
 import { charCodes, densestRun, overlapScore, prepareB, runGap, type Block, type PreparedB } from './sequence-matcher.js';
+
+const WHITESPACE = /\s/;
 
 export type DecontamMode = 'drop' | 'cut' | 'cosmopedia';
 
@@ -108,20 +110,17 @@ export class Decontaminator {
   readonly options: DecontamOptions;
   readonly summary: IndexSummary;
   private readonly entries: Entry[] = [];
-  /** The n-gram lengths items are indexed by (cosmopedia mode: only n), each with its index. */
-  private readonly indexes: { k: number; index: NgramIndex }[];
   /**
-   * drop/cut modes: the first `minNgram` words of every indexed n-gram shorter than `ngram`. A
-   * sample position whose `minNgram`-gram is not here cannot start any of them, so one lookup in
-   * this small filter stands for the lookups in every short-length index.
+   * The items' n-grams: cosmopedia mode only n-grams of n words; drop/cut modes shorter ones for
+   * items with short questions, all gated by their first `minNgram` words.
    */
-  private readonly shortGate?: KeyFilter;
+  private readonly index: NgramIndexSet;
 
   constructor(items: readonly BenchmarkItem[], options: Partial<DecontamOptions> = {}) {
     this.options = { ...DEFAULT_OPTIONS, ...options };
     const { ngram: n, minNgram, mode } = this.options;
     const benchmarks: IndexSummary['benchmarks'] = {};
-    const pending: { k: number; keys: Float64Array; words?: WordHashes }[] = [];
+    const indexed: { item: BenchmarkItem; k: number; ngrams: number }[] = [];
     for (const item of items) {
       const b = (benchmarks[item.benchmark] ??= { items: 0, indexed: 0, ...(item.built ? { built: item.built } : {}) });
       b.items++;
@@ -129,42 +128,25 @@ export class Decontaminator {
       // drop/cut: n-grams over the words of two letters or more, so option labels ("a)", "(b)",
       // "1.") inserted between the parts of an item do not break them, and shorter n-grams for
       // items with short questions.
-      const words = textWordHashes(item.text, mode === 'cosmopedia' ? 1 : 2, normalizeWords);
-      let k = n;
-      if (mode !== 'cosmopedia') {
-        const questionLength = item.prompt === undefined ? words.count : textWordHashes(item.prompt, 2, normalizeWords).count;
-        k = Math.min(n, Math.max(minNgram, questionLength));
-      }
-      if (words.count < k) continue;
+      const questionLength = mode === 'cosmopedia' || item.prompt === undefined ? undefined : textWordHashes(item.prompt, 2, normalizeWords).count;
+      const count = textWordHashes(item.text, mode === 'cosmopedia' ? 1 : 2, normalizeWords).count;
+      const k = mode === 'cosmopedia' ? n : Math.min(n, Math.max(minNgram, questionLength ?? count));
+      if (count < k) continue;
       b.indexed++;
-      // Word hashes are kept only where the short-length gate needs them again.
-      pending.push({ k, keys: ngramKeysMulti(words, [k])[0]!, words: k < n && k > minNgram ? words : undefined });
-      this.entries.push({ item });
+      indexed.push({ item, k, ngrams: count - k + 1 });
     }
-    // One index per n-gram length, each sized to its own n-grams: the few short-question items
-    // get small indexes whose filters stay in cache.
-    const perLength = new Map<number, number>();
-    for (const { k, keys } of pending) perLength.set(k, (perLength.get(k) ?? 0) + keys.length);
-    this.indexes = [...perLength]
-      .sort((a, b) => b[0] - a[0])
-      .map(([k, count]) => ({ k, index: new NgramIndex(Math.ceil(count * 0.9)) }));
-    const byLength = new Map(this.indexes.map((x) => [x.k, x.index]));
-    const short = pending.filter((x) => x.k < n);
-    if (mode !== 'cosmopedia' && short.length > 0) {
-      this.shortGate = new KeyFilter(short.reduce((sum, x) => sum + x.keys.length, 0));
-      for (const { k, keys, words } of short) {
-        const prefixes = k === minNgram ? keys : ngramKeysMulti(words!, [minNgram])[0]!;
-        for (let p = 0; p < keys.length; p++) this.shortGate.add(prefixes[p]!);
-      }
-    }
+    // Each length's index is sized to its own n-grams: the few short-question items get small
+    // indexes whose filters stay in cache.
+    const expected = new Map<number, number>();
+    for (const { k, ngrams } of indexed) expected.set(k, (expected.get(k) ?? 0) + ngrams);
+    this.index = new NgramIndexSet(mode === 'cosmopedia' ? n : Math.min(minNgram, n), expected);
     // Items are added in order, so where items share an n-gram the later one heads its chain,
     // as a later dict update wins in Cosmopedia's script.
-    pending.forEach(({ k, keys }, id) => {
-      const index = byLength.get(k)!;
-      for (const key of keys) index.add(key, id);
+    indexed.forEach(({ item, k }, id) => {
+      this.index.add(textWordHashes(item.text, mode === 'cosmopedia' ? 1 : 2, normalizeWords), k, id);
+      this.entries.push({ item });
     });
-    const ngrams = this.indexes.reduce((sum, x) => sum + x.index.size, 0);
-    this.summary = { items: items.length, indexed: this.entries.length, benchmarks, ngrams };
+    this.summary = { items: items.length, indexed: this.entries.length, benchmarks, ngrams: this.index.size };
   }
 
   /** Whether `text` contains benchmark items, and which. */
@@ -172,60 +154,86 @@ export class Decontaminator {
     const o = this.options;
     // Candidate items, each with the words its shared n-grams cover: [first, end).
     const candidates = new Map<number, [number, number]>();
+    let hashed: WordHashes | undefined;
     if (o.mode === 'cosmopedia') {
       // The reference takes the first n-gram found in the index (it iterates a Python set, whose
-      // order varies per process; text order is the deterministic equivalent) and only its item.
-      const keys = ngramKeysMulti(textWordHashes(text, 1, normalizeWords), [o.ngram])[0]!;
-      const index = this.indexes[0]?.index;
-      for (let p = 0; index && p < keys.length; p++) {
-        const it = index.last(keys[p]!);
-        if (it >= 0) {
-          candidates.set(it, [0, Infinity]);
-          break;
-        }
-      }
+      // order varies per process; text order is the deterministic equivalent) and only its item,
+      // the one inserted last.
+      this.index.find(textWordHashes(text, 1, normalizeWords), Infinity, (it) => {
+        candidates.set(it, [0, Infinity]);
+        return true;
+      });
     } else {
       // Hits are positions among the words of two characters or more; they are mapped back to
       // word positions only when there is a hit.
-      const lengths = this.indexes.map((x) => x.k);
-      const gate = this.shortGate;
-      if (gate && !lengths.includes(o.minNgram)) lengths.push(o.minNgram);
-      const keysets = ngramKeysMulti(textWordHashes(text, 2, normalizeWords), lengths);
-      const prefixes = keysets[lengths.indexOf(o.minNgram)];
-      this.indexes.forEach(({ k, index }, li) => {
-        const keys = keysets[li]!;
-        const gated = gate !== undefined && k < o.ngram;
-        for (let p = 0; p < keys.length; p++) {
-          if (gated && !gate.has(prefixes![p]!)) continue;
-          const head = index.head(keys[p]!);
-          if (head === -1 || index.chainLength(head, o.maxItemsPerNgram) > o.maxItemsPerNgram) continue;
-          for (let q = head; q !== -1; q = index.next(q)) {
-            const it = index.item(q);
-            const seen = candidates.get(it);
-            if (!seen) candidates.set(it, [p, p + k]);
-            else {
-              seen[0] = Math.min(seen[0], p);
-              seen[1] = Math.max(seen[1], p + k);
-            }
-          }
+      hashed = textWordHashes(text, 2, normalizeWords);
+      this.index.find(hashed, o.maxItemsPerNgram, (it, p, k) => {
+        const seen = candidates.get(it);
+        if (!seen) candidates.set(it, [p, p + k]);
+        else {
+          seen[0] = Math.min(seen[0], p);
+          seen[1] = Math.max(seen[1], p + k);
         }
+        return false;
       });
     }
     if (candidates.size === 0) return { contaminated: false, matches: [], candidates: 0 };
 
-    const words = normalizeWords(text);
-    const sample = new Sample(text, words);
-    // Retrieval positions -> word positions (drop/cut modes skip one-character words).
-    const at: number[] = [];
-    if (o.mode !== 'cosmopedia') words.forEach((w, i) => w.length > 1 && at.push(i));
     const matches: Match[] = [];
-    for (const [id, [from, to]] of candidates) {
-      const hit: [number, number] = o.mode === 'cosmopedia' ? [0, words.length] : [at[from]!, at[to - 1]! + 1];
-      const m = this.score(sample, this.entries[id]!, hit);
-      if (m) matches.push(m);
+    if (o.mode === 'cosmopedia') {
+      const sample = new Sample(text, 0, text.length);
+      for (const [id] of candidates) {
+        const m = this.score(sample, this.entries[id]!, [0, sample.words]);
+        if (m) matches.push(m);
+      }
+    } else {
+      // Only the part of the text around the hits is normalised and matched: the candidates'
+      // windows reach one item length either side of their n-grams, and no further.
+      const { slice, base } = this.around(text, hashed!, candidates);
+      const sample = new Sample(text, slice[0], slice[1]);
+      // Retrieval positions -> word positions (drop/cut modes skip one-character words).
+      const at: number[] = [];
+      sample.normalised.forEach((w, i) => w.length > 1 && at.push(i));
+      for (const [id, [from, to]] of candidates) {
+        const m = this.score(sample, this.entries[id]!, [at[from - base]!, at[to - 1 - base]! + 1]);
+        if (m) matches.push(m);
+      }
     }
     matches.sort((x, y) => y.score - x.score || x.item_id.localeCompare(y.item_id));
     return { contaminated: matches.length > 0, matches, candidates: candidates.size };
+  }
+
+  /**
+   * The part of `text` that every candidate's window lies in, cut at whitespace so that its words
+   * are the text's own, and how many retrieval words come before it.
+   */
+  private around(text: string, hashed: WordHashes, candidates: Map<number, [number, number]>): { slice: [number, number]; base: number } {
+    const { starts, ends } = hashed;
+    if (!starts || !ends) return { slice: [0, text.length], base: 0 }; // hashed by the slow path: no offsets
+    let lo = text.length;
+    let hi = 0;
+    let margin = 0;
+    for (const [id, [from, to]] of candidates) {
+      lo = Math.min(lo, starts[from]!);
+      hi = Math.max(hi, ends[to - 1]!);
+      margin = Math.max(margin, this.entries[id]!.item.text.length);
+    }
+    // Three times the item's length: normalising can lengthen text (a Hangul syllable becomes
+    // three letters), and the window is measured in normalised characters.
+    margin = 3 * margin + 16;
+    lo = Math.max(0, lo - margin);
+    hi = Math.min(text.length, hi + margin);
+    while (lo > 0 && !WHITESPACE.test(text[lo - 1]!)) lo--;
+    while (hi < text.length && !WHITESPACE.test(text[hi]!)) hi++;
+    // Retrieval words wholly before the slice.
+    let base = 0;
+    let top = hashed.count;
+    while (base < top) {
+      const mid = (base + top) >> 1;
+      if (starts[mid]! < lo) base = mid + 1;
+      else top = mid;
+    }
+    return { slice: [lo, hi], base };
   }
 
   /** Score one candidate item: the whole item, then (outside cosmopedia mode) its question alone. */
@@ -237,7 +245,8 @@ export class Decontaminator {
     // long sample cannot add up to an item there, and matching stays cheap.
     const window = o.mode === 'cosmopedia' ? undefined : sample.window(hit, e.full.text.length);
     const scoring = { minBlock: o.minBlock, aCodes: sample.codes, window };
-    let best = overlapScore(sample.joined, e.full, scoring);
+    const score = (b: PreparedB) => overlapScore(sample.joined, b, scoring);
+    let best = score(e.full);
     let part: Match['part'] = 'item';
     if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.questionMinWords > 0 && e.item.prompt !== undefined) {
       if (e.question === undefined) {
@@ -245,7 +254,7 @@ export class Decontaminator {
         e.question = words.length >= o.questionMinWords ? prepareB(words.join(' ')) : null;
       }
       if (e.question) {
-        const q = overlapScore(sample.joined, e.question, scoring);
+        const q = score(e.question);
         if (q.score > best.score) {
           best = q;
           part = 'question';
@@ -290,8 +299,12 @@ export class Decontaminator {
   }
 }
 
-/** A sample prepared for matching: its normalised text, and a map back to the original offsets. */
+/**
+ * The part [start, end) of a sample prepared for matching: its normalised words and text, and a
+ * map back to offsets in the whole sample.
+ */
 class Sample {
+  readonly normalised: string[];
   readonly joined: string;
   readonly codes: Uint16Array;
   /** Start of each token in `joined`. */
@@ -300,27 +313,34 @@ class Sample {
 
   constructor(
     readonly text: string,
-    words: string[],
+    private readonly start: number,
+    private readonly end: number,
   ) {
-    this.joined = words.join(' ');
+    this.normalised = normalizeWords(text.slice(start, end));
+    this.joined = this.normalised.join(' ');
     this.codes = charCodes(this.joined);
-    this.at = new Int32Array(words.length);
+    this.at = new Int32Array(this.normalised.length);
     let pos = 0;
-    words.forEach((w, i) => {
+    this.normalised.forEach((w, i) => {
       this.at[i] = pos;
       pos += w.length + 1;
     });
   }
 
-  /** Original offsets of the tokens, computed only for samples that match something. */
+  get words(): number {
+    return this.at.length;
+  }
+
+  /** Offsets of the tokens in the whole sample, computed only for samples that match something. */
   private get tokens(): Tokens {
     if (!this.offsets) {
-      this.offsets = tokenize(this.text);
+      const t = tokenize(this.text.slice(this.start, this.end));
+      this.offsets = { words: t.words, starts: t.starts.map((x) => x + this.start), ends: t.ends.map((x) => x + this.start) };
       // Whole-string and per-character lowercasing differ only on Greek final sigma, which changes
       // a letter, never a token boundary; a different count would mean the map is unusable.
       if (this.offsets.words.length !== this.at.length) {
         const n = this.at.length;
-        this.offsets = { words: [], starts: new Array<number>(n).fill(0), ends: new Array<number>(n).fill(this.text.length) };
+        this.offsets = { words: [], starts: new Array<number>(n).fill(this.start), ends: new Array<number>(n).fill(this.end) };
       }
     }
     return this.offsets;

@@ -10,6 +10,9 @@ export interface WordHashes {
   h1: Int32Array;
   h2: Int32Array;
   count: number;
+  /** Where each word starts and ends in the text hashed (absent where the text took the slow path). */
+  starts?: Int32Array;
+  ends?: Int32Array;
 }
 
 /** Hashes of each word. */
@@ -32,10 +35,13 @@ export function wordHashes(words: readonly string[]): WordHashes {
   return { h1, h2, count: words.length };
 }
 
-// How each character normalises: 1 = a word character (its lowercase code is in CHAR_LOWER),
-// 0 = a separator. ASCII is tabulated; other characters are worked out once and remembered.
-const WORD_CHAR = new Uint8Array(128);
-for (let c = 0; c < 128; c++) WORD_CHAR[c] = /[A-Za-z0-9_]/.test(String.fromCharCode(c)) ? 1 : 0;
+// How each ASCII character normalises: its lowercase code for a word character, 0 for a separator,
+// 255 for a non-ASCII character (worked out once per code point and remembered).
+const ASCII_LOWER = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z0-9_]/.test(ch)) ASCII_LOWER[c] = ch.toLowerCase().charCodeAt(0);
+}
 const WORD = /^[\p{L}\p{N}_]+$/u;
 const MARK = /\p{Mn}/gu;
 /** Non-ASCII code point -> its normalised text ('' for a mark, which joins rather than splits), or null for a separator. */
@@ -52,40 +58,57 @@ function normaliseChar(cp: number): string | null | undefined {
   return r;
 }
 
-/**
- * The hashes of a text's normalised words of at least `minLength` characters, the same as
- * `wordHashes(normalizeWords(text).filter(...))`, hashed straight from the characters without
- * building a string per word. Texts the per-character shortcut cannot match exactly (Greek capital
- * sigma, whose lowercase depends on its neighbours; rare mixed decompositions) take `normalize`.
- */
-export function textWordHashes(text: string, minLength: number, normalize: (t: string) => string[]): WordHashes {
-  const cap = text.length + 1;
-  const h1 = new Int32Array(cap);
-  const h2 = new Int32Array(cap);
+// Reused between calls: a fresh pair of arrays per sample costs more in allocation and GC than
+// the hashing itself on long texts.
+let scratch1 = new Int32Array(1 << 14);
+let scratch2 = new Int32Array(1 << 14);
+let scratchStarts = new Int32Array(1 << 14);
+let scratchEnds = new Int32Array(1 << 14);
+
+/** Hash the words of `text` into the scratch arrays; their count, or -1 where the text needs the slow path. */
+function hashWordsInto(text: string, minLength: number): number {
+  const n = text.length;
+  if (scratch1.length <= n) {
+    scratch1 = new Int32Array(n * 2);
+    scratch2 = new Int32Array(n * 2);
+    scratchStarts = new Int32Array(n * 2);
+    scratchEnds = new Int32Array(n * 2);
+  }
+  const h1 = scratch1;
+  const h2 = scratch2;
+  const starts = scratchStarts;
+  const ends = scratchEnds;
   let count = 0;
   let len = 0;
+  let start = 0;
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
-  // One step past the end closes the last word. (Word ends are written out inline: a shared
-  // closure would put these counters in a context object, several times slower.)
-  for (let i = 0; i <= text.length; i++) {
-    let c = i < text.length ? text.charCodeAt(i) : 32;
-    if (c < 128) {
-      if (WORD_CHAR[c] === 1) {
-        if (c >= 65 && c <= 90) c += 32;
-        a = Math.imul(a ^ c, 0x01000193);
-        b = Math.imul(b ^ c, 0x5bd1e995);
-        b ^= b >>> 15;
-        len++;
-        continue;
-      }
-    } else {
-      const cp = text.codePointAt(i)!;
-      if (cp > 0xffff) i++;
-      if (cp === 0x3a3) return wordHashes(normalize(text).filter((w) => w.length >= minLength));
-      const piece = normaliseChar(cp);
-      if (piece === undefined) return wordHashes(normalize(text).filter((w) => w.length >= minLength));
-      if (piece !== null) {
+  // (Word ends are written out inline: a shared closure would put these counters in a context
+  // object, several times slower.)
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    const lower = c < 128 ? ASCII_LOWER[c]! : 255;
+    if (lower !== 0) {
+      if (lower === 255) {
+        const cp = text.codePointAt(i)!;
+        const at = i;
+        if (cp > 0xffff) i++;
+        const piece = cp === 0x3a3 ? undefined : normaliseChar(cp);
+        if (piece === undefined) return -1;
+        if (piece === null) {
+          if (len >= minLength) {
+            h1[count] = a;
+            h2[count] = b ^ len;
+            starts[count] = start;
+            ends[count] = at;
+            count++;
+          }
+          len = 0;
+          a = 0x811c9dc5;
+          b = 0x9747b28c;
+          continue;
+        }
+        if (len === 0) start = at;
         for (let j = 0; j < piece.length; j++) {
           const u = piece.charCodeAt(j);
           a = Math.imul(a ^ u, 0x01000193);
@@ -95,18 +118,47 @@ export function textWordHashes(text: string, minLength: number, normalize: (t: s
         len += piece.length;
         continue;
       }
+      if (len === 0) start = i;
+      a = Math.imul(a ^ lower, 0x01000193);
+      b = Math.imul(b ^ lower, 0x5bd1e995);
+      b ^= b >>> 15;
+      len++;
+      continue;
     }
     // A separator: the word so far, if any, ends here.
     if (len >= minLength) {
       h1[count] = a;
       h2[count] = b ^ len;
+      starts[count] = start;
+      ends[count] = i;
       count++;
     }
     len = 0;
     a = 0x811c9dc5;
     b = 0x9747b28c;
   }
-  return { h1, h2, count };
+  if (len >= minLength) {
+    h1[count] = a;
+    h2[count] = b ^ len;
+    starts[count] = start;
+    ends[count] = n;
+    count++;
+  }
+  return count;
+}
+
+/**
+ * The hashes of a text's normalised words of at least `minLength` characters, the same as
+ * `wordHashes(normalizeWords(text).filter(...))`, hashed straight from the characters without
+ * building a string per word. The result is only valid until the next call (its arrays are reused).
+ * Texts the per-character shortcut cannot match exactly (Greek capital sigma, whose lowercase
+ * depends on its neighbours; rare mixed decompositions) take `normalize`.
+ */
+export function textWordHashes(text: string, minLength: number, normalize: (t: string) => string[]): WordHashes {
+  // The rare slow path stays out of the hashing loop's function: inlined there, it slows every
+  // text by a third.
+  const count = hashWordsInto(text, minLength);
+  return count >= 0 ? { h1: scratch1, h2: scratch2, count, starts: scratchStarts, ends: scratchEnds } : wordHashes(normalize(text).filter((w) => w.length >= minLength));
 }
 
 /**
@@ -132,12 +184,7 @@ export function ngramKeysMulti(words: readonly string[] | WordHashes, lengths: r
       b ^= b >>> 13;
       const i = slot[t - p + 1]!;
       if (i < 0) continue;
-      let fa = Math.imul(a ^ (t - p + 1), 0x85ebca6b);
-      fa ^= fa >>> 13;
-      let fb = Math.imul(b ^ (t - p + 1), 0xc2b2ae35);
-      fb ^= fb >>> 16;
-      // 32 bits of one hash and 21 of the other: exact in a double; 0 is reserved for empty slots.
-      out[i]![p] = (fa >>> 0) * 2097152 + (fb >>> 11) || 1;
+      out[i]![p] = finalKey(a, b, t - p + 1);
     }
   }
   return out;
@@ -147,29 +194,40 @@ export function ngramKeysMulti(words: readonly string[] | WordHashes, lengths: r
 export const ngramKeys = (words: readonly string[], n: number): Float64Array => ngramKeysMulti(words, [n])[0]!;
 
 /**
- * A one-hash Bloom filter over n-gram keys, about 8 bits per key up to 4 MB: it answers "absent"
+ * A Bloom filter over n-gram keys, about 8 bits per key up to 4 MB: it answers "absent"
  * for most n-grams of a clean sample from a small array that stays in cache.
  */
 export class KeyFilter {
-  private readonly bits: Int32Array;
+  private readonly words: Int32Array;
   private readonly mask: number;
 
   constructor(expected: number) {
     let bits = 1 << 16;
     while (bits < expected * 8 && bits < 1 << 25) bits <<= 1;
-    this.bits = new Int32Array(bits >>> 5);
-    this.mask = bits - 1;
+    this.words = new Int32Array(bits >>> 5);
+    this.mask = this.words.length - 1;
   }
 
-  // Bits 7-31 of a key's high hash: independent of the low bits that pick a table slot.
+  // Two bits per key in one 32-bit word (one cache miss, a third of the false positives of one
+  // bit): the word from the key's top hash bits, the bits from its lowest ones, both independent
+  // of the bits that pick a table slot.
+  private static pattern(key: number): number {
+    const low = key >>> 0;
+    return (1 << (low & 31)) | (1 << ((low >>> 5) & 31));
+  }
+
   add(key: number): void {
-    const bit = (key / 268435456) & this.mask;
-    this.bits[bit >>> 5]! |= 1 << (bit & 31);
+    this.words[((key / 4294967296) >>> 0) & this.mask]! |= KeyFilter.pattern(key);
   }
 
   has(key: number): boolean {
-    const bit = (key / 268435456) & this.mask;
-    return (this.bits[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+    return this.bit(key) !== 0;
+  }
+
+  /** 1 when the key may be present, else 0. */
+  bit(key: number): number {
+    const p = KeyFilter.pattern(key);
+    return (this.words[((key / 4294967296) >>> 0) & this.mask]! & p) === p ? 1 : 0;
   }
 }
 
@@ -286,5 +344,115 @@ export class NgramIndex {
     const out: number[] = [];
     for (let p = this.head(key); p !== -1; p = this.postNext[p]!) out.push(this.postItem[p]!);
     return out;
+  }
+}
+
+/** The key of an n-gram of `n` words from its mixed word hashes (as in ngramKeysMulti). */
+function finalKey(a: number, b: number, n: number): number {
+  let fa = Math.imul(a ^ n, 0x85ebca6b);
+  fa ^= fa >>> 13;
+  let fb = Math.imul(b ^ n, 0xc2b2ae35);
+  fb ^= fb >>> 16;
+  // 32 bits of one hash and 21 of the other: exact in a double; 0 is reserved for empty slots.
+  return (fa >>> 0) * 2097152 + (fb >>> 11) || 1;
+}
+
+// Reused by every search (see textWordHashes).
+let gateKeys = new Float64Array(1 << 14);
+let passed = new Uint8Array(1 << 14);
+
+/**
+ * N-gram indexes of several lengths, searched in one pass over a text. Every indexed n-gram's first
+ * `prefix` words also go into one gate filter, so a text position that starts no indexed n-gram
+ * costs one `prefix`-gram key and one probe of a cache-sized filter; only positions that pass the
+ * gate compute their longer keys and look them up.
+ */
+export class NgramIndexSet {
+  private readonly byLength = new Map<number, NgramIndex>();
+  /** Indexed lengths, ascending, each at least `prefix`. */
+  private readonly lengths: number[];
+  private readonly gate: KeyFilter;
+
+  /** `expected`: per n-gram length, about how many n-grams items will add. */
+  constructor(
+    readonly prefix: number,
+    expected: ReadonlyMap<number, number>,
+  ) {
+    this.lengths = [...expected.keys()].sort((x, y) => x - y);
+    if (this.lengths.some((k) => k < prefix)) throw new Error(`n-gram lengths ${this.lengths.join(', ')} must be at least the gate's ${prefix}`);
+    for (const [k, count] of expected) this.byLength.set(k, new NgramIndex(count));
+    this.gate = new KeyFilter([...expected.values()].reduce((x, y) => x + y, 0));
+  }
+
+  /** Distinct n-grams over all lengths. */
+  get size(): number {
+    let n = 0;
+    for (const index of this.byLength.values()) n += index.size;
+    return n;
+  }
+
+  /** Index every `k`-gram of an item's words. Items must be added in ascending id order. */
+  add(words: WordHashes, k: number, item: number): void {
+    const index = this.byLength.get(k);
+    if (!index) throw new Error(`no index for ${k}-grams`);
+    const [keys, prefixes = keys] = ngramKeysMulti(words, k === this.prefix ? [k] : [k, this.prefix]);
+    for (let p = 0; p < keys!.length; p++) {
+      index.add(keys![p]!, item);
+      this.gate.add(prefixes![p]!);
+    }
+  }
+
+  /**
+   * Call `visit(item, position, length)` for every item sharing an indexed n-gram with `words`, in
+   * text order, newest item first at each n-gram. N-grams held by more than `maxChain` items are
+   * skipped. `visit` returns true to stop the search.
+   */
+  find(words: WordHashes, maxChain: number, visit: (item: number, at: number, length: number) => boolean): void {
+    const { h1, h2, count } = words;
+    const prefix = this.prefix;
+    const positions = count - prefix + 1;
+    if (positions <= 0) return;
+    // Three passes: the gate keys of every position, then the gate probes in a loop of
+    // independent loads (so their cache misses overlap), then the longer keys of the few positions
+    // that passed.
+    if (gateKeys.length < positions) gateKeys = new Float64Array(positions * 2);
+    if (passed.length < positions) passed = new Uint8Array(positions * 2);
+    const keys = gateKeys;
+    for (let p = 0; p < positions; p++) {
+      let a = 0x2545f491;
+      let b = 0x7fb5d329;
+      for (let t = p; t < p + prefix; t++) {
+        a = Math.imul(a ^ h1[t]!, 0x9e3779b1);
+        a ^= a >>> 16;
+        b = Math.imul(b ^ h2[t]!, 0x85ebca6b);
+        b ^= b >>> 13;
+      }
+      keys[p] = finalKey(a, b, prefix);
+    }
+    const gate = this.gate;
+    for (let p = 0; p < positions; p++) passed[p] = gate.bit(keys[p]!);
+    const lengths = this.lengths;
+    const longest = lengths[lengths.length - 1]!;
+    for (let p = 0; p < positions; p++) {
+      if (passed[p] === 0) continue;
+      // The same mixing as ngramKeysMulti, extended one word at a time.
+      let a = 0x2545f491;
+      let b = 0x7fb5d329;
+      let li = 0;
+      const end = Math.min(count, p + longest);
+      for (let t = p; t < end; t++) {
+        a = Math.imul(a ^ h1[t]!, 0x9e3779b1);
+        a ^= a >>> 16;
+        b = Math.imul(b ^ h2[t]!, 0x85ebca6b);
+        b ^= b >>> 13;
+        const n = t - p + 1;
+        if (n !== lengths[li]) continue;
+        li++;
+        const index = this.byLength.get(n)!;
+        const head = index.head(finalKey(a, b, n));
+        if (head === -1 || (maxChain < Infinity && index.chainLength(head, maxChain) > maxChain)) continue;
+        for (let q = head; q !== -1; q = index.next(q)) if (visit(index.item(q), p, n)) return;
+      }
+    }
   }
 }

@@ -18,6 +18,8 @@ export interface Block {
 export interface PreparedB {
   readonly text: string;
   readonly b2j: Map<number, Int32Array>;
+  /** b's substrings of `length` characters, by hash: their start positions, ascending. */
+  grams?: { length: number; starts: Map<number, Int32Array> };
 }
 
 export function prepareB(text: string): PreparedB {
@@ -91,11 +93,99 @@ function longestMatch(a: Uint16Array, b2j: Map<number, Int32Array>, alo: number,
   return [besti, bestj, best];
 }
 
+const P = 0x01000193;
+
+/** Polynomial hashes of every `n`-unit substring, rolled along: hashes[i] covers codes[i, i + n). */
+function gramHashes(codes: Uint16Array, from: number, to: number, n: number, out: Int32Array): number {
+  const count = to - from - n + 1;
+  if (count <= 0) return 0;
+  let pn = 1; // P^(n-1)
+  for (let i = 1; i < n; i++) pn = Math.imul(pn, P);
+  let h = 0;
+  for (let i = from; i < from + n; i++) h = (Math.imul(h, P) + codes[i]!) | 0;
+  out[0] = h;
+  for (let i = 1; i < count; i++) {
+    h = (Math.imul(h - Math.imul(codes[from + i - 1]!, pn), P) + codes[from + i + n - 1]!) | 0;
+    out[i] = h;
+  }
+  return count;
+}
+
 /** A string's UTF-16 code units, to match one text against many items without converting it each time. */
 export function charCodes(text: string): Uint16Array {
   const a = new Uint16Array(text.length);
   for (let i = 0; i < text.length; i++) a[i] = text.charCodeAt(i);
   return a;
+}
+
+/** b's substrings of n characters, grouped by hash (made once per item and n). */
+function gramStarts(b: PreparedB, n: number): Map<number, Int32Array> {
+  if (b.grams?.length === n) return b.grams.starts;
+  const hashes = new Int32Array(Math.max(0, b.text.length - n + 1));
+  const count = gramHashes(charCodes(b.text), 0, b.text.length, n, hashes);
+  const lists = new Map<number, number[]>();
+  for (let j = 0; j < count; j++) {
+    const l = lists.get(hashes[j]!);
+    if (l) l.push(j);
+    else lists.set(hashes[j]!, [j]);
+  }
+  const starts = new Map<number, Int32Array>();
+  for (const [h, l] of lists) starts.set(h, Int32Array.from(l));
+  b.grams = { length: n, starts };
+  return starts;
+}
+
+let aHashes = new Int32Array(1024);
+
+/**
+ * find_longest_match for blocks of at least n characters: the same DP as `longestMatch`, stepping
+ * over n-character substrings instead of characters. A common substring of k >= n characters ends
+ * at (i, j) exactly when the n-grams ending at (i, j), (i - 1, j - 1), ... (k - n + 1 of them)
+ * match, so every k >= n, and the first (i, j) in scan order to reach the longest, are the
+ * character DP's; shorter matches are reported as 0. Each a position meets only the few places its
+ * n-gram occurs in b, not every place its character does: on long items, tens of times less work.
+ */
+function longestGramMatch(a: Uint16Array, bCodes: string, lists: (Int32Array | undefined)[], n: number, alo: number, ahi: number, blo: number, bhi: number): [number, number, number] {
+  let besti = alo;
+  let bestj = blo;
+  let best = 0;
+  let prevVal = valA;
+  let prevStamp = stampA;
+  let curVal = valB;
+  let curStamp = stampB;
+  clock++;
+  // Row i: the n-gram of a starting at s = i - n + 1, against those of b starting at t.
+  for (let sa = alo; sa + n <= ahi; sa++) {
+    const row = ++clock;
+    const ts = lists[sa];
+    if (ts !== undefined) {
+      for (let x = 0; x < ts.length; x++) {
+        const t = ts[x]!;
+        if (t < blo) continue;
+        if (t + n > bhi) break;
+        // Equal hashes; the characters decide.
+        let same = true;
+        for (let c = 0; c < n && same; c++) same = a[sa + c] === bCodes.charCodeAt(t + c);
+        if (!same) continue;
+        const j = t + n - 1;
+        const k = prevStamp[j] === row - 1 ? prevVal[j]! + 1 : n;
+        curVal[j + 1] = k;
+        curStamp[j + 1] = row;
+        if (k > best) {
+          besti = sa + n - k;
+          bestj = t + n - k;
+          best = k;
+        }
+      }
+    }
+    const v = prevVal;
+    prevVal = curVal;
+    curVal = v;
+    const st = prevStamp;
+    prevStamp = curStamp;
+    curStamp = st;
+  }
+  return [besti, bestj, best];
 }
 
 /**
@@ -111,11 +201,22 @@ export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB
   const la = a.length;
   const lb = b.text.length;
   ensureScratch(lb);
+  // With a bound, ranges are searched by (bound + 1)-character substrings: each a position is
+  // looked up in b once, here, rather than once per range that holds it.
+  const n = longerThan + 1;
+  let lists: (Int32Array | undefined)[] | undefined;
+  if (longerThan > 0) {
+    const starts = gramStarts(b, n);
+    if (aHashes.length < la) aHashes = new Int32Array(la * 2);
+    const count = gramHashes(a, 0, la, n, aHashes);
+    lists = new Array<Int32Array | undefined>(count);
+    for (let i = 0; i < count; i++) lists[i] = starts.get(aHashes[i]!);
+  }
   const found: Block[] = [];
   const queue: [number, number, number, number][] = [[0, la, 0, lb]];
   while (queue.length > 0) {
     const [alo, ahi, blo, bhi] = queue.pop()!;
-    const [i, j, k] = longestMatch(a, b.b2j, alo, ahi, blo, bhi);
+    const [i, j, k] = lists ? longestGramMatch(a, b.text, lists, n, alo, ahi, blo, bhi) : longestMatch(a, b.b2j, alo, ahi, blo, bhi);
     if (k === 0 || k <= longerThan) continue;
     found.push({ a: i, b: j, size: k });
     if (alo < i && blo < j) queue.push([alo, i, blo, j]);

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { normalizeText, normalizeWords, tokenize } from '../../src/decontaminate/normalize.js';
 import { densestRun, matchingBlocks, overlapScore, prepareB } from '../../src/decontaminate/sequence-matcher.js';
-import { NgramIndex, ngramKeys, ngramKeysMulti, textWordHashes, wordHashes } from '../../src/decontaminate/ngram-index.js';
+import { NgramIndex, NgramIndexSet, ngramKeys, ngramKeysMulti, textWordHashes, wordHashes } from '../../src/decontaminate/ngram-index.js';
 
 // The generic port of Python's difflib, as the oracle for our typed-array reimplementation.
 const difflib = createRequire(import.meta.url)('difflib') as {
@@ -42,6 +42,19 @@ describe('SequenceMatcher', () => {
       expect(matchingBlocks(a, b).map((x) => [x.a, x.b, x.size])).toEqual(ref);
       // Pruned search: exactly the blocks longer than the bound.
       expect(matchingBlocks(a, b, 2).map((x) => [x.a, x.b, x.size])).toEqual(ref.filter((x) => x[2] > 2));
+    }
+  });
+
+  it('finds the blocks longer than 5 exactly as difflib on long texts with many repeats', () => {
+    // The bounded search steps over 6-character substrings; texts from a few words repeat them often.
+    const r = rng(11);
+    const vocab = ['the ', 'then ', 'cat ', 'cart ', 'at ', 'a ', 'theta ', 'cattle '];
+    const gen = (n: number) => Array.from({ length: n }, () => vocab[Math.floor(r() * vocab.length)]).join('');
+    for (let t = 0; t < 300; t++) {
+      const a = gen(20 + Math.floor(r() * 200));
+      const b = gen(5 + Math.floor(r() * 60));
+      const ref = new difflib.SequenceMatcher(null, a, b, false).getMatchingBlocks().slice(0, -1);
+      expect(matchingBlocks(a, prepareB(b), 5).map((x) => [x.a, x.b, x.size])).toEqual(ref.filter((x) => x[2] > 5));
     }
   });
 
@@ -129,5 +142,27 @@ describe('n-gram index', () => {
     expect(idx.last(keys[1]!)).toBe(1);
     expect(idx.last(keys[3]!)).toBe(10_003);
     expect(idx.last(ngramKeys(['not', 'there'], 2)[0]!)).toBe(-1);
+  });
+
+  it('finds items of every indexed length through one gate, in text order, and stops when asked', () => {
+    const words = (t: string) => wordHashes(t.split(' '));
+    const set = new NgramIndexSet(3, new Map([[3, 4], [5, 4]]));
+    set.add(words('red green blue'), 3, 0); // a short item: indexed by its one 3-gram
+    set.add(words('one two three four five six'), 5, 1);
+    set.add(words('red green blue'), 3, 2); // later item on the same n-gram: found first
+    const seen: [number, number, number][] = [];
+    set.find(words('x one two three four five y red green blue'), Infinity, (item, at, length) => {
+      seen.push([item, at, length]);
+      return false;
+    });
+    expect(seen).toEqual([[1, 1, 5], [2, 7, 3], [0, 7, 3]]);
+    // A chain longer than maxChain is boilerplate and retrieves nothing; returning true stops.
+    const capped: number[] = [];
+    set.find(words('red green blue one two three four five'), 1, (item) => (capped.push(item), false));
+    expect(capped).toEqual([1]);
+    const first: number[] = [];
+    set.find(words('red green blue one two three four five'), Infinity, (item) => (first.push(item), true));
+    expect(first).toEqual([2]);
+    expect(set.size).toBe(3);
   });
 });
