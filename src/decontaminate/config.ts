@@ -43,6 +43,12 @@ export const decontamSchema = z.strictObject({
    * verbatim question with paraphrased answers is caught. 0 turns this off.
    */
   question_min_words: z.number().int().nonnegative().default(20),
+  /**
+   * drop/cut modes: a sample is also contaminated when it scores above this against the question
+   * and against the question followed by its gold answer (an item leaked without its wrong
+   * options). 1 turns this off.
+   */
+  question_answer_threshold: z.number().min(0).max(1).default(0.8),
   /** drop/cut modes: n-grams shared by more benchmark items than this are boilerplate and retrieve nothing. */
   max_items_per_ngram: z.number().int().positive().default(50),
   /** cut mode: a sample with fewer words than this left after cutting is dropped instead. */

@@ -10,7 +10,7 @@
  *   reference misses real copies: option labels ("a)", "(b)") do not break n-grams (one-character
  *   words are skipped), items with short questions are indexed by shorter n-grams (down to
  *   `minNgram`), a long question is also scored alone (paraphrased answers around a verbatim
- *   question), and each candidate is scored within one item length of its shared n-grams, so stray
+ *   question), so is the question with its gold answer (the wrong options left out), and each candidate is scored within one item length of its shared n-grams, so stray
  *   short blocks over a long sample cannot add up to an item. `cut` removes the matched span.
  */
 import type { BenchmarkItem } from './benchmarks.js';
@@ -37,6 +37,11 @@ export interface DecontamOptions {
   minBlock: number;
   /** Also score an item's question alone when it has at least this many words (not in cosmopedia mode; 0 = off). */
   questionMinWords: number;
+  /**
+   * drop/cut modes: a sample is also contaminated when both the question and the question with its
+   * gold answer score above this (a leak of the item without its wrong options). 1 = off.
+   */
+  questionAnswerThreshold: number;
   /** cut mode: drop the sample when fewer words than this remain. */
   cutMinWords: number;
   /**
@@ -53,6 +58,7 @@ export const DEFAULT_OPTIONS: DecontamOptions = {
   mode: 'drop',
   minBlock: 5,
   questionMinWords: 20,
+  questionAnswerThreshold: 0.8,
   cutMinWords: 50,
   maxItemsPerNgram: 50,
 };
@@ -63,8 +69,8 @@ export interface Match {
   item_id: string;
   /** Overlap score: matched characters over the item's length. */
   score: number;
-  /** Which text of the item matched: the whole item or its question alone. */
-  part: 'item' | 'question';
+  /** Which text of the item matched: the whole item, its question alone, or its question and gold answer. */
+  part: 'item' | 'question' | 'question_answer';
   /** The contaminated span in the sample's original text: [start, end). */
   span: [number, number];
   /** The sample's text in that span. */
@@ -93,7 +99,9 @@ interface Entry {
   item: BenchmarkItem;
   /** The item's normalised text and question, prepared for matching when first a candidate. */
   full?: PreparedB;
-  question?: PreparedB | null;
+  /** The question (or context) alone, with its word count; and with the gold answer after it. */
+  question?: { text: PreparedB; words: number } | null;
+  questionAnswer?: PreparedB | null;
 }
 
 export interface IndexSummary {
@@ -248,21 +256,36 @@ export class Decontaminator {
     const score = (b: PreparedB) => overlapScore(sample.joined, b, scoring);
     let best = score(e.full);
     let part: Match['part'] = 'item';
-    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.questionMinWords > 0 && e.item.prompt !== undefined) {
+    let matchedText = e.full;
+    const { prompt, answer } = e.item;
+    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && prompt !== undefined) {
       if (e.question === undefined) {
-        const words = normalizeWords(e.item.prompt);
-        e.question = words.length >= o.questionMinWords ? prepareB(words.join(' ')) : null;
+        const words = normalizeWords(prompt);
+        e.question = { text: prepareB(words.join(' ')), words: words.length };
+        e.questionAnswer = answer ? prepareB(normalizeText(`${prompt} ${answer}`)) : null;
       }
-      if (e.question) {
-        const q = score(e.question);
-        if (q.score > best.score) {
-          best = q;
-          part = 'question';
+      const question = e.question!;
+      const q = score(question.text);
+      if (o.questionMinWords > 0 && question.words >= o.questionMinWords && q.score > best.score) {
+        // A long question alone is the item (paraphrased options around it change nothing).
+        best = q;
+        part = 'question';
+        matchedText = question.text;
+      } else if (o.questionAnswerThreshold < 1 && q.score > o.questionAnswerThreshold && e.questionAnswer) {
+        // A question with its gold answer and no other option: most of the question, and most of
+        // the two together. (The answer alone, or a short question alone, is not enough; a
+        // cloze question and its answer read as one plain sentence, which prose on the subject
+        // says half of often enough that half is not enough here.)
+        const qa = score(e.questionAnswer);
+        if (qa.score > o.questionAnswerThreshold) {
+          best = qa;
+          part = 'question_answer';
+          matchedText = e.questionAnswer;
         }
       }
     }
     if (!(best.score > o.threshold)) return undefined;
-    const span = sample.span(best.blocks, (part === 'item' ? e.full : e.question!)!.text.length);
+    const span = sample.span(best.blocks, matchedText.text.length);
     return {
       benchmark: e.item.benchmark,
       item_id: e.item.id,

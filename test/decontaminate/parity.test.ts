@@ -97,6 +97,25 @@ describe('default mode extras', () => {
     expect(new Decontaminator([item], { questionMinWords: 0 }).check(sample).contaminated).toBe(false);
   });
 
+  it('catches a question leaked with its gold answer and without the wrong options, but not the answer alone', () => {
+    const prompt = 'Marginal cost always intersects average variable cost at';
+    const item: BenchmarkItem = {
+      benchmark: 'mmlu',
+      id: 'mmlu/micro/105',
+      prompt,
+      answer: 'the minimum of average variable cost',
+      text: `${prompt}\nthe profit-maximizing quantity\nthe minimum of marginal cost\nthe maximum of average variable cost\nthe minimum of average variable cost`,
+    };
+    const leak = `Review. ${prompt}\nAnswer: the minimum of average variable cost. Now the long run, where firms enter and leave the market freely.`;
+    const v = new Decontaminator([item]).check(leak);
+    expect(v.matches.map((m) => [m.item_id, m.part])).toEqual([['mmlu/micro/105', 'question_answer']]);
+    expect(v.matches[0]!.matched).toContain('Marginal cost always');
+    // Question and answer are a third of the item: the whole-item score alone misses the leak.
+    expect(new Decontaminator([item], { questionAnswerThreshold: 1 }).check(leak).contaminated).toBe(false);
+    // Prose that states the answer, or half the question, is not a leak.
+    expect(new Decontaminator([item]).check('In the short run, marginal cost crosses average variable cost at the minimum of average variable cost, as every textbook shows.').contaminated).toBe(false);
+  });
+
   it('finds items with short questions, with option labels and words between the options', () => {
     const item: BenchmarkItem = {
       benchmark: 'arc',
