@@ -49,6 +49,11 @@ export const decontamSchema = z.strictObject({
    * options). 1 turns this off.
    */
   question_answer_threshold: z.number().min(0).max(1).default(0.8),
+  /**
+   * drop/cut modes: a sample is also contaminated when the item's lines and sentences, each
+   * matched on its own, cover more than this share of it (a copy in another order). 1 turns this off.
+   */
+  reordered_threshold: z.number().min(0).max(1).default(0.8),
   /** drop/cut modes: n-grams shared by more benchmark items than this are boilerplate and retrieve nothing. */
   max_items_per_ngram: z.number().int().positive().default(50),
   /** cut mode: a sample with fewer words than this left after cutting is dropped instead. */

@@ -10,8 +10,10 @@
  *   reference misses real copies: option labels ("a)", "(b)") do not break n-grams (one-character
  *   words are skipped), items with short questions are indexed by shorter n-grams (down to
  *   `minNgram`), a long question is also scored alone (paraphrased answers around a verbatim
- *   question), so is the question with its gold answer (the wrong options left out), and each candidate is scored within one item length of its shared n-grams, so stray
- *   short blocks over a long sample cannot add up to an item. `cut` removes the matched span.
+ *   question), so is the question with its gold answer (the wrong options left out), and so are
+ *   the item's lines and sentences one by one (a reordered copy). Each candidate is scored within
+ *   one item length of its shared n-grams, so stray short blocks over a long sample cannot add up
+ *   to an item. `cut` removes the matched span.
  */
 import type { BenchmarkItem } from './benchmarks.js';
 import { NgramIndexSet, textWordHashes, type WordHashes } from './ngram-index.js';
@@ -19,6 +21,8 @@ import { normalizeText, normalizeWords, tokenize, type Tokens } from './normaliz
 import { charCodes, densestRun, overlapScore, prepareB, runGap, type Block, type PreparedB } from './sequence-matcher.js';
 
 const WHITESPACE = /\s/;
+/** Where an item's text splits into the lines and sentences a leak may reorder. */
+const PIECES = /\n|(?<=[.?!])\s+/;
 
 export type DecontamMode = 'drop' | 'cut' | 'cosmopedia';
 
@@ -42,6 +46,11 @@ export interface DecontamOptions {
    * gold answer score above this (a leak of the item without its wrong options). 1 = off.
    */
   questionAnswerThreshold: number;
+  /**
+   * drop/cut modes: a sample is also contaminated when the item's lines and sentences, each matched
+   * on its own (in any order), cover more than this share of it. 1 = off.
+   */
+  reorderedThreshold: number;
   /** cut mode: drop the sample when fewer words than this remain. */
   cutMinWords: number;
   /**
@@ -59,6 +68,7 @@ export const DEFAULT_OPTIONS: DecontamOptions = {
   minBlock: 5,
   questionMinWords: 20,
   questionAnswerThreshold: 0.8,
+  reorderedThreshold: 0.8,
   cutMinWords: 50,
   maxItemsPerNgram: 50,
 };
@@ -69,8 +79,11 @@ export interface Match {
   item_id: string;
   /** Overlap score: matched characters over the item's length. */
   score: number;
-  /** Which text of the item matched: the whole item, its question alone, or its question and gold answer. */
-  part: 'item' | 'question' | 'question_answer';
+  /**
+   * Which text of the item matched: the whole item, its question alone, its question and gold
+   * answer, or its lines and sentences in another order.
+   */
+  part: 'item' | 'question' | 'question_answer' | 'reordered';
   /** The contaminated span in the sample's original text: [start, end). */
   span: [number, number];
   /** The sample's text in that span. */
@@ -102,6 +115,8 @@ interface Entry {
   /** The question (or context) alone, with its word count; and with the gold answer after it. */
   question?: { text: PreparedB; words: number } | null;
   questionAnswer?: PreparedB | null;
+  /** The item's lines and sentences, each alone (null for an item of one). */
+  pieces?: PreparedB[] | null;
 }
 
 export interface IndexSummary {
@@ -281,6 +296,33 @@ export class Decontaminator {
           best = qa;
           part = 'question_answer';
           matchedText = e.questionAnswer;
+        }
+      }
+    }
+    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.reorderedThreshold < 1) {
+      // The item's lines and sentences in another order: each piece is matched on its own, as
+      // matching blocks must keep their order and so find only one ordering's worth of them.
+      if (e.pieces === undefined) {
+        const pieces = e.item.text.split(PIECES).map(normalizeText).filter((t) => t.length > o.minBlock);
+        // Longest first, so that a sample which cannot reach the threshold is known early.
+        e.pieces = pieces.length > 1 ? pieces.sort((x, y) => y.length - x.length).map(prepareB) : null;
+      }
+      if (e.pieces) {
+        const needed = o.reorderedThreshold * e.full.text.length;
+        let left = e.pieces.reduce((n, p) => n + p.text.length, 0);
+        let matched = 0;
+        const blocks: Block[] = [];
+        for (const piece of e.pieces) {
+          if (matched + left <= needed) break; // even a perfect rest would not do
+          const r = score(piece);
+          matched += r.score * piece.text.length;
+          left -= piece.text.length;
+          blocks.push(...r.blocks);
+        }
+        const total = matched / e.full.text.length;
+        if (total > o.reorderedThreshold) {
+          best = { score: total, blocks: blocks.sort((x, y) => x.a - y.a) };
+          part = 'reordered';
         }
       }
     }

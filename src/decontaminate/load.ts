@@ -16,6 +16,7 @@ export function optionsOf(c: DecontamConfig): DecontamOptions {
     minBlock: c.min_block,
     questionMinWords: c.question_min_words,
     questionAnswerThreshold: c.question_answer_threshold,
+    reorderedThreshold: c.reordered_threshold,
     cutMinWords: c.cut_min_words,
     maxItemsPerNgram: c.max_items_per_ngram,
   };

@@ -116,6 +116,23 @@ describe('default mode extras', () => {
     expect(new Decontaminator([item]).check('In the short run, marginal cost crosses average variable cost at the minimum of average variable cost, as every textbook shows.').contaminated).toBe(false);
   });
 
+  it('catches an item whose options and sentences come in another order', () => {
+    const prompt = 'Which of the following causes the supply curve of paper to shift to the left?';
+    const options = [
+      'Paper producers expect lower paper prices in the months ahead.',
+      'The price of pencils, a complement to paper, increases.',
+      'Improvements in the technology used to produce paper.',
+      'Environmental concerns reduce the yearly amount of timber that can be harvested.',
+    ];
+    const item: BenchmarkItem = { benchmark: 'mmlu', id: 'mmlu/micro/210', prompt, answer: options[3], text: [prompt, ...options].join('\n') };
+    const shuffled = [options[3], options[1], prompt, options[2], options[0]].join(' '); // in order: 0.244 of the item
+    const sample = `Markets respond to many forces. ${shuffled} Think about each before you answer.`;
+    const v = new Decontaminator([item]).check(sample);
+    expect(v.matches.map((m) => [m.item_id, m.part])).toEqual([['mmlu/micro/210', 'reordered']]);
+    // In order, matching blocks find only part of it.
+    expect(new Decontaminator([item], { reorderedThreshold: 1 }).check(sample).contaminated).toBe(false);
+  });
+
   it('finds items with short questions, with option labels and words between the options', () => {
     const item: BenchmarkItem = {
       benchmark: 'arc',
