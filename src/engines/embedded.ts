@@ -9,17 +9,7 @@
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Template } from '@huggingface/jinja';
-import {
-  getLlama,
-  LlamaCompletion,
-  LlamaLogLevel,
-  type Llama,
-  type LlamaContext,
-  type LlamaContextSequence,
-  type LlamaGrammar,
-  type LlamaModel,
-  type Token,
-} from 'node-llama-cpp';
+import type { Llama, LlamaCompletion, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
 import type { EmbeddedEngineConfig } from './config.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -49,6 +39,10 @@ export interface EmbeddedEngineOptions {
   onTokens?: (e: { slot: number; tokens: number }) => void;
 }
 
+// Loaded when an engine is made, not with the module: it costs half a second, which every worker
+// process of every stage would pay (the registry imports all stages).
+const llamaCpp = () => import('node-llama-cpp');
+
 // One llama.cpp binding per process and GPU choice: loading it costs seconds, and it is shared by all models.
 const llamas = new Map<string, Promise<Llama>>();
 let llamaLog: Logger = silentLogger;
@@ -57,13 +51,15 @@ function sharedLlama(gpu: EmbeddedEngineConfig['gpu']): Promise<Llama> {
   const key = String(gpu ?? 'auto');
   let p = llamas.get(key);
   if (!p) {
-    p = getLlama({
-      gpu: gpu ?? 'auto',
-      // The thread count is set per context; do not let the binding cap it.
-      maxThreads: 0,
-      logLevel: LlamaLogLevel.error,
-      logger: (_level, message) => llamaLog.warn(`llama.cpp: ${message.trim()}`),
-    });
+    p = llamaCpp().then(({ getLlama, LlamaLogLevel }) =>
+      getLlama({
+        gpu: gpu ?? 'auto',
+        // The thread count is set per context; do not let the binding cap it.
+        maxThreads: 0,
+        logLevel: LlamaLogLevel.error,
+        logger: (_level, message) => llamaLog.warn(`llama.cpp: ${message.trim()}`),
+      }),
+    );
     p.catch(() => llamas.delete(key));
     llamas.set(key, p);
   }
@@ -193,7 +189,9 @@ export async function createEmbeddedEngine(cfg: EmbeddedEngineConfig, opts: Embe
     threads: cfg.threads,
     batch: context.batchSize,
   });
-  return new LlamaEngine(cfg, name, llama, model, context, log, opts.onTokens);
+  const { LlamaCompletion } = await llamaCpp();
+  const completions = (sequences: LlamaContextSequence[]) => sequences.map((contextSequence) => new LlamaCompletion({ contextSequence }));
+  return new LlamaEngine(cfg, name, llama, model, context, completions, log, opts.onTokens);
 }
 
 class LlamaEngine implements EmbeddedEngine {
@@ -212,6 +210,7 @@ class LlamaEngine implements EmbeddedEngine {
     private readonly llama: Llama,
     private readonly llamaModel: LlamaModel,
     private readonly context: LlamaContext,
+    completionsOf: (sequences: LlamaContextSequence[]) => LlamaCompletion[],
     log: Logger,
     private readonly onTokens?: EmbeddedEngineOptions['onTokens'],
   ) {
@@ -219,7 +218,7 @@ class LlamaEngine implements EmbeddedEngine {
     this.concurrency = cfg.sequences;
     this.slots = new Slots(cfg.sequences);
     this.sequences = Array.from({ length: cfg.sequences }, () => context.getSequence());
-    this.completions = this.sequences.map((contextSequence) => new LlamaCompletion({ contextSequence }));
+    this.completions = completionsOf(this.sequences);
     const source = llamaModel.fileInfo.metadata?.tokenizer?.chat_template;
     if (typeof source !== 'string') log.warn('the model has no chat template; using ChatML', { model });
     this.template = new Template(typeof source === 'string' ? source : CHATML_TEMPLATE);

@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -13,7 +13,8 @@ let shared: Promise<DuckDBConnection> | undefined;
  * and for JSON to Parquet a second thread bought no wall time here, only twice the CPU.
  */
 function connection(): Promise<DuckDBConnection> {
-  shared ??= DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '512MB' }).then((db) => db.connect());
+  // Loaded on first use, not with the module: every worker process would pay for it.
+  shared ??= import('@duckdb/node-api').then(({ DuckDBInstance }) => DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '512MB' })).then((db) => db.connect());
   return shared;
 }
 
