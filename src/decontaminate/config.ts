@@ -40,20 +40,16 @@ export const decontamSchema = z.strictObject({
   min_block: z.number().int().nonnegative().default(5),
   /**
    * drop/cut modes also score the question alone when it has at least this many words, so a
-   * verbatim question with paraphrased answers is caught. 0 turns this off.
+   * verbatim question with paraphrased answers is caught (above part_threshold). 0 turns this off.
    */
   question_min_words: z.number().int().nonnegative().default(20),
   /**
-   * drop/cut modes: a sample is also contaminated when it scores above this against the question
-   * and against the question followed by its gold answer (an item leaked without its wrong
-   * options). 1 turns this off.
+   * drop/cut modes: what a part of an item must score to condemn a sample: its question alone (when
+   * long enough), its question with the gold answer and without the wrong options, its lines and
+   * sentences matched one by one (a copy in another order). Above `threshold`, because half of a
+   * short part is a phrase prose shares. 1 turns the parts off.
    */
-  question_answer_threshold: z.number().min(0).max(1).default(0.8),
-  /**
-   * drop/cut modes: a sample is also contaminated when the item's lines and sentences, each
-   * matched on its own, cover more than this share of it (a copy in another order). 1 turns this off.
-   */
-  reordered_threshold: z.number().min(0).max(1).default(0.8),
+  part_threshold: z.number().min(0).max(1).default(0.8),
   /** drop/cut modes: n-grams shared by more benchmark items than this are boilerplate and retrieve nothing. */
   max_items_per_ngram: z.number().int().positive().default(50),
   /** cut mode: a sample with fewer words than this left after cutting is dropped instead. */

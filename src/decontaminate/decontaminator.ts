@@ -42,15 +42,11 @@ export interface DecontamOptions {
   /** Also score an item's question alone when it has at least this many words (not in cosmopedia mode; 0 = off). */
   questionMinWords: number;
   /**
-   * drop/cut modes: a sample is also contaminated when both the question and the question with its
-   * gold answer score above this (a leak of the item without its wrong options). 1 = off.
+   * drop/cut modes: what a part of an item must score to condemn a sample — its long question
+   * alone, its question with and without the gold answer, its lines and sentences matched one by
+   * one. Higher than `threshold`: half of a short part is a phrase that prose shares. 1 = parts off.
    */
-  questionAnswerThreshold: number;
-  /**
-   * drop/cut modes: a sample is also contaminated when the item's lines and sentences, each matched
-   * on its own (in any order), cover more than this share of it. 1 = off.
-   */
-  reorderedThreshold: number;
+  partThreshold: number;
   /** cut mode: drop the sample when fewer words than this remain. */
   cutMinWords: number;
   /**
@@ -67,8 +63,7 @@ export const DEFAULT_OPTIONS: DecontamOptions = {
   mode: 'drop',
   minBlock: 5,
   questionMinWords: 20,
-  questionAnswerThreshold: 0.8,
-  reorderedThreshold: 0.8,
+  partThreshold: 0.8,
   cutMinWords: 50,
   maxItemsPerNgram: 50,
 };
@@ -273,7 +268,7 @@ export class Decontaminator {
     let part: Match['part'] = 'item';
     let matchedText = e.full;
     const { prompt, answer } = e.item;
-    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && prompt !== undefined) {
+    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.partThreshold < 1 && prompt !== undefined) {
       if (e.question === undefined) {
         const words = normalizeWords(prompt);
         e.question = { text: prepareB(words.join(' ')), words: words.length };
@@ -281,25 +276,25 @@ export class Decontaminator {
       }
       const question = e.question!;
       const q = score(question.text);
-      if (o.questionMinWords > 0 && question.words >= o.questionMinWords && q.score > best.score) {
+      if (o.questionMinWords > 0 && question.words >= o.questionMinWords && q.score > o.partThreshold) {
         // A long question alone is the item (paraphrased options around it change nothing).
         best = q;
         part = 'question';
         matchedText = question.text;
-      } else if (o.questionAnswerThreshold < 1 && q.score > o.questionAnswerThreshold && e.questionAnswer) {
+      } else if (q.score > o.partThreshold && e.questionAnswer) {
         // A question with its gold answer and no other option: most of the question, and most of
         // the two together. (The answer alone, or a short question alone, is not enough; a
         // cloze question and its answer read as one plain sentence, which prose on the subject
         // says half of often enough that half is not enough here.)
         const qa = score(e.questionAnswer);
-        if (qa.score > o.questionAnswerThreshold) {
+        if (qa.score > o.partThreshold) {
           best = qa;
           part = 'question_answer';
           matchedText = e.questionAnswer;
         }
       }
     }
-    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.reorderedThreshold < 1) {
+    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.partThreshold < 1) {
       // The item's lines and sentences in another order: each piece is matched on its own, as
       // matching blocks must keep their order and so find only one ordering's worth of them.
       if (e.pieces === undefined) {
@@ -308,7 +303,7 @@ export class Decontaminator {
         e.pieces = pieces.length > 1 ? pieces.sort((x, y) => y.length - x.length).map(prepareB) : null;
       }
       if (e.pieces) {
-        const needed = o.reorderedThreshold * e.full.text.length;
+        const needed = o.partThreshold * e.full.text.length;
         let left = e.pieces.reduce((n, p) => n + p.text.length, 0);
         let matched = 0;
         const blocks: Block[] = [];
@@ -320,7 +315,7 @@ export class Decontaminator {
           blocks.push(...r.blocks);
         }
         const total = matched / e.full.text.length;
-        if (total > o.reorderedThreshold) {
+        if (total > o.partThreshold) {
           best = { score: total, blocks: blocks.sort((x, y) => x.a - y.a) };
           part = 'reordered';
         }

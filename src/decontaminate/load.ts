@@ -15,8 +15,7 @@ export function optionsOf(c: DecontamConfig): DecontamOptions {
     mode: c.mode,
     minBlock: c.min_block,
     questionMinWords: c.question_min_words,
-    questionAnswerThreshold: c.question_answer_threshold,
-    reorderedThreshold: c.reordered_threshold,
+    partThreshold: c.part_threshold,
     cutMinWords: c.cut_min_words,
     maxItemsPerNgram: c.max_items_per_ngram,
   };

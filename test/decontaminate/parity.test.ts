@@ -111,7 +111,7 @@ describe('default mode extras', () => {
     expect(v.matches.map((m) => [m.item_id, m.part])).toEqual([['mmlu/micro/105', 'question_answer']]);
     expect(v.matches[0]!.matched).toContain('Marginal cost always');
     // Question and answer are a third of the item: the whole-item score alone misses the leak.
-    expect(new Decontaminator([item], { questionAnswerThreshold: 1 }).check(leak).contaminated).toBe(false);
+    expect(new Decontaminator([item], { partThreshold: 1 }).check(leak).contaminated).toBe(false);
     // Prose that states the answer, or half the question, is not a leak.
     expect(new Decontaminator([item]).check('In the short run, marginal cost crosses average variable cost at the minimum of average variable cost, as every textbook shows.').contaminated).toBe(false);
   });
@@ -130,7 +130,7 @@ describe('default mode extras', () => {
     const v = new Decontaminator([item]).check(sample);
     expect(v.matches.map((m) => [m.item_id, m.part])).toEqual([['mmlu/micro/210', 'reordered']]);
     // In order, matching blocks find only part of it.
-    expect(new Decontaminator([item], { reorderedThreshold: 1 }).check(sample).contaminated).toBe(false);
+    expect(new Decontaminator([item], { partThreshold: 1 }).check(sample).contaminated).toBe(false);
   });
 
   it('finds items with short questions, with option labels and words between the options', () => {
