@@ -357,6 +357,33 @@ function finalKey(a: number, b: number, n: number): number {
   return (fa >>> 0) * 2097152 + (fb >>> 11) || 1;
 }
 
+/**
+ * Gate keys: for every position p, a key of the n words from p on, from polynomial hashes of the
+ * word hashes rolled along the text: a few multiplications per position where an n-gram key costs
+ * n mixing steps. (Not the index's keys: only the gate sees them.) Returns how many were written.
+ */
+function gateKeysOf(words: WordHashes, n: number, out: Float64Array): number {
+  const { h1, h2, count } = words;
+  const positions = count - n + 1;
+  if (positions <= 0) return 0;
+  const P = 0x01000193;
+  let top = 1; // P^(n - 1)
+  for (let i = 1; i < n; i++) top = Math.imul(top, P);
+  let g1 = 0;
+  let g2 = 0;
+  for (let t = 0; t < n; t++) {
+    g1 = (Math.imul(g1, P) + h1[t]!) | 0;
+    g2 = (Math.imul(g2, P) + h2[t]!) | 0;
+  }
+  out[0] = finalKey(g1, g2, n);
+  for (let p = 1; p < positions; p++) {
+    g1 = (Math.imul(g1 - Math.imul(h1[p - 1]!, top), P) + h1[p + n - 1]!) | 0;
+    g2 = (Math.imul(g2 - Math.imul(h2[p - 1]!, top), P) + h2[p + n - 1]!) | 0;
+    out[p] = finalKey(g1, g2, n);
+  }
+  return positions;
+}
+
 // Reused by every search (see textWordHashes).
 let gateKeys = new Float64Array(1 << 14);
 let passed = new Uint8Array(1 << 14);
@@ -395,10 +422,12 @@ export class NgramIndexSet {
   add(words: WordHashes, k: number, item: number): void {
     const index = this.byLength.get(k);
     if (!index) throw new Error(`no index for ${k}-grams`);
-    const [keys, prefixes = keys] = ngramKeysMulti(words, k === this.prefix ? [k] : [k, this.prefix]);
-    for (let p = 0; p < keys!.length; p++) {
-      index.add(keys![p]!, item);
-      this.gate.add(prefixes![p]!);
+    const keys = ngramKeysMulti(words, [k])[0]!;
+    if (gateKeys.length < keys.length) gateKeys = new Float64Array(keys.length * 2);
+    gateKeysOf(words, this.prefix, gateKeys);
+    for (let p = 0; p < keys.length; p++) {
+      index.add(keys[p]!, item);
+      this.gate.add(gateKeys[p]!);
     }
   }
 
@@ -418,17 +447,7 @@ export class NgramIndexSet {
     if (gateKeys.length < positions) gateKeys = new Float64Array(positions * 2);
     if (passed.length < positions) passed = new Uint8Array(positions * 2);
     const keys = gateKeys;
-    for (let p = 0; p < positions; p++) {
-      let a = 0x2545f491;
-      let b = 0x7fb5d329;
-      for (let t = p; t < p + prefix; t++) {
-        a = Math.imul(a ^ h1[t]!, 0x9e3779b1);
-        a ^= a >>> 16;
-        b = Math.imul(b ^ h2[t]!, 0x85ebca6b);
-        b ^= b >>> 13;
-      }
-      keys[p] = finalKey(a, b, prefix);
-    }
+    gateKeysOf(words, prefix, keys);
     const gate = this.gate;
     for (let p = 0; p < positions; p++) passed[p] = gate.bit(keys[p]!);
     const lengths = this.lengths;
