@@ -14,25 +14,42 @@ export interface Block {
   size: number;
 }
 
-/** The second sequence, indexed: for every character, the positions where it occurs (ascending). */
-export interface PreparedB {
-  readonly text: string;
-  readonly b2j: Map<number, Int32Array>;
-  /** b's substrings of `length` characters, by hash: their start positions, ascending. */
-  grams?: { length: number; starts: Map<number, Int32Array> };
+/**
+ * b's substrings of n characters, by hash, in flat arrays (thousands of items stay prepared for the
+ * whole run: a Map of small arrays per item cost the garbage collector a third of the run): an
+ * open-addressing table from hash to the first start position, and `next` chaining the starts of
+ * one hash in ascending order (-1 ends a chain).
+ */
+interface GramTable {
+  n: number;
+  mask: number;
+  slotHash: Int32Array;
+  slotHead: Int32Array;
+  next: Int32Array;
 }
 
-export function prepareB(text: string): PreparedB {
+/** The second sequence (a benchmark item), with its lookup tables made when first needed. */
+export interface PreparedB {
+  readonly text: string;
+  /** For every character, the positions where it occurs (ascending): for unbounded matching. */
+  b2j?: Map<number, Int32Array>;
+  grams?: GramTable;
+}
+
+export const prepareB = (text: string): PreparedB => ({ text });
+
+function charStarts(b: PreparedB): Map<number, Int32Array> {
+  if (b.b2j) return b.b2j;
   const lists = new Map<number, number[]>();
-  for (let j = 0; j < text.length; j++) {
-    const c = text.charCodeAt(j);
+  for (let j = 0; j < b.text.length; j++) {
+    const c = b.text.charCodeAt(j);
     let l = lists.get(c);
     if (!l) lists.set(c, (l = []));
     l.push(j);
   }
-  const b2j = new Map<number, Int32Array>();
-  for (const [c, l] of lists) b2j.set(c, Int32Array.from(l));
-  return { text, b2j };
+  b.b2j = new Map();
+  for (const [c, l] of lists) b.b2j.set(c, Int32Array.from(l));
+  return b.b2j;
 }
 
 // Two rows of the longest-suffix table, stamped with the row that wrote them so they never need
@@ -118,24 +135,36 @@ export function charCodes(text: string): Uint16Array {
   return a;
 }
 
-/** b's substrings of n characters, grouped by hash (made once per item and n). */
-function gramStarts(b: PreparedB, n: number): Map<number, Int32Array> {
-  if (b.grams?.length === n) return b.grams.starts;
-  const hashes = new Int32Array(Math.max(0, b.text.length - n + 1));
-  const count = gramHashes(charCodes(b.text), 0, b.text.length, n, hashes);
-  const lists = new Map<number, number[]>();
-  for (let j = 0; j < count; j++) {
-    const l = lists.get(hashes[j]!);
-    if (l) l.push(j);
-    else lists.set(hashes[j]!, [j]);
-  }
-  const starts = new Map<number, Int32Array>();
-  for (const [h, l] of lists) starts.set(h, Int32Array.from(l));
-  b.grams = { length: n, starts };
-  return starts;
+/** The slot of hash h in a gram table: where it is, or the empty slot where it would go. */
+function gramSlot(g: GramTable, h: number): number {
+  let s = Math.imul(h, 0x9e3779b1) >>> 0 & g.mask;
+  while (g.slotHead[s] !== -1 && g.slotHash[s] !== h) s = (s + 1) & g.mask;
+  return s;
 }
 
+/** b's gram table for n-character substrings (made once per item and n). */
+function gramTable(b: PreparedB, n: number): GramTable {
+  if (b.grams?.n === n) return b.grams;
+  const count = Math.max(0, b.text.length - n + 1);
+  const hashes = new Int32Array(count);
+  gramHashes(charCodes(b.text), 0, b.text.length, n, hashes);
+  let slots = 16;
+  while (slots < count * 2) slots <<= 1;
+  const g: GramTable = { n, mask: slots - 1, slotHash: new Int32Array(slots), slotHead: new Int32Array(slots).fill(-1), next: new Int32Array(count) };
+  // From the last start to the first, each put at the head of its chain: chains ascend.
+  for (let j = count - 1; j >= 0; j--) {
+    const s = gramSlot(g, hashes[j]!);
+    g.slotHash[s] = hashes[j]!;
+    g.next[j] = g.slotHead[s]!;
+    g.slotHead[s] = j;
+  }
+  b.grams = g;
+  return g;
+}
+
+// Per a position: the hash of its n-gram, and the first place b has it (-1: nowhere).
 let aHashes = new Int32Array(1024);
+let aHeads = new Int32Array(1024);
 
 /**
  * find_longest_match for blocks of at least n characters: the same DP as `longestMatch`, stepping
@@ -145,7 +174,7 @@ let aHashes = new Int32Array(1024);
  * character DP's; shorter matches are reported as 0. Each a position meets only the few places its
  * n-gram occurs in b, not every place its character does: on long items, tens of times less work.
  */
-function longestGramMatch(a: Uint16Array, bCodes: string, lists: (Int32Array | undefined)[], n: number, alo: number, ahi: number, blo: number, bhi: number): [number, number, number] {
+function longestGramMatch(a: Uint16Array, bCodes: string, heads: Int32Array, next: Int32Array, n: number, alo: number, ahi: number, blo: number, bhi: number): [number, number, number] {
   let besti = alo;
   let bestj = blo;
   let best = 0;
@@ -157,25 +186,21 @@ function longestGramMatch(a: Uint16Array, bCodes: string, lists: (Int32Array | u
   // Row i: the n-gram of a starting at s = i - n + 1, against those of b starting at t.
   for (let sa = alo; sa + n <= ahi; sa++) {
     const row = ++clock;
-    const ts = lists[sa];
-    if (ts !== undefined) {
-      for (let x = 0; x < ts.length; x++) {
-        const t = ts[x]!;
-        if (t < blo) continue;
-        if (t + n > bhi) break;
-        // Equal hashes; the characters decide.
-        let same = true;
-        for (let c = 0; c < n && same; c++) same = a[sa + c] === bCodes.charCodeAt(t + c);
-        if (!same) continue;
-        const j = t + n - 1;
-        const k = prevStamp[j] === row - 1 ? prevVal[j]! + 1 : n;
-        curVal[j + 1] = k;
-        curStamp[j + 1] = row;
-        if (k > best) {
-          besti = sa + n - k;
-          bestj = t + n - k;
-          best = k;
-        }
+    for (let t = heads[sa]!; t !== -1; t = next[t]!) {
+      if (t < blo) continue;
+      if (t + n > bhi) break;
+      // Equal hashes; the characters decide.
+      let same = true;
+      for (let c = 0; c < n && same; c++) same = a[sa + c] === bCodes.charCodeAt(t + c);
+      if (!same) continue;
+      const j = t + n - 1;
+      const k = prevStamp[j] === row - 1 ? prevVal[j]! + 1 : n;
+      curVal[j + 1] = k;
+      curStamp[j + 1] = row;
+      if (k > best) {
+        besti = sa + n - k;
+        bestj = t + n - k;
+        best = k;
       }
     }
     const v = prevVal;
@@ -204,19 +229,20 @@ export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB
   // With a bound, ranges are searched by (bound + 1)-character substrings: each a position is
   // looked up in b once, here, rather than once per range that holds it.
   const n = longerThan + 1;
-  let lists: (Int32Array | undefined)[] | undefined;
-  if (longerThan > 0) {
-    const starts = gramStarts(b, n);
-    if (aHashes.length < la) aHashes = new Int32Array(la * 2);
+  const grams = longerThan > 0 ? gramTable(b, n) : undefined;
+  if (grams) {
+    if (aHashes.length < la) {
+      aHashes = new Int32Array(la * 2);
+      aHeads = new Int32Array(la * 2);
+    }
     const count = gramHashes(a, 0, la, n, aHashes);
-    lists = new Array<Int32Array | undefined>(count);
-    for (let i = 0; i < count; i++) lists[i] = starts.get(aHashes[i]!);
+    for (let i = 0; i < count; i++) aHeads[i] = grams.slotHead[gramSlot(grams, aHashes[i]!)]!;
   }
   const found: Block[] = [];
   const queue: [number, number, number, number][] = [[0, la, 0, lb]];
   while (queue.length > 0) {
     const [alo, ahi, blo, bhi] = queue.pop()!;
-    const [i, j, k] = lists ? longestGramMatch(a, b.text, lists, n, alo, ahi, blo, bhi) : longestMatch(a, b.b2j, alo, ahi, blo, bhi);
+    const [i, j, k] = grams ? longestGramMatch(a, b.text, aHeads, grams.next, n, alo, ahi, blo, bhi) : longestMatch(a, charStarts(b), alo, ahi, blo, bhi);
     if (k === 0 || k <= longerThan) continue;
     found.push({ a: i, b: j, size: k });
     if (alo < i && blo < j) queue.push([alo, i, blo, j]);
