@@ -1,14 +1,19 @@
 /**
- * Dedup throughput and memory on ~1 KB documents of real text (SpamAssassin mail bodies and the
- * shared seeds, cut into 1 KB pieces, plus edited copies so that there is something to remove).
- *   npx tsx bench/dedup.ts [docs=100000]
- * Prints: MinHash signatures/s on one core, the one-pass dedup stage end to end (JSONL in and out;
- * with its default worker threads and on the main thread alone), the four sharded steps on 2 worker processes, and dedup memory per document at N and 2N docs.
+ * Dedup throughput, recall and memory on ~1 KB documents of real text.
+ *   npm run build && npx tsx bench/dedup.ts [docs=100000]    (RUNS=n CLI runs, default 3; SKIP_IN_PROCESS=1)
+ * First as users run it: `cosmo dedup corpus.yaml` from the compiled dist/ as a process, on a
+ * planted near-duplicate corpus (bench/dedup-corpus.ts) of 20,000 and `docs` documents, one pass
+ * and four sharded steps (dedup.tasks 2 on 2 worker processes): process wall time, the stage
+ * time it reports, docs/s, peak RSS, recall of planted copies by band of true Jaccard and false
+ * merges; then recall and false merges at several signature-agreement thresholds.
+ * Then in-process: MinHash signatures/s on one core, the one-pass dedup stage end to end (JSONL
+ * in and out; with its default worker threads and on the main thread alone), the four sharded
+ * steps on 2 worker processes, and dedup memory per document at N and 2N docs.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/pipeline/corpus.js';
 import { writeShard } from '../src/io/shards.js';
@@ -20,6 +25,8 @@ import { EdgeFinder, cluster } from '../src/dedup/cluster.js';
 import { DEDUP_STAGES, exactEntries } from '../src/dedup/stage.js';
 import { defaultThreads } from '../src/dedup/pool.js';
 import { editWords, rng, seedTexts, spamAssassinBodies } from '../test/dedup/planted.js';
+import { plantedCorpus, score, type PlantedDoc, type Removal } from './dedup-corpus.js';
+import { timedCosmo } from './lib.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const r = rng(1);
@@ -109,6 +116,91 @@ if (process.argv[3] === 'memory') {
   process.exit(0);
 }
 
+
+// ---- As users run it: cosmo dedup (dist/) as a process on a planted corpus.
+const RUNS = Number(process.env.RUNS ?? 3);
+
+/** Removed documents (id and survivor) from a dedup output folder. */
+function removals(out: string): Removal[] {
+  const dir = join(out, 'dedup', 'removed');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) =>
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Removal),
+    );
+}
+
+/** Stage seconds from the summary cosmo prints ("  dedup   1.4s  ..."), summed over the steps. */
+function stageSeconds(out: string): number {
+  let total = 0;
+  for (const m of out.matchAll(/^ {2}dedup[\w-]*\s+([\d.]+)s/gm)) total += Number(m[1]);
+  return total;
+}
+
+async function cliRuns(docs: PlantedDoc[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cosmo-bench-dedup-cli-'));
+  const perShard = Math.ceil(docs.length / 4);
+  for (let i = 0; i < 4; i++) await writeShard(join(dir, 'input', `${i}.jsonl`), docs.slice(i * perShard, (i + 1) * perShard).map(({ id, text }) => ({ id, text })));
+  const setups = [
+    { name: 'one pass', dedup: '{ tasks: 1 }', executor: '' },
+    { name: '4 sharded steps (tasks 2, 2 workers)', dedup: '{ tasks: 2 }', executor: 'executor: { workers: 2 }' },
+  ];
+  const kb = docs.reduce((n, d) => n + d.text.length, 0) / docs.length / 1024;
+  console.log(`\ncosmo dedup (dist/) on ${docs.length.toLocaleString('en')} docs of ${kb.toFixed(2)} KB, ${docs.filter((d) => d.kind).length} planted copies`);
+  const walls: Record<string, number> = {};
+  for (const setup of setups) {
+    for (let run = 1; run <= RUNS; run++) {
+      const out = join(dir, 'out');
+      rmSync(out, { recursive: true, force: true });
+      mkdirSync(out);
+      // The input stands where the filter stage leaves it.
+      execFileSync('ln', ['-s', join(dir, 'input'), join(out, 'filter')]);
+      writeFileSync(join(dir, 'corpus.yaml'), `seeds: [{ kind: web, path: unused.jsonl }]\noutput: out\ndedup: ${setup.dedup}\n${setup.executor}\n`);
+      const load = loadavg()[0]!.toFixed(2);
+      const t = timedCosmo(dir, ['dedup', 'corpus.yaml'], true);
+      const stage = stageSeconds(readFileSync(join(dir, 'stdout.txt'), 'utf8'));
+      const s = score(docs, removals(out));
+      walls[setup.name] = Math.min(walls[setup.name] ?? Infinity, t.wall);
+      console.log(
+        `  ${setup.name}, run ${run}: ${t.wall.toFixed(2)} s wall (${Math.round(docs.length / t.wall).toLocaleString('en')} docs/s), ` +
+          `stage ${stage.toFixed(1)} s (${Math.round(docs.length / stage).toLocaleString('en')} docs/s), peak RSS ${t.rssMb.toFixed(0)} MB (load ${load}); ` +
+          `recall ${s.bands.map((b) => `${b.name} ${b.recall.toFixed(3)}`).join(', ')}; false merges ${s.falseMerges} (${(100 * s.falseMergeRate).toFixed(3)}%)`,
+      );
+    }
+  }
+  const [one, sharded] = setups.map((x) => walls[x.name]!);
+  console.log(`  sharded / one pass, best wall: ${(sharded! / one!).toFixed(2)}x`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Recall and false merges at each signature-agreement threshold (in process: the same functions as the stage). */
+function thresholdCurve(docs: PlantedDoc[]): void {
+  const builder = new SignatureBuilder(new MinHasher({ ngram: 5, bands: 14, rows: 8, seed: 1 }), true);
+  for (const d of docs) builder.add(d.id, d.text);
+  const s = builder.out;
+  console.log(`\nsignature-agreement threshold (dedup.threshold) on ${docs.length.toLocaleString('en')} docs: recall by true Jaccard, false merges`);
+  for (const threshold of [0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8]) {
+    const finder = new EdgeFinder(s.docs, threshold, (doc) => s.signature(doc));
+    finder.addExact(exactEntries(s.exact.view(), 0));
+    for (const b of s.bands) finder.addBand(b.view());
+    const { removed } = cluster(s.ids, [finder.edges.view()]);
+    const sc = score(docs, removed.map((x) => ({ id: s.ids[x.doc]!, duplicate_of: s.ids[x.of]! })));
+    console.log(`  ${threshold.toFixed(2)}: ${sc.bands.map((b) => `${b.name} ${b.recall.toFixed(3)} (${b.found}/${b.copies})`).join(', ')}; false merges ${sc.falseMerges} (${(100 * sc.falseMergeRate).toFixed(3)}%)`);
+  }
+}
+
+{
+  const big = plantedCorpus(N);
+  await cliRuns(big.slice(0, 20_000));
+  await cliRuns(big);
+  thresholdCurve(big);
+  if (process.env.SKIP_IN_PROCESS) process.exit(0);
+}
+
+// ---- In process.
 const half = makeDocs(N);
 const kb = half.reduce((n, d) => n + d.text.length, 0) / N / 1024;
 console.log(`dedup benchmark: ${N} docs of ${kb.toFixed(2)} KB on average`);

@@ -1,6 +1,6 @@
 /** What the CLI benchmarks share: samples made of real text, and one timed `cosmo` process. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { JsonlWriter } from '../src/io/jsonl-writer.js';
 import { hasSharedData, sharedPath } from '../test/helpers/shared-data.js';
@@ -59,17 +59,22 @@ export async function writeSamples(dir: string, n: number, shards: number): Prom
 
 /**
  * One `cosmo ARGS` process in `dir` under GNU time: wall and CPU seconds (children included) and the
- * largest process's peak RSS in MB. With `built`, the compiled `dist/` runs, as an installed package
- * does (no TypeScript compiled on the fly); `npm run build` first.
+ * largest process's peak RSS in MB; its output goes to `stdout.txt` there. With `built`, the compiled
+ * `dist/` runs, as an installed package does (no TypeScript compiled on the fly); `npm run build` first.
  */
 export function timedCosmo(dir: string, args: string[], built = false): { wall: number; cpu: number; rssMb: number } {
   const cli = built ? join(ROOT, 'dist/cli/main.js') : join(ROOT, 'bin/cosmo.js');
   if (built && !existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
-  execFileSync('/usr/bin/time', ['-o', 'time.txt', '-f', 'TIME %e %U %S %M', process.execPath, cli, ...args], {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, COSMO_LOG: 'warn' },
-  });
+  const stdout = openSync(join(dir, 'stdout.txt'), 'w');
+  try {
+    execFileSync('/usr/bin/time', ['-o', 'time.txt', '-f', 'TIME %e %U %S %M', process.execPath, cli, ...args], {
+      cwd: dir,
+      stdio: ['ignore', stdout, 'inherit'],
+      env: { ...process.env, COSMO_LOG: 'warn' },
+    });
+  } finally {
+    closeSync(stdout);
+  }
   const text = readFileSync(join(dir, 'time.txt'), 'utf8');
   const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(text);
   if (!m) throw new Error(`no timing in ${text}`);

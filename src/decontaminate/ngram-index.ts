@@ -391,8 +391,8 @@ let passed = new Uint8Array(1 << 14);
 /**
  * N-gram indexes of several lengths, searched in one pass over a text. Every indexed n-gram's first
  * `prefix` words also go into one gate filter, so a text position that starts no indexed n-gram
- * costs one `prefix`-gram key and one probe of a cache-sized filter; only positions that pass the
- * gate compute their longer keys and look them up.
+ * costs one rolled gate key and one probe of a 4 MB filter; only positions that pass the gate
+ * (about 3% of a clean text's) compute their n-gram keys and look them up.
  */
 export class NgramIndexSet {
   private readonly byLength = new Map<number, NgramIndex>();
