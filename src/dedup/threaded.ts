@@ -32,6 +32,8 @@ export interface Batch {
   docs: number;
   /** Its malformed lines (skipped with skipBad), as indices among its lines. */
   bad: number[];
+  /** The checksum of a batch of canonical lines (see HashReply.canonical). */
+  canonical?: number;
 }
 
 /** `p`, or a rejection as soon as `signal` aborts. */
@@ -102,7 +104,16 @@ export async function hashJsonl(files: string[], pool: SignaturePool, builder: S
       }
       const ids = r.ids ?? [];
       for (let d = 0; d < ids.length; d++) builder.addHashed(ids[d] as string, r.out, d * size);
-      batches.push({ file: b.file, start: b.start, length, firstLine: line, firstDoc: doc, docs: ids.length, bad: (r.bad ?? []).map((x) => x.index) });
+      batches.push({
+        file: b.file,
+        start: b.start,
+        length,
+        firstLine: line,
+        firstDoc: doc,
+        docs: ids.length,
+        bad: (r.bad ?? []).map((x) => x.index),
+        ...(r.canonical === undefined ? {} : { canonical: r.canonical }),
+      });
       line += r.lines ?? 0;
       doc += ids.length;
     },
@@ -178,6 +189,7 @@ export async function splitJsonl(
         bad: b.bad,
         dup: docs.map((r) => r?.duplicate_of ?? null),
         dupKind: docs.map((r) => r?.kind ?? null),
+        ...(b.canonical === undefined ? {} : { canonical: b.canonical }),
       });
     },
     async (b, r) => {

@@ -306,6 +306,9 @@ describe('dedup steps', () => {
       const dir = mkdtempSync(join(tmpdir(), 'cosmo-dedup-'));
       await writeShard(join(dir, 'filter', '0.jsonl'), docs.slice(3, 200));
       writeFileSync(join(dir, 'filter', '1.jsonl'), body + '\r' + line(docs[3]!) + '\r\n\r\n' + line(docs[4]!));
+      // Valid records, not as JSON.stringify writes them: kept ones must be written anew, not copied.
+      const spaced = (d: Doc) => `{ "id" : ${JSON.stringify(d.id)},  "text": ${JSON.stringify(d.text).replaceAll('\\u00e9', 'é')} }`;
+      writeFileSync(join(dir, 'filter', '2.jsonl'), docs.slice(200, 230).map(spaced).join('\n') + '\n');
       const res = await runPipeline(config(dir, { threads }), { only: DEDUP_STEPS, log: silentLogger, skipBad }).then(
         () => undefined,
         (err: Error) => err.message.replaceAll(dir, '<dir>'),
@@ -316,6 +319,7 @@ describe('dedup steps', () => {
       return { kept: read('0.jsonl'), removed: read('removed/0.jsonl'), counters };
     };
     const single = await run(0, true);
+    expect(single.kept).toContain(JSON.stringify(docs[210]!)); // a spaced record, written as JSON.stringify does
     expect(single.counters?.['bad_lines']).toBe(4); // two bad lines, counted on each of the two passes
     expect(single.removed).toContain(stableId('copy-crlf'));
     expect(await run(2, true)).toEqual(single);
