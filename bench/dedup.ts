@@ -23,7 +23,7 @@ import { MinHasher } from '../src/dedup/minhash.js';
 import { SignatureBuilder } from '../src/dedup/signatures.js';
 import { EdgeFinder, cluster } from '../src/dedup/cluster.js';
 import { DEDUP_STAGES, exactEntries } from '../src/dedup/stage.js';
-import { defaultThreads } from '../src/dedup/pool.js';
+import { defaultThreads } from '../src/util/runtime.js';
 import { editWords, rng, seedTexts, spamAssassinBodies } from '../test/dedup/planted.js';
 import { plantedCorpus, score, type PlantedDoc, type Removal } from './dedup-corpus.js';
 import { timedCosmo } from './lib.js';

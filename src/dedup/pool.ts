@@ -1,9 +1,8 @@
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { batchLines } from '../io/lines.js';
 import { SAMPLE_RECORD } from '../records/check.js';
 import { CosmoError } from '../util/errors.js';
-import { siblingModule, tsxEntry } from '../util/runtime.js';
+import { siblingModule, startWorkerThread } from '../util/runtime.js';
 import { MinHasher, type MinHashParams } from './minhash.js';
 import { U64Map } from './tables.js';
 
@@ -260,23 +259,6 @@ function checksum(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
-/** Worker threads to use when the config leaves it open: the cores this process may use, at most 4; 0 on one core. */
-export function defaultThreads(concurrentTasks: number): number {
-  const cores = Math.floor(availableParallelism() / Math.max(1, concurrentTasks));
-  return cores <= 1 ? 0 : Math.min(cores, 4);
-}
-
-/**
- * The worker module, and how to start it: the compiled .js as it is; from source (tsx, vitest) the
- * .ts through tsx's loader, registered inside the worker, since Node 20 does not apply the parent's
- * loader hooks or `--import tsx` in execArgv to worker threads.
- */
-function startWorker(data: PoolParams): Worker {
-  const url = siblingModule('signature-worker', import.meta.url);
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: data });
-  const code = `import(${JSON.stringify(tsxEntry('./esm/api'))}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(code, { eval: true, workerData: data });
-}
 
 interface Waiter {
   resolve: (reply: PoolReply) => void;
@@ -295,7 +277,7 @@ export class SignaturePool {
   constructor(data: PoolParams, threads: number) {
     this.recordSize = recordSize(new MinHasher(data.params));
     this.workers = Array.from({ length: threads }, () => {
-      const w = startWorker(data);
+      const w = startWorkerThread(siblingModule('signature-worker', import.meta.url), data);
       w.on('message', (msg: PoolReply) => {
         const waiter = this.waiting.get(msg.seq);
         this.waiting.delete(msg.seq);

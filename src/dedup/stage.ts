@@ -11,8 +11,10 @@ import { concatArrays } from '../util/arrays.js';
 import { CosmoError } from '../util/errors.js';
 import { dedupSchema, type DedupConfig } from './config.js';
 import { MinHasher } from './minhash.js';
-import { defaultThreads, SignaturePool } from './pool.js';
-import { BATCH_CHARS, BATCH_DOCS, hashJsonl, pipelined, splitJsonl, type Batch } from './threaded.js';
+import { SignaturePool } from './pool.js';
+import { defaultThreads } from '../util/runtime.js';
+import { BATCH_CHARS, BATCH_DOCS, hashJsonl, splitJsonl, type Batch } from './threaded.js';
+import { pipelined } from '../util/pipelined.js';
 import { cluster, EdgeFinder, type Removal } from './cluster.js';
 import {
   readSignatureMeta,

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { CosmoError } from './errors.js';
 
 /**
@@ -36,3 +38,23 @@ export function nodeCommandFor(moduleUrl: URL): string[] {
 
 /** A module beside `base` (`import.meta.url`), as .ts from source and .js from dist/. */
 export const siblingModule = (name: string, base: string): URL => new URL(`./${name}.${base.endsWith('.ts') ? 'ts' : 'js'}`, base);
+
+/**
+ * A worker thread running `moduleUrl`: the compiled .js as it is; from source (tsx, vitest) the .ts
+ * through tsx's loader, registered inside the worker, since Node 20 does not apply the parent's
+ * loader hooks or `--import tsx` in execArgv to worker threads.
+ */
+export function startWorkerThread(moduleUrl: URL, workerData: unknown): Worker {
+  if (!moduleUrl.pathname.endsWith('.ts')) return new Worker(moduleUrl, { workerData });
+  const code = `import(${JSON.stringify(tsxEntry('./esm/api'))}).then((api) => { api.register(); return import(${JSON.stringify(moduleUrl.href)}); });`;
+  return new Worker(code, { eval: true, workerData });
+}
+
+/**
+ * Worker threads for a task when its config leaves it open: the cores it may use (its share of the
+ * machine when `concurrentTasks` run at once), at most 4, and 0 on a single core.
+ */
+export function defaultThreads(concurrentTasks: number): number {
+  const cores = Math.floor(availableParallelism() / Math.max(1, concurrentTasks));
+  return cores <= 1 ? 0 : Math.min(cores, 4);
+}
