@@ -1,9 +1,11 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { decontamSchema } from '../decontaminate/config.js';
 import { buildDecontaminator } from '../decontaminate/load.js';
 import { reportMarkdown } from '../decontaminate/report.js';
-import { scanFiles } from '../decontaminate/scan.js';
+import { dataFiles, scanFiles } from '../decontaminate/scan.js';
+import { autoThreads } from '../decontaminate/check-pool.js';
 import { JsonlWriter } from '../io/jsonl-writer.js';
 import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
@@ -20,7 +22,11 @@ interface Options {
   matches?: string;
   json?: boolean;
   skipBad?: boolean;
+  threads?: string;
 }
+
+/** Bytes of the data files under `paths`. */
+const inputBytes = (paths: string[]) => dataFiles(paths.map((p) => resolve(p))).reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
 
 /** `cosmo contamination <files...>`: how contaminated any dataset is, without a corpus file. */
 export function registerContamination(program: Command): void {
@@ -39,6 +45,7 @@ export function registerContamination(program: Command): void {
     .option('--matches <file.jsonl>', 'also write every contaminated record with what it matched')
     .option('--json', 'print the report as JSON rather than Markdown')
     .option('--skip-bad', 'skip malformed input lines instead of stopping')
+    .option('--threads <n>', 'worker threads checking samples (default: none under 64 MiB of input, else the cores, at most 4)')
     .action(async (paths: string[], opts: Options) => {
       if (!opts.benchmarks && opts.extra.length === 0 && opts.items.length === 0)
         throw new CosmoError('contamination: give --benchmarks <dir>, --extra <file> or --items <file>');
@@ -51,6 +58,7 @@ export function registerContamination(program: Command): void {
         mode: opts.mode,
         ...(opts.ngram ? { ngram: Number(opts.ngram) } : {}),
         ...(opts.threshold ? { threshold: Number(opts.threshold) } : {}),
+        ...(opts.threads !== undefined ? { threads: Number(opts.threads) } : {}),
       });
       if (!parsed.success) throw new CosmoError(`contamination: ${parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}`);
       const log = createLogger('contamination');
@@ -60,7 +68,12 @@ export function registerContamination(program: Command): void {
         const { report } = await scanFiles(
           paths.map((p) => resolve(p)),
           dc,
-          { field: opts.field, skipBad: opts.skipBad, onContaminated: (record, outcome, file) => out?.write({ file, ...record, decontam: outcome.decontam }) },
+          {
+            field: opts.field,
+            skipBad: opts.skipBad,
+            threads: parsed.data.threads ?? autoThreads(inputBytes(paths), 1),
+            onContaminated: (record, outcome, file) => out?.write({ file, ...record, decontam: outcome.decontam }),
+          },
         );
         await out?.commit();
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : reportMarkdown(report));

@@ -14,6 +14,13 @@ const extraBenchmark = z.union([
 export const decontamSchema = z.strictObject({
   enabled: z.boolean().default(true),
   tasks: z.number().int().positive().default(1),
+  /**
+   * Worker threads that check samples while the task's main thread reads and writes them, sharing
+   * one index in memory; 0 checks on the main thread. Unset: none under 64 MiB of input (starting
+   * them costs more than they save), else the cores the task may use (its share when several
+   * tasks run at once), at most 4, and 0 on a single core. Any value gives the same result.
+   */
+  threads: z.number().int().min(0).optional(),
   /** Folder of benchmark files (ARC, MMLU, …); relative to the corpus file. Nothing is checked without it or `extra`. */
   benchmarks_dir: z.string().optional(),
   /** Only these benchmarks of the folder (e.g. [mmlu, gsm8k]); all recognised files by default. */

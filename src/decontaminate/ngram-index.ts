@@ -194,6 +194,18 @@ export function ngramKeysMulti(words: readonly string[] | WordHashes, lengths: r
 export const ngramKeys = (words: readonly string[], n: number): Float64Array => ngramKeysMulti(words, [n])[0]!;
 
 /**
+ * A zeroed typed array in shared memory. The index lives there from the start, so that worker
+ * threads read it as it is: copying it over when they start cost half a second.
+ */
+function sharedArray<T extends Int32Array | Float64Array>(kind: new (buffer: SharedArrayBuffer) => T, length: number): T {
+  const bytes = kind === (Float64Array as unknown) ? 8 : 4;
+  return new kind(new SharedArrayBuffer(length * bytes));
+}
+
+/** An object of `cls` with these fields, made without running its constructor (from shared state). */
+const revive = <T extends object>(cls: { prototype: T }, fields: object): T => Object.assign(Object.create(cls.prototype) as T, fields);
+
+/**
  * A Bloom filter over n-gram keys, about 8 bits per key up to 4 MB: it answers "absent"
  * for most n-grams of a clean sample from a small array that stays in cache.
  */
@@ -204,7 +216,7 @@ export class KeyFilter {
   constructor(expected: number) {
     let bits = 1 << 16;
     while (bits < expected * 8 && bits < 1 << 25) bits <<= 1;
-    this.words = new Int32Array(bits >>> 5);
+    this.words = sharedArray(Int32Array, bits >>> 5);
     this.mask = this.words.length - 1;
   }
 
@@ -229,6 +241,15 @@ export class KeyFilter {
     const p = KeyFilter.pattern(key);
     return (this.words[((key / 4294967296) >>> 0) & this.mask]! & p) === p ? 1 : 0;
   }
+
+  /** Its state (in shared memory), for `KeyFilter.from` in a worker thread. */
+  share(): object {
+    return { words: this.words, mask: this.mask };
+  }
+
+  static from(state: object): KeyFilter {
+    return revive(KeyFilter, state);
+  }
 }
 
 export class NgramIndex {
@@ -251,10 +272,10 @@ export class NgramIndex {
     this.filter = new KeyFilter(expected);
     let cap = 1 << 10;
     while (cap * 0.6 < expected) cap <<= 1;
-    this.table = new Float64Array(cap * 2);
+    this.table = sharedArray(Float64Array, cap * 2);
     this.mask = cap - 1;
-    this.postItem = new Int32Array(Math.max(1024, expected));
-    this.postNext = new Int32Array(Math.max(1024, expected));
+    this.postItem = sharedArray(Int32Array, Math.max(1024, expected));
+    this.postNext = sharedArray(Int32Array, Math.max(1024, expected));
   }
 
   get size(): number {
@@ -284,9 +305,9 @@ export class NgramIndex {
       this.distinct++;
     } else if (this.postItem[this.table[2 * s + 1]!] === item) return; // same n-gram twice in one item
     if (this.postings === this.postItem.length) {
-      const items = new Int32Array(this.postings * 2);
+      const items = sharedArray(Int32Array, this.postings * 2);
       items.set(this.postItem);
-      const next = new Int32Array(this.postings * 2);
+      const next = sharedArray(Int32Array, this.postings * 2);
       next.set(this.postNext);
       this.postItem = items;
       this.postNext = next;
@@ -299,7 +320,7 @@ export class NgramIndex {
 
   private grow(): void {
     const old = this.table;
-    this.table = new Float64Array(old.length * 2);
+    this.table = sharedArray(Float64Array, old.length * 2);
     this.mask = this.table.length / 2 - 1;
     for (let i = 0; i < old.length; i += 2) {
       if (old[i] === 0) continue;
@@ -307,6 +328,25 @@ export class NgramIndex {
       this.table[2 * s] = old[i]!;
       this.table[2 * s + 1] = old[i + 1]!;
     }
+  }
+
+  /** Its state (in shared memory), for `NgramIndex.from` in a worker thread (no more adds after this). */
+  share(): object {
+    const { mask, distinct, postings } = this;
+    return {
+      table: this.table,
+      mask,
+      distinct,
+      postItem: this.postItem,
+      postNext: this.postNext,
+      postings,
+      filter: this.filter.share(),
+    };
+  }
+
+  static from(state: object): NgramIndex {
+    const s = state as { filter: object };
+    return revive(NgramIndex, { ...s, filter: KeyFilter.from(s.filter) });
   }
 
   /** The first posting of this n-gram (its newest item), or -1; walk on with `next`. */
@@ -409,6 +449,26 @@ export class NgramIndexSet {
     if (this.lengths.some((k) => k < prefix)) throw new Error(`n-gram lengths ${this.lengths.join(', ')} must be at least the gate's ${prefix}`);
     for (const [k, count] of expected) this.byLength.set(k, new NgramIndex(count));
     this.gate = new KeyFilter([...expected.values()].reduce((x, y) => x + y, 0));
+  }
+
+  /** Its state (in shared memory), for `NgramIndexSet.from` in a worker thread (no more adds after this). */
+  share(): object {
+    return {
+      prefix: this.prefix,
+      lengths: this.lengths,
+      gate: this.gate.share(),
+      byLength: [...this.byLength].map(([k, index]) => [k, index.share()]),
+    };
+  }
+
+  static from(state: object): NgramIndexSet {
+    const s = state as { prefix: number; lengths: number[]; gate: object; byLength: [number, object][] };
+    return revive(NgramIndexSet, {
+      prefix: s.prefix,
+      lengths: s.lengths,
+      gate: KeyFilter.from(s.gate),
+      byLength: new Map(s.byLength.map(([k, index]) => [k, NgramIndex.from(index)])),
+    });
   }
 
   /** Distinct n-grams over all lengths. */

@@ -37,8 +37,33 @@ function record(matches: Match[], reason?: DecontamRecord['reason']): DecontamRe
   };
 }
 
+/** One sample judged: its outcome, the items behind it, and what the check cost. */
+export interface Judged {
+  outcome: Outcome;
+  matches: Match[];
+  candidates: number;
+  dropReason?: string;
+}
+
+/** Check one sample text (on whichever thread holds `dc`). */
+export function judge(dc: Decontaminator, text: string): Judged {
+  if (dc.options.mode === 'cut') {
+    const r = dc.cut(text);
+    const base = { matches: r.cuts, candidates: r.verdict.candidates };
+    if (r.cuts.length === 0) return { ...base, outcome: { kind: 'kept' } };
+    if (r.text !== undefined) return { ...base, outcome: { kind: 'cut', text: r.text, decontam: record(r.cuts) } };
+    return { ...base, outcome: { kind: 'removed', decontam: record(r.cuts, r.dropReason) }, dropReason: r.dropReason };
+  }
+  const v = dc.check(text);
+  return {
+    matches: v.matches,
+    candidates: v.candidates,
+    outcome: v.contaminated ? { kind: 'removed', decontam: record(v.matches, 'contaminated') } : { kind: 'kept' },
+  };
+}
+
 /**
- * Check one sample text and count the result: `checked`, `kept`, `removed`, `cut`,
+ * Checks sample texts and counts the results: `checked`, `kept`, `removed`, `cut`,
  * `removed.<benchmark>` / `cut.<benchmark>` (a sample counts once per benchmark it matched), and
  * the matched item ids per benchmark, for the unique-items column of the report.
  */
@@ -51,25 +76,14 @@ export class Tally {
   ) {}
 
   check(text: string): Outcome {
+    return this.count(judge(this.dc, text));
+  }
+
+  /** Count a sample judged here or on a worker thread; returns its outcome. */
+  count({ outcome, matches, candidates, dropReason }: Judged): Outcome {
     this.stats.inc('checked');
-    let outcome: Outcome;
-    let matches: Match[];
-    if (this.dc.options.mode === 'cut') {
-      const r = this.dc.cut(text);
-      this.stats.inc('candidates', r.verdict.candidates);
-      matches = r.cuts;
-      if (r.cuts.length === 0) outcome = { kind: 'kept' };
-      else if (r.text !== undefined) outcome = { kind: 'cut', text: r.text, decontam: record(r.cuts) };
-      else {
-        outcome = { kind: 'removed', decontam: record(r.cuts, r.dropReason) };
-        this.stats.inc(`removed_reason.${r.dropReason}`);
-      }
-    } else {
-      const v = this.dc.check(text);
-      this.stats.inc('candidates', v.candidates);
-      matches = v.matches;
-      outcome = v.contaminated ? { kind: 'removed', decontam: record(v.matches, 'contaminated') } : { kind: 'kept' };
-    }
+    this.stats.inc('candidates', candidates);
+    if (dropReason) this.stats.inc(`removed_reason.${dropReason}`);
     this.stats.inc(outcome.kind === 'cut' ? 'kept' : outcome.kind);
     if (outcome.kind === 'cut') this.stats.inc('cut');
     if (outcome.kind !== 'kept') {

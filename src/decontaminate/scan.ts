@@ -1,9 +1,12 @@
 import { statSync } from 'node:fs';
 import { Stats } from '../exec/stats.js';
-import { readJsonl, type ReadOptions } from '../io/jsonl.js';
+import { badLine, readJsonl, type ReadOptions } from '../io/jsonl.js';
+import { byteBatches } from '../io/lines.js';
+import { pipelined } from '../util/pipelined.js';
 import { listShards, readRecords } from '../io/shards.js';
 import { CosmoError, InputError } from '../util/errors.js';
 import type { Decontaminator } from './decontaminator.js';
+import { checkOnPool, CheckPool } from './check-pool.js';
 import { Tally, type Outcome } from './outcome.js';
 import { buildReport, type DecontamReport } from './report.js';
 
@@ -11,27 +14,65 @@ export interface ScanOptions {
   /** The record field holding the text to check. */
   field: string;
   skipBad?: boolean;
+  /** Check on these worker threads (0 or absent: on this thread). */
+  threads?: number;
   /** Called for every sample that is removed or cut. */
   onContaminated?: (record: Record<string, unknown>, outcome: Exclude<Outcome, { kind: 'kept' }>, file: string) => void | Promise<void>;
 }
+
+/** The data files of these paths: files as they are, folders by their shards. */
+export const dataFiles = (paths: readonly string[]): string[] =>
+  paths.flatMap((p) => (statSync(p, { throwIfNoEntry: false })?.isDirectory() ? listShards(p) : [p]));
 
 /**
  * Check the records of arbitrary files (JSONL, JSONL.gz, Parquet, or folders of them) against an
  * index and report per benchmark, without a corpus: to measure a dataset's contamination.
  */
 export async function scanFiles(paths: readonly string[], dc: Decontaminator, opts: ScanOptions): Promise<{ report: DecontamReport; stats: Stats }> {
-  const files = paths.flatMap((p) => (statSync(p, { throwIfNoEntry: false })?.isDirectory() ? listShards(p) : [p]));
+  const files = dataFiles(paths);
   if (files.length === 0) throw new CosmoError(`no data files in ${paths.join(', ')}`);
   const stats = new Stats();
   const tally = new Tally(dc, stats);
-  for (const file of files) {
-    for await (const { line, record } of rows(file, { skipBad: opts.skipBad, onBad: () => stats.inc('bad_lines') })) {
-      const text = record[opts.field];
-      if (typeof text !== 'string') throw new InputError(file, line, `no string field "${opts.field}" (choose another with --field)`);
-      const outcome = tally.check(text);
-      if (outcome.kind !== 'kept') await opts.onContaminated?.(record, outcome, file);
+  const { field } = opts;
+  const noField = (file: string, line: number | undefined) => new InputError(file, line, `no string field "${field}" (choose another with --field)`);
+  async function* records(of: string[]): AsyncGenerator<{ record: Record<string, unknown>; text: string; file: string }> {
+    for (const file of of) {
+      for await (const { line, record } of rows(file, { skipBad: opts.skipBad, onBad: () => stats.inc('bad_lines') })) {
+        const text = record[field];
+        if (typeof text !== 'string') throw noField(file, line);
+        yield { record, text, file };
+      }
     }
   }
+  const report = async (r: { record: Record<string, unknown>; file: string }, outcome: Outcome) => {
+    if (outcome.kind !== 'kept') await opts.onContaminated?.(r.record, outcome, r.file);
+  };
+  if (opts.threads) {
+    const pool = new CheckPool(dc, opts.threads);
+    const signal = new AbortController().signal;
+    const readOpts: ReadOptions = { skipBad: opts.skipBad, onBad: () => stats.inc('bad_lines') };
+    try {
+      for (const file of files) {
+        if (file.endsWith('.parquet') || file.endsWith('.gz')) {
+          await checkOnPool(records([file]), pool, signal, (r, judged) => report(r, tally.count(judged)));
+          continue;
+        }
+        // Plain JSONL: the workers decode and parse it too; lines are numbered here, in order.
+        let first = 1;
+        await pipelined(byteBatches(file), 4 * pool.threads, signal, (b) => pool.checkLines(b.bytes, field), async (_b, { rows, lines }) => {
+          for (const row of rows) {
+            const line = first + row.index;
+            if (row.bad) badLine(file, line, row.bad, readOpts);
+            else if (row.noField) throw noField(file, line);
+            else await report({ record: row.record!, file }, tally.count(row.judged!));
+          }
+          first += lines;
+        });
+      }
+    } finally {
+      await pool.close();
+    }
+  } else for await (const r of records(files)) await report(r, tally.check(r.text));
   const o = dc.options;
   return { report: buildReport({ mode: o.mode, ngram: o.ngram, threshold: o.threshold }, stats, tally.matched, dc.summary), stats };
 }

@@ -1,10 +1,13 @@
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineStage } from '../exec/stage.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { SAMPLE_RECORD } from '../records/check.js';
 import { decontamSchema } from './config.js';
 import { benchmarkPaths, buildDecontaminator, hasBenchmarks, loadConfiguredBenchmarks } from './load.js';
-import { Tally } from './outcome.js';
+import { Tally, type Outcome } from './outcome.js';
+import { autoThreads, checkOnPool, CheckPool } from './check-pool.js';
+import type { Sample } from '../records/types.js';
 import { buildReport, matchesFile, mergeTaskMatches, writeReport, type TaskMatches } from './report.js';
 
 /**
@@ -20,7 +23,8 @@ export const decontaminateStage = defineStage({
   input: { records: SAMPLE_RECORD },
   output: SAMPLE_RECORD,
   sides: ['removed'],
-  settings: (cfg, corpus) => ({ ...cfg, files: benchmarkPaths(cfg, corpus.resolve) }),
+  // Threads change how fast samples are checked, never what is found.
+  settings: ({ threads: _t, ...cfg }, corpus) => ({ ...cfg, files: benchmarkPaths(cfg, corpus.resolve) }),
   inputFiles: (cfg, corpus) => benchmarkPaths(cfg, corpus.resolve),
   // Without benchmarks there is nothing to check against: the stage is left out of the pipeline.
   enabled: (cfg) => cfg.enabled && hasBenchmarks(cfg),
@@ -32,10 +36,13 @@ export const decontaminateStage = defineStage({
     const dc = await buildDecontaminator(cfg, ctx.corpus.resolve, ctx.log);
     const tally = new Tally(dc, ctx.stats);
     const removed = ctx.side('removed');
-    for await (const s of ctx.input()) {
-      ctx.signal.throwIfAborted();
-      const text = typeof s.text === 'string' ? s.text : '';
-      const outcome = tally.check(text);
+    async function* samples(): AsyncGenerator<{ s: Sample; text: string }> {
+      for await (const s of ctx.input()) {
+        ctx.signal.throwIfAborted();
+        yield { s, text: typeof s.text === 'string' ? s.text : '' };
+      }
+    }
+    async function write(s: Sample, text: string, outcome: Outcome): Promise<void> {
       if (outcome.kind === 'kept') await ctx.output.write(s);
       else if (outcome.kind === 'removed') await removed.write({ ...s, decontam: outcome.decontam });
       else {
@@ -44,6 +51,16 @@ export const decontaminateStage = defineStage({
         await ctx.output.write({ ...s, text: outcome.text, token_length: tokens, decontam: outcome.decontam });
       }
     }
+    const inputBytes = (ctx.inputFiles() ?? []).reduce((n, f) => n + statSync(f).size, 0);
+    const threads = cfg.threads ?? autoThreads(inputBytes, ctx.concurrent);
+    if (threads > 0) {
+      const pool = new CheckPool(dc, threads);
+      try {
+        await checkOnPool(samples(), pool, ctx.signal, ({ s, text }, judged) => write(s, text, tally.count(judged)));
+      } finally {
+        await pool.close();
+      }
+    } else for await (const { s, text } of samples()) await write(s, text, tally.check(text));
     const side: TaskMatches = { index: dc.summary, matched: tally.matchedIds() };
     // The side file lands before the shards; a crash in between only means the task reruns.
     await writeJsonAtomic(matchesFile(ctx.outputDir, ctx.rank), side);

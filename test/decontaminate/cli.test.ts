@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DecontamReport } from '../../src/decontaminate/report.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
+import { rng } from '../helpers/rng.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const cosmo = (args: string[], cwd: string) => spawnSync(process.execPath, [join(ROOT, 'bin/cosmo.js'), ...args], { encoding: 'utf8', cwd });
@@ -57,5 +58,46 @@ describe.skipIf(!hasSharedData)('cosmo contamination', () => {
     const bad = cosmo(['contamination', 'data.jsonl', '--items', 'bad.jsonl'], dir);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`${join(dir, 'bad.jsonl')}:1: field "task_name" must be a string`);
+  });
+});
+
+describe('cosmo contamination on worker threads', () => {
+  it('finds, counts and reports exactly what the main thread does, bad lines and their numbers included', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cosmo-contam-threads-'));
+    // Made-up words from syllables: no two texts share a phrase unless planted.
+    const r = rng(5);
+    const syllables = ['ka', 'lo', 'mi', 'ren', 'tu', 'sa', 'vo', 'dri', 'pel', 'zan', 'qui', 'bo'];
+    const word = () => Array.from({ length: 2 + Math.floor(r() * 2) }, () => syllables[Math.floor(r() * syllables.length)]).join('');
+    const phrase = (n: number) => Array.from({ length: n }, word).join(' ');
+    const items = Array.from({ length: 20 }, (_, i) => `Question ${i}: which ${phrase(12)} is described by ${phrase(10)}?`);
+    writeFileSync(join(dir, 'bench.jsonl'), items.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+    const lines: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const prose = `Sample ${i} talks about ${phrase(30)} for a while.`;
+      lines.push(JSON.stringify({ id: `s${i}`, text: i % 5 === 0 ? `${prose} ${items[i % items.length]} And more.` : prose }));
+      if (i === 150) lines.push('', '{"id": "broken", ', '[1, 2]');
+    }
+    writeFileSync(join(dir, 'data.jsonl'), lines.join('\n') + '\n');
+    const run = (threads: number, ...more: string[]) => {
+      const res = cosmo(['contamination', 'data.jsonl', '--extra', 'bench.jsonl', '--json', '--threads', String(threads), ...more], dir);
+      return { status: res.status, stdout: res.stdout, stderr: res.stderr, said: res.stderr.split('\n').filter((l) => l.includes('data.jsonl:')) };
+    };
+    const single = run(0, '--skip-bad', '--matches', 'hits-0.jsonl');
+    expect(single.status, single.stderr).toBe(0);
+    const report = JSON.parse(single.stdout) as DecontamReport;
+    expect(report.samples).toMatchObject({ checked: 400, removed: 80 });
+    const threaded = run(2, '--skip-bad', '--matches', 'hits-2.jsonl');
+    expect(threaded.stdout).toBe(single.stdout);
+    expect(readFileSync(join(dir, 'hits-2.jsonl'), 'utf8')).toBe(readFileSync(join(dir, 'hits-0.jsonl'), 'utf8'));
+    // Without --skip-bad, the same error at the same line.
+    const error = run(0);
+    expect(error.status).toBe(1);
+    expect(error.stderr).toContain(`${join(dir, 'data.jsonl')}:153: malformed JSON`);
+    expect(error.said).toHaveLength(1);
+    expect(run(2).said).toEqual(error.said);
+    writeFileSync(join(dir, 'nofield.jsonl'), lines.slice(0, 10).join('\n') + '\n{"id": "x"}\n');
+    const missing = cosmo(['contamination', 'nofield.jsonl', '--extra', 'bench.jsonl', '--threads', '2'], dir);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`${join(dir, 'nofield.jsonl')}:11: no string field "text"`);
   });
 });

@@ -124,6 +124,23 @@ describe.skipIf(!hasSharedData)('decontaminate stage', () => {
     expect(report.benchmarks.find((b) => b.benchmark === 'arc_easy')).toMatchObject({ samples_cut: 1, samples_removed: 1, unique_items: 2 });
   });
 
+  it('writes byte for byte the same output with samples checked on worker threads', async () => {
+    const r = rng(13);
+    const texts = Array.from({ length: 60 }, (_, i) =>
+      i % 4 === 0 ? `${prose(r, 3)}\n\n${arc[200 + i]!.text}\n\n${prose(r, 3)}` : i % 7 === 0 ? `Answer this: ${arc[300 + i]!.text}` : prose(r),
+    );
+    const files = async (threads: number) => {
+      const cfg = corpus(`threads-${threads}`, { mode: 'cut', threads });
+      await input(cfg, [texts]);
+      const [result] = await run(cfg);
+      const read = (...p: string[]) => readFileSync(out(cfg, ...p), 'utf8');
+      return { kept: read('0.jsonl'), removed: read('removed', '0.jsonl'), report: read('report.json'), counters: result!.stats.counters };
+    };
+    const single = await files(0);
+    expect(single.counters).toMatchObject({ checked: 60, cut: 15 });
+    expect(await files(2)).toEqual(single);
+  });
+
   it('is left out of the pipeline when no benchmarks are configured', () => {
     const cfg = parseConfig({ seeds: [{ kind: 'web', path: 'x.jsonl' }] }, { file: join(dir, 'c.yaml'), baseDir: dir });
     expect(planStages(cfg).map((s) => s.def.name)).not.toContain('decontaminate');
