@@ -164,6 +164,13 @@ for (const mode of ['drop', 'cosmopedia']) {
     );
   }
 }
+// Threads pay on large inputs: the set five times over, on the main thread and on 2 worker threads.
+writeFileSync(join(dir, 'five.jsonl'), readFileSync(join(dir, 'data.jsonl'), 'utf8').repeat(5));
+for (const threads of [0, 2]) {
+  const load = loadavg()[0]!.toFixed(2);
+  const t = timedCosmo(dir, ['contamination', 'five.jsonl', '--benchmarks', sharedPath('bench'), '--json', '--threads', String(threads)], true);
+  console.log(`  drop, ${corpus.length * 5} samples, --threads ${threads}: ${t.wall.toFixed(2)} s wall, ${Math.round((corpus.length * 5) / t.wall)} samples/s, peak RSS ${t.rssMb.toFixed(0)} MB (load ${load})`);
+}
 // The same samples in this process, checking only (the index is built above).
 for (const mode of ['drop', 'cosmopedia'] as const) {
   const t0 = performance.now();
