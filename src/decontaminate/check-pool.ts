@@ -39,7 +39,7 @@ export interface CheckReply {
 /**
  * Threads when the config leaves it open: none under 64 MiB of input, where starting them and
  * warming each one's compiled code costs more than it saves (3,000 samples of ~13 KB: 5.0 s on the
- * main thread, 6.0 s with 2 workers; 15,000: 12.4 s and 7.6 s), else the task's share of the cores.
+ * main thread, 6.0 s with 2 workers; 15,000: 12.0-16.5 s and 10.7-11.5 s), else the task's share of the cores.
  */
 export function autoThreads(inputBytes: number, concurrentTasks: number): number {
   return inputBytes >= 64 * 2 ** 20 ? defaultThreads(concurrentTasks) : 0;
