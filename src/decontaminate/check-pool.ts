@@ -1,6 +1,5 @@
-import type { Worker } from 'node:worker_threads';
-import { CosmoError } from '../util/errors.js';
-import { defaultThreads, siblingModule, startWorkerThread } from '../util/runtime.js';
+import { defaultThreads, siblingModule } from '../util/runtime.js';
+import { WorkerPool } from '../util/worker-pool.js';
 import type { Decontaminator } from './decontaminator.js';
 import type { Judged } from './outcome.js';
 import { pipelined } from '../util/pipelined.js';
@@ -50,35 +49,21 @@ export const CHECK_BATCH_TEXTS = 64;
 export const CHECK_BATCH_CHARS = 1 << 20;
 
 
+/** Check workers (see check-worker.ts), each reading the index `dc` built, in shared memory. */
 export class CheckPool {
-  private readonly workers: Worker[];
-  private readonly waiting = new Map<number, { resolve: (r: CheckReply) => void; reject: (e: Error) => void }>();
-  private seq = 0;
-  private failure: Error | undefined;
+  private readonly pool: WorkerPool<CheckRequest, CheckReply>;
 
   constructor(dc: Decontaminator, threads: number) {
-    const state = dc.share();
-    this.workers = Array.from({ length: threads }, () => {
-      const w = startWorkerThread(siblingModule('check-worker', import.meta.url), state);
-      w.on('message', (msg: CheckReply) => {
-        const waiter = this.waiting.get(msg.seq);
-        this.waiting.delete(msg.seq);
-        if (msg.error !== undefined) waiter?.reject(new CosmoError(`decontaminate: a check worker failed: ${msg.error}`));
-        else waiter?.resolve(msg);
-      });
-      w.on('error', (err) => this.fail(new CosmoError(`decontaminate: a check worker failed: ${err.message}`, { cause: err })));
-      w.on('exit', (code) => this.fail(new CosmoError(`decontaminate: a check worker exited with code ${code}`)));
-      return w;
-    });
+    this.pool = new WorkerPool('decontaminate: a check worker', siblingModule('check-worker', import.meta.url), dc.share(), threads);
   }
 
   get threads(): number {
-    return this.workers.length;
+    return this.pool.threads;
   }
 
   /** Judge a batch of texts on the next worker in turn. */
   check(texts: string[]): Promise<Judged[]> {
-    return this.send({ seq: 0, texts }).then((r) => r.judged!);
+    return this.pool.send({ seq: 0, texts }).then((r) => r.judged!);
   }
 
   /**
@@ -87,29 +72,11 @@ export class CheckPool {
    * bottleneck that decoding and parsing long samples made it.
    */
   checkLines(bytes: Uint8Array, field: string): Promise<{ rows: LineRow[]; lines: number }> {
-    return this.send({ seq: 0, bytes, field }, [bytes.buffer as ArrayBuffer]).then((r) => ({ rows: r.rows!, lines: r.lines! }));
+    return this.pool.send({ seq: 0, bytes, field }, [bytes.buffer as ArrayBuffer]).then((r) => ({ rows: r.rows!, lines: r.lines! }));
   }
 
-  private send(msg: CheckRequest, transfer: ArrayBuffer[] = []): Promise<CheckReply> {
-    if (this.failure) return Promise.reject(this.failure);
-    msg.seq = this.seq++;
-    const done = new Promise<CheckReply>((resolve, reject) => this.waiting.set(msg.seq, { resolve, reject }));
-    this.workers[msg.seq % this.workers.length]!.postMessage(msg, transfer);
-    return done;
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    for (const w of this.waiting.values()) w.reject(this.failure);
-    this.waiting.clear();
-  }
-
-  async close(): Promise<void> {
-    this.failure ??= new CosmoError('decontaminate: the check pool is closed');
-    const workers = this.workers.splice(0);
-    for (const w of workers) w.removeAllListeners('exit');
-    this.fail(this.failure);
-    await Promise.all(workers.map((w) => w.terminate()));
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
 

@@ -1,8 +1,7 @@
-import type { Worker } from 'node:worker_threads';
 import { batchLines } from '../io/lines.js';
 import { SAMPLE_RECORD } from '../records/check.js';
-import { CosmoError } from '../util/errors.js';
-import { siblingModule, startWorkerThread } from '../util/runtime.js';
+import { siblingModule } from '../util/runtime.js';
+import { WorkerPool } from '../util/worker-pool.js';
 import { MinHasher, type MinHashParams } from './minhash.js';
 import { U64Map } from './tables.js';
 
@@ -260,73 +259,38 @@ function checksum(bytes: Uint8Array): number {
 }
 
 
-interface Waiter {
-  resolve: (reply: PoolReply) => void;
-  reject: (err: Error) => void;
-}
-
+/** Signature workers (see signature-worker.ts). */
 export class SignaturePool {
-  private readonly workers: Worker[];
-  private readonly waiting = new Map<number, Waiter>();
-  private seq = 0;
-  private failure: Error | undefined;
+  private readonly pool: WorkerPool<PoolRequest, PoolReply>;
 
   /** Uint32 values per hashed document in a reply. */
   readonly recordSize: number;
 
   constructor(data: PoolParams, threads: number) {
     this.recordSize = recordSize(new MinHasher(data.params));
-    this.workers = Array.from({ length: threads }, () => {
-      const w = startWorkerThread(siblingModule('signature-worker', import.meta.url), data);
-      w.on('message', (msg: PoolReply) => {
-        const waiter = this.waiting.get(msg.seq);
-        this.waiting.delete(msg.seq);
-        waiter?.resolve(msg);
-      });
-      w.on('error', (err) => this.fail(new CosmoError(`dedup: a signature worker failed: ${err.message}`, { cause: err })));
-      w.on('exit', (code) => this.fail(new CosmoError(`dedup: a signature worker exited with code ${code}`)));
-      return w;
-    });
+    this.pool = new WorkerPool('dedup: a signature worker', siblingModule('signature-worker', import.meta.url), data, threads);
   }
 
   get threads(): number {
-    return this.workers.length;
+    return this.pool.threads;
   }
 
   /** Hash a batch of texts on the next worker in turn. */
   hashTexts(texts: string[]): Promise<HashReply> {
-    return this.send({ kind: 'texts', seq: 0, texts }).then((r) => r.hash!);
+    return this.pool.send({ kind: 'texts', seq: 0, texts }).then((r) => r.hash!);
   }
 
   /** Parse and hash a batch of JSONL lines on the next worker in turn; `bytes` is transferred. */
   hashLines(bytes: Uint8Array): Promise<HashReply> {
-    return this.send({ kind: 'lines', seq: 0, bytes }, [bytes.buffer as ArrayBuffer]).then((r) => r.hash!);
+    return this.pool.send({ kind: 'lines', seq: 0, bytes }, [bytes.buffer as ArrayBuffer]).then((r) => r.hash!);
   }
 
   /** Split a batch of JSONL lines into kept and removed output on the next worker in turn; `bytes` is transferred. */
   split(req: Omit<SplitRequest, 'kind' | 'seq'>): Promise<SplitReply> {
-    return this.send({ ...req, kind: 'split', seq: 0 }, [req.bytes.buffer as ArrayBuffer]).then((r) => r.split!);
+    return this.pool.send({ ...req, kind: 'split', seq: 0 }, [req.bytes.buffer as ArrayBuffer]).then((r) => r.split!);
   }
 
-  private send(msg: PoolRequest, transfer: ArrayBuffer[] = []): Promise<PoolReply> {
-    if (this.failure) return Promise.reject(this.failure);
-    msg.seq = this.seq++;
-    const done = new Promise<PoolReply>((resolve, reject) => this.waiting.set(msg.seq, { resolve, reject }));
-    this.workers[msg.seq % this.workers.length]!.postMessage(msg, transfer);
-    return done;
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    for (const w of this.waiting.values()) w.reject(this.failure);
-    this.waiting.clear();
-  }
-
-  async close(): Promise<void> {
-    this.failure ??= new CosmoError('dedup: the signature pool is closed');
-    const workers = this.workers.splice(0);
-    for (const w of workers) w.removeAllListeners('exit');
-    this.fail(this.failure);
-    await Promise.all(workers.map((w) => w.terminate()));
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
