@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -10,5 +12,7 @@ export default defineConfig({
     hookTimeout: 900_000,
     // Two cores cannot run many integration tests at once.
     maxWorkers: 2,
+    // Caches (decontamination indexes) go to a folder of the test runs, not the home folder.
+    env: { COSMO_CACHE: join(tmpdir(), 'cosmo-test-cache') },
   },
 });

@@ -32,6 +32,11 @@ export const decontamSchema = z.strictObject({
    * decontamination), indexed as they are, after the folder and the extra files.
    */
   items: z.array(z.string()).default([]),
+  /**
+   * Keep the built index on disk (`$COSMO_CACHE/decontaminate`, else `~/.cache/cosmo/decontaminate`)
+   * and read it back while the benchmark files, these settings and cosmo's index code stay the same.
+   */
+  cache: z.boolean().default(true),
   ngram: z.number().int().positive().default(10),
   /** drop/cut modes: items with short questions are indexed by n-grams as long as the question, down to this. */
   min_ngram: z.number().int().positive().default(6),

@@ -1,8 +1,9 @@
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from '../util/log.js';
 import { benchmarkNameOf, loadBenchmarkDir, loadItemTexts, loadTextBenchmark, type BenchmarkItem } from './benchmarks.js';
 import type { DecontamConfig } from './config.js';
 import { Decontaminator, type DecontamOptions } from './decontaminator.js';
+import { cacheKey, cacheRoot, readCached, writeCached } from './cache.js';
 
 /** Whether the config names anything to check against. */
 export const hasBenchmarks = (c: DecontamConfig) => c.benchmarks_dir !== undefined || c.extra.length > 0 || c.items.length > 0;
@@ -49,16 +50,16 @@ export async function loadConfiguredBenchmarks(c: DecontamConfig, resolvePath: R
   return items;
 }
 
-/** Load the configured benchmarks and index them. */
+/** Load the configured benchmarks and index them, or read the index a run before built from the same files (`cache`). */
 export async function buildDecontaminator(c: DecontamConfig, resolvePath: Resolve = fromHere, log?: Logger): Promise<Decontaminator> {
   const started = Date.now();
-  const items = await loadConfiguredBenchmarks(c, resolvePath, log);
-  const dc = new Decontaminator(items, optionsOf(c));
-  log?.info('benchmarks indexed', {
-    items: dc.summary.items,
-    indexed: dc.summary.indexed,
-    ngrams: dc.summary.ngrams,
-    ms: Date.now() - started,
-  });
+  const options = optionsOf(c);
+  const { benchmarks, extra } = c;
+  const key = c.cache ? cacheKey(benchmarkPaths(c, resolvePath), { benchmarks, extra, options }) : undefined;
+  const cached = key ? readCached(key) : undefined;
+  const dc = cached ?? new Decontaminator(await loadConfiguredBenchmarks(c, resolvePath, log), options);
+  if (key && !cached) writeCached(key, dc);
+  const { items, indexed, ngrams } = dc.summary;
+  log?.info('benchmarks indexed', { items, indexed, ngrams, ms: Date.now() - started, from: cached ? 'cache' : 'files', ...(key ? { cache: join(cacheRoot(), key) } : {}) });
   return dc;
 }

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Decontaminator, type DecontaminatorState } from './decontaminator.js';
+
+/**
+ * Built indexes on disk, so that a run (and each task of the stage) reads the benchmarks' index in
+ * a fraction of a second instead of loading and indexing them again (~2.5 s for all ten). An entry
+ * is named by a hash of everything that shapes the index: the benchmark files (path, size and
+ * modification time of each, folders walked), the options, and the code that builds it, so that
+ * any change builds a new one. It is written to a temporary folder and renamed into place: a
+ * reader sees a whole entry or none.
+ */
+
+const FORMAT = 1;
+/** Modules whose code decides what an index holds. */
+const CODE = ['ngram-index', 'decontaminator', 'normalize', 'benchmarks', 'csv', 'load'];
+
+/** Where entries go: `$COSMO_CACHE/decontaminate`, else `~/.cache/cosmo/decontaminate` (beside the models). */
+export const cacheRoot = (): string => join(process.env.COSMO_CACHE ?? join(homedir(), '.cache', 'cosmo'), 'decontaminate');
+
+function fingerprint(path: string, hash: ReturnType<typeof createHash>): void {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return void hash.update(`${path}:absent\n`);
+  if (!st.isDirectory()) return void hash.update(`${path}:${st.size}:${st.mtimeMs}\n`);
+  for (const name of readdirSync(path).sort()) fingerprint(join(path, name), hash);
+}
+
+/** The entry name for these benchmark paths and settings (`settings`: whatever else selects or shapes the items). */
+export function cacheKey(paths: readonly string[], settings: unknown): string {
+  const hash = createHash('sha256').update(JSON.stringify({ FORMAT, settings }));
+  const here = dirname(fileURLToPath(import.meta.url));
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  for (const name of CODE) hash.update(readFileSync(join(here, `${name}.${ext}`)));
+  for (const p of paths) fingerprint(p, hash);
+  return hash.digest('hex').slice(0, 32);
+}
+
+type Layout = { $array: 'Int32Array' | 'Float64Array'; offset: number; length: number };
+
+/** The Decontaminator stored under `key`, or undefined when there is none (or it cannot be read). */
+export function readCached(key: string): Decontaminator | undefined {
+  const dir = join(cacheRoot(), key);
+  if (!existsSync(join(dir, 'state.json'))) return undefined;
+  try {
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Omit<DecontaminatorState, 'items'> & { bytes: number };
+    // The items' JSON stays a string here: Decontaminator.from parses it once.
+    const items = readFileSync(join(dir, 'items.json'), 'utf8');
+    // The arrays, read straight into shared memory (the check threads read them there).
+    const buffer = new SharedArrayBuffer(state.bytes);
+    const fd = openSync(join(dir, 'index.bin'), 'r');
+    try {
+      const view = new Uint8Array(buffer);
+      for (let got = 0; got < state.bytes; ) {
+        const n = readSync(fd, view, got, state.bytes - got, got);
+        if (n === 0) return undefined;
+        got += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const revive = (x: unknown): unknown => {
+      if (Array.isArray(x)) return x.map(revive);
+      if (x === null || typeof x !== 'object') return x;
+      const layout = x as Layout;
+      if (layout.$array === 'Int32Array') return new Int32Array(buffer, layout.offset, layout.length);
+      if (layout.$array === 'Float64Array') return new Float64Array(buffer, layout.offset, layout.length);
+      return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, revive(v)]));
+    };
+    return Decontaminator.from({ ...state, items, index: revive(state.index) as object });
+  } catch {
+    return undefined; // a damaged entry is as good as none: the index is built again
+  }
+}
+
+/** Store `dc` under `key` (best effort: a cache that cannot be written costs only time). */
+export function writeCached(key: string, dc: Decontaminator): void {
+  const dir = join(cacheRoot(), key);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  try {
+    const state = dc.share();
+    const arrays: Uint8Array[] = [];
+    let bytes = 0;
+    const flatten = (x: unknown): unknown => {
+      if (Array.isArray(x)) return x.map(flatten);
+      if (x instanceof Int32Array || x instanceof Float64Array) {
+        const offset = bytes;
+        arrays.push(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+        bytes += Math.ceil(x.byteLength / 8) * 8; // every array starts 8-byte aligned
+        return { $array: x instanceof Int32Array ? 'Int32Array' : 'Float64Array', offset, length: x.length } satisfies Layout;
+      }
+      if (x === null || typeof x !== 'object') return x;
+      return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, flatten(v)]));
+    };
+    const index = flatten(state.index);
+    mkdirSync(tmp, { recursive: true });
+    const fd = openSync(join(tmp, 'index.bin'), 'w');
+    try {
+      let at = 0;
+      for (const a of arrays) {
+        writeFileSync(fd, a);
+        const pad = Math.ceil(a.byteLength / 8) * 8 - a.byteLength;
+        if (pad) writeFileSync(fd, new Uint8Array(pad));
+        at += a.byteLength + pad;
+      }
+      if (at !== bytes) throw new Error('index layout mismatch');
+    } finally {
+      closeSync(fd);
+    }
+    const { items, ...rest } = state;
+    writeFileSync(join(tmp, 'items.json'), items);
+    writeFileSync(join(tmp, 'state.json'), JSON.stringify({ ...rest, index, bytes }));
+    renameSync(tmp, dir);
+  } catch {
+    // Another process may have put the same entry in place first; either way, nothing to keep.
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
