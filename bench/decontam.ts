@@ -136,12 +136,16 @@ const dir = mkdtempSync(join(tmpdir(), 'cosmo-bench-decontam-'));
 writeFileSync(join(dir, 'data.jsonl'), corpus.map((x) => JSON.stringify(x)).join('\n') + '\n');
 const words = corpus.reduce((n, x) => n + x.text.split(/\s+/).length, 0);
 console.log(`\nas users run it: cosmo contamination (dist/) on ${corpus.length} samples, mean ${Math.round(words / corpus.length)} words; 1,000 contaminated (4 kinds), 2,000 hard clean`);
-// The fixed cost of a run (process start, loading and indexing the benchmarks), from a run on one
-// sample, so that the checking rate can be told apart from it.
+// The fixed cost of a run (process start, the benchmarks' index), from runs on one sample, so that
+// the checking rate can be told apart from it: the first builds the index and stores it in a cache
+// of this benchmark's own, the second reads it back, as every later run does.
 writeFileSync(join(dir, 'one.jsonl'), JSON.stringify(corpus[corpus.length - 1]) + '\n');
+process.env.COSMO_CACHE = join(dir, 'cache');
 for (const mode of ['drop', 'cosmopedia']) {
-  const fixed = timedCosmo(dir, ['contamination', 'one.jsonl', '--benchmarks', sharedPath('bench'), '--mode', mode, '--json'], true).wall;
-  console.log(`  ${mode.padEnd(10)} fixed cost (start, load and index the benchmarks; one sample): ${fixed.toFixed(2)} s`);
+  const one = () => timedCosmo(dir, ['contamination', 'one.jsonl', '--benchmarks', sharedPath('bench'), '--mode', mode, '--json'], true).wall;
+  const build = one();
+  const fixed = one();
+  console.log(`  ${mode.padEnd(10)} fixed cost (start and index; one sample): ${build.toFixed(2)} s building and storing the index, ${fixed.toFixed(2)} s reading it back`);
   for (let run = 1; run <= runs; run++) {
     const load = loadavg()[0]!.toFixed(2);
     rmSync(join(dir, 'hits.jsonl'), { force: true });
@@ -158,7 +162,7 @@ for (const mode of ['drop', 'cosmopedia']) {
       return kinds.includes(k) ? `${k} recall ${(flagged / of.length).toFixed(3)}` : `${k} ${flagged} FP of ${of.length}`;
     });
     console.log(
-      `  ${mode.padEnd(10)} run ${run}: ${t.wall.toFixed(2)} s wall (index build included), ${Math.round(corpus.length / t.wall)} samples/s; ` +
+      `  ${mode.padEnd(10)} run ${run}: ${t.wall.toFixed(2)} s wall (index read included), ${Math.round(corpus.length / t.wall)} samples/s; ` +
         `checking ${Math.round(corpus.length / Math.max(0.01, t.wall - fixed))} samples/s beyond the fixed cost, ` +
         `peak RSS ${t.rssMb.toFixed(0)} MB (load ${load}); ${byKind.join(', ')}`,
     );

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { decontamSchema } from '../decontaminate/config.js';
 import { buildDecontaminator } from '../decontaminate/load.js';
+import { cacheWritten } from '../decontaminate/cache.js';
 import { reportMarkdown } from '../decontaminate/report.js';
 import { dataFiles, scanFiles } from '../decontaminate/scan.js';
 import { autoThreads } from '../decontaminate/check-pool.js';
@@ -76,6 +77,7 @@ export function registerContamination(program: Command): void {
           },
         );
         await out?.commit();
+        await cacheWritten();
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : reportMarkdown(report));
       } catch (err) {
         await out?.abort();

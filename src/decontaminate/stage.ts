@@ -7,6 +7,7 @@ import { decontamSchema } from './config.js';
 import { benchmarkPaths, buildDecontaminator, hasBenchmarks, loadConfiguredBenchmarks } from './load.js';
 import { Tally, type Outcome } from './outcome.js';
 import { autoThreads, checkOnPool, CheckPool } from './check-pool.js';
+import { cacheWritten } from './cache.js';
 import type { Sample } from '../records/types.js';
 import { buildReport, matchesFile, mergeTaskMatches, writeReport, type TaskMatches } from './report.js';
 
@@ -61,6 +62,7 @@ export const decontaminateStage = defineStage({
         await pool.close();
       }
     } else for await (const { s, text } of samples()) await write(s, text, tally.check(text));
+    await cacheWritten();
     const side: TaskMatches = { index: dc.summary, matched: tally.matchedIds() };
     // The side file lands before the shards; a crash in between only means the task reruns.
     await writeJsonAtomic(matchesFile(ctx.outputDir, ctx.rank), side);

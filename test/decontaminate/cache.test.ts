@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decontamSchema } from '../../src/decontaminate/config.js';
-import { buildDecontaminator } from '../../src/decontaminate/load.js';
+import { buildDecontaminator as build } from '../../src/decontaminate/load.js';
+import { cacheWritten } from '../../src/decontaminate/cache.js';
 import type { Logger } from '../../src/util/log.js';
 import { silentLogger } from '../../src/util/log.js';
 
@@ -12,6 +13,13 @@ function recorder(): { log: Logger; said: Record<string, unknown>[] } {
   const said: Record<string, unknown>[] = [];
   const log = { ...silentLogger, info: (msg: string, fields?: Record<string, unknown>) => msg === 'benchmarks indexed' && said.push(fields ?? {}) } as Logger;
   return { log, said };
+}
+
+/** A build, and its cache entry written (in the background, as a run does while it checks samples). */
+async function buildDecontaminator(...args: Parameters<typeof build>) {
+  const dc = await build(...args);
+  await cacheWritten();
+  return dc;
 }
 
 describe('decontamination index cache', () => {
