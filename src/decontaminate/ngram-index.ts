@@ -83,31 +83,18 @@ function hashWordsInto(text: string, minLength: number): number {
   let start = 0;
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
-  // (Word ends are written out inline: a shared closure would put these counters in a context
-  // object, several times slower.)
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
+  // One step past the end closes the last word. (The word end is written out inline: a shared
+  // closure would put these counters in a context object, several times slower.)
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 32;
     const lower = c < 128 ? ASCII_LOWER[c]! : 255;
-    if (lower !== 0) {
-      if (lower === 255) {
-        const cp = text.codePointAt(i)!;
-        const at = i;
-        if (cp > 0xffff) i++;
-        const piece = cp === 0x3a3 ? undefined : normaliseChar(cp);
-        if (piece === undefined) return -1;
-        if (piece === null) {
-          if (len >= minLength) {
-            h1[count] = a;
-            h2[count] = b ^ len;
-            starts[count] = start;
-            ends[count] = at;
-            count++;
-          }
-          len = 0;
-          a = 0x811c9dc5;
-          b = 0x9747b28c;
-          continue;
-        }
+    const at = i;
+    if (lower === 255) {
+      const cp = text.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      const piece = cp === 0x3a3 ? undefined : normaliseChar(cp);
+      if (piece === undefined) return -1;
+      if (piece !== null) {
         if (len === 0) start = at;
         for (let j = 0; j < piece.length; j++) {
           const u = piece.charCodeAt(j);
@@ -118,6 +105,7 @@ function hashWordsInto(text: string, minLength: number): number {
         len += piece.length;
         continue;
       }
+    } else if (lower !== 0) {
       if (len === 0) start = i;
       a = Math.imul(a ^ lower, 0x01000193);
       b = Math.imul(b ^ lower, 0x5bd1e995);
@@ -130,19 +118,12 @@ function hashWordsInto(text: string, minLength: number): number {
       h1[count] = a;
       h2[count] = b ^ len;
       starts[count] = start;
-      ends[count] = i;
+      ends[count] = at;
       count++;
     }
     len = 0;
     a = 0x811c9dc5;
     b = 0x9747b28c;
-  }
-  if (len >= minLength) {
-    h1[count] = a;
-    h2[count] = b ^ len;
-    starts[count] = start;
-    ends[count] = n;
-    count++;
   }
   return count;
 }

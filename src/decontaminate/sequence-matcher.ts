@@ -31,26 +31,10 @@ interface GramTable {
 /** The second sequence (a benchmark item), with its lookup tables made when first needed. */
 export interface PreparedB {
   readonly text: string;
-  /** For every character, the positions where it occurs (ascending): for unbounded matching. */
-  b2j?: Map<number, Int32Array>;
   grams?: GramTable;
 }
 
 export const prepareB = (text: string): PreparedB => ({ text });
-
-function charStarts(b: PreparedB): Map<number, Int32Array> {
-  if (b.b2j) return b.b2j;
-  const lists = new Map<number, number[]>();
-  for (let j = 0; j < b.text.length; j++) {
-    const c = b.text.charCodeAt(j);
-    let l = lists.get(c);
-    if (!l) lists.set(c, (l = []));
-    l.push(j);
-  }
-  b.b2j = new Map();
-  for (const [c, l] of lists) b.b2j.set(c, Int32Array.from(l));
-  return b.b2j;
-}
 
 // Two rows of the longest-suffix table, stamped with the row that wrote them so they never need
 // clearing. Shared scratch: matching is synchronous, so one set serves every call.
@@ -69,45 +53,6 @@ function ensureScratch(lb: number): void {
   stampA = new Int32Array(size);
   stampB = new Int32Array(size);
   clock = 0;
-}
-
-/** find_longest_match(alo, ahi, blo, bhi) without junk: [i, j, k]. */
-function longestMatch(a: Uint16Array, b2j: Map<number, Int32Array>, alo: number, ahi: number, blo: number, bhi: number): [number, number, number] {
-  let besti = alo;
-  let bestj = blo;
-  let best = 0;
-  // Entry for position j lives at index j + 1; index j then holds j - 1.
-  let prevVal = valA;
-  let prevStamp = stampA;
-  let curVal = valB;
-  let curStamp = stampB;
-  clock++; // so that no entry from an earlier call looks like the previous row
-  for (let i = alo; i < ahi; i++) {
-    const row = ++clock;
-    const js = b2j.get(a[i]!);
-    if (js !== undefined) {
-      for (let t = 0; t < js.length; t++) {
-        const j = js[t]!;
-        if (j < blo) continue;
-        if (j >= bhi) break;
-        const k = (prevStamp[j] === row - 1 ? prevVal[j]! : 0) + 1;
-        curVal[j + 1] = k;
-        curStamp[j + 1] = row;
-        if (k > best) {
-          besti = i - k + 1;
-          bestj = j - k + 1;
-          best = k;
-        }
-      }
-    }
-    const v = prevVal;
-    prevVal = curVal;
-    curVal = v;
-    const s = prevStamp;
-    prevStamp = curStamp;
-    curStamp = s;
-  }
-  return [besti, bestj, best];
 }
 
 const P = 0x01000193;
@@ -167,8 +112,8 @@ let aHashes = new Int32Array(1024);
 let aHeads = new Int32Array(1024);
 
 /**
- * find_longest_match for blocks of at least n characters: the same DP as `longestMatch`, stepping
- * over n-character substrings instead of characters. A common substring of k >= n characters ends
+ * find_longest_match(alo, ahi, blo, bhi) without junk, for blocks of at least n characters: [i, j, k].
+ * Python's DP over characters (n = 1), stepping over n-character substrings. A common substring of k >= n characters ends
  * at (i, j) exactly when the n-grams ending at (i, j), (i - 1, j - 1), ... (k - n + 1 of them)
  * match, so every k >= n, and the first (i, j) in scan order to reach the longest, are the
  * character DP's; shorter matches are reported as 0. Each a position meets only the few places its
@@ -226,23 +171,21 @@ export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB
   const la = a.length;
   const lb = b.text.length;
   ensureScratch(lb);
-  // With a bound, ranges are searched by (bound + 1)-character substrings: each a position is
-  // looked up in b once, here, rather than once per range that holds it.
+  // Ranges are searched by (bound + 1)-character substrings (single characters without a bound):
+  // each a position is looked up in b once, here, rather than once per range that holds it.
   const n = longerThan + 1;
-  const grams = longerThan > 0 ? gramTable(b, n) : undefined;
-  if (grams) {
-    if (aHashes.length < la) {
-      aHashes = new Int32Array(la * 2);
-      aHeads = new Int32Array(la * 2);
-    }
-    const count = gramHashes(a, 0, la, n, aHashes);
-    for (let i = 0; i < count; i++) aHeads[i] = grams.slotHead[gramSlot(grams, aHashes[i]!)]!;
+  const grams = gramTable(b, n);
+  if (aHashes.length < la) {
+    aHashes = new Int32Array(la * 2);
+    aHeads = new Int32Array(la * 2);
   }
+  const count = gramHashes(a, 0, la, n, aHashes);
+  for (let i = 0; i < count; i++) aHeads[i] = grams.slotHead[gramSlot(grams, aHashes[i]!)]!;
   const found: Block[] = [];
   const queue: [number, number, number, number][] = [[0, la, 0, lb]];
   while (queue.length > 0) {
     const [alo, ahi, blo, bhi] = queue.pop()!;
-    const [i, j, k] = grams ? longestGramMatch(a, b.text, aHeads, grams.next, n, alo, ahi, blo, bhi) : longestMatch(a, charStarts(b), alo, ahi, blo, bhi);
+    const [i, j, k] = longestGramMatch(a, b.text, aHeads, grams.next, n, alo, ahi, blo, bhi);
     if (k === 0 || k <= longerThan) continue;
     found.push({ a: i, b: j, size: k });
     if (alo < i && blo < j) queue.push([alo, i, blo, j]);
