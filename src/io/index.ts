@@ -5,3 +5,4 @@ export * from './parquet.js';
 export * from './shards.js';
 export * from './identity.js';
 export * from './lines.js';
+export * from './files.js';

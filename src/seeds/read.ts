@@ -1,6 +1,7 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { LineCounter, parseDocument, isSeq, isNode } from 'yaml';
+import { dataFiles } from '../io/files.js';
 import { readJsonl, readLines } from '../io/jsonl.js';
 import { readParquet } from '../io/parquet.js';
 import { CosmoError, InputError } from '../util/errors.js';
@@ -35,21 +36,7 @@ export function guessFormat(file: string): SeedFormat {
 }
 
 /** Data files of a path: the file itself, or every non-hidden file under a folder, in a stable order. */
-export function seedFiles(path: string): string[] {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    throw new CosmoError(`seed path not found: ${path}`);
-  }
-  if (!st.isDirectory()) return [path];
-  const out: string[] = [];
-  for (const name of readdirSync(path).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))) {
-    if (name.startsWith('.')) continue;
-    out.push(...seedFiles(join(path, name)));
-  }
-  return out;
-}
+export const seedFiles = (path: string): string[] => dataFiles(path, 'seed');
 
 /** Rows of every file under `path`, whatever its format. */
 export async function* readSeedRows(path: string, opts: ReadRowsOptions = {}): AsyncGenerator<RawRow> {
