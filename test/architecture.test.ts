@@ -20,6 +20,7 @@ const FLOORS: Record<string, number> = {
   seeds: 4,
   cluster: 4,
   prompts: 4,
+  knowledge: 4,
   generate: 4,
   filter: 4,
   dedup: 4,

@@ -7,6 +7,7 @@ import { registerServe } from './serve.js';
 import { registerStageCommands } from './stages.js';
 import { registerContamination } from './contamination.js';
 import { registerCluster } from './cluster.js';
+import { registerRetrieve } from './retrieve.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -20,6 +21,7 @@ registerRun(program);
 registerStageCommands(program);
 registerCluster(program);
 registerContamination(program);
+registerRetrieve(program);
 registerDebug(program);
 registerServe(program);
 

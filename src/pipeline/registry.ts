@@ -5,6 +5,7 @@ import { defineStage, type AnyStage } from '../exec/stage.js';
 import { exportStage } from '../export/stage.js';
 import { filterStage } from '../filter/stage.js';
 import { generateStage } from '../generate/stage.js';
+import { KNOWLEDGE_STAGES } from '../knowledge/stage.js';
 import { promptsStage } from '../prompts/stage.js';
 import { seedsStage } from '../seeds/stage.js';
 import { CosmoError } from '../util/errors.js';
@@ -14,7 +15,7 @@ import { CosmoError } from '../util/errors.js';
  * CLI's stage commands and the worker entry are all derived from. Adding a stage is its folder
  * plus one line here.
  */
-export const STAGES = [seedsStage, clusterStage, promptsStage, generateStage, filterStage, ...DEDUP_STAGES, decontaminateStage, exportStage] as const;
+export const STAGES = [seedsStage, clusterStage, promptsStage, ...KNOWLEDGE_STAGES, generateStage, filterStage, ...DEDUP_STAGES, decontaminateStage, exportStage] as const;
 
 /**
  * Check that a list of stages can work as a pipeline: each is well formed (a fingerprint

@@ -16,3 +16,8 @@ export function canonicalJson(value: unknown): string {
 export function stableId(...parts: unknown[]): string {
   return createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 16);
 }
+
+/** A stable draw in [0, 1) from the same parts as stableId: the same record always decides alike, run after run. */
+export function stableDraw(...parts: unknown[]): number {
+  return createHash('sha256').update(canonicalJson(parts)).digest().readUInt32BE(0) / 2 ** 32;
+}

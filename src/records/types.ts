@@ -26,6 +26,27 @@ export interface PromptRecord {
   language: string;
   /** Per-prompt generation overrides, e.g. max_tokens by format. */
   max_tokens?: number;
+  /** The knowledge passages retrieved for this prompt (the knowledge stage's ground step). */
+  grounding?: Grounding;
+}
+
+/** A passage of the knowledge source, as retrieved for a prompt. */
+export interface GroundingPassage {
+  id: string;
+  title: string;
+  text: string;
+  score: number;
+}
+
+/**
+ * Passages retrieved for a prompt. The record carries their text, so that the faithfulness check
+ * reads what the model was given, whatever becomes of the index later.
+ */
+export interface Grounding {
+  query: string;
+  passages: GroundingPassage[];
+  /** Whether the prompt carries the passages as reference material (else they are only provenance and a yardstick). */
+  in_prompt: boolean;
 }
 
 export type FinishReason = 'stop' | 'length' | 'error';
