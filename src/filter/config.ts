@@ -60,10 +60,12 @@ export const judgeSchema = z.strictObject({
         file: z.string().optional(),
         /** Keep samples scoring at least this; defaults to the rubric's own min_score. */
         min_score: z.number().min(0).max(5).optional(),
+        /** Share of the samples this rubric judges (a seeded draw per sample): a costly rubric can measure a sample of the corpus. */
+        share: z.number().min(0).max(1).default(1),
       }),
     )
     .min(1)
-    .default([{ id: 'educational' }]),
+    .default([{ id: 'educational', share: 1 }]),
   /** The judge's engine pool: the same keys as generate's (engines, endpoints_file, retry, timeout_s, breaker, cache). */
   ...poolShape,
   /** Engines to ask; by default generate's engines and endpoints file. */
@@ -78,6 +80,18 @@ export const judgeSchema = z.strictObject({
   on_error: z.enum(['keep', 'drop']).default('keep'),
 });
 
+/** The faithfulness check of grounded samples (the knowledge stage): how much of each text its passages support. */
+export const faithfulnessSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /**
+   * Drop a sample that carried passages in its prompt when under this share of its content-word
+   * pairs occur in them (0: measure only). Samples that did not carry them are measured, never dropped.
+   */
+  min_support: z.number().min(0).max(1).default(0),
+  /** Drop such a sample when it states more numbers or dates than this that its passages do not hold (unset: measure only). */
+  max_unsupported_numbers: z.number().int().nonnegative().optional(),
+});
+
 export const filterSchema = z.strictObject({
   enabled: z.boolean().default(true),
   tasks: z.number().int().positive().default(1),
@@ -89,6 +103,7 @@ export const filterSchema = z.strictObject({
   boilerplate: boilerplateSchema.prefault({}),
   language: languageSchema.prefault({}),
   judge: judgeSchema.prefault({}),
+  faithfulness: faithfulnessSchema.prefault({}),
 });
 export type FilterConfig = z.infer<typeof filterSchema>;
 export type RepetitionConfig = z.infer<typeof repetitionSchema>;

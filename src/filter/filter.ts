@@ -1,10 +1,11 @@
 import type { Sample } from '../records/types.js';
 import { Boilerplate } from './boilerplate.js';
 import type { FilterConfig } from './config.js';
+import { faithfulness, type Faithfulness } from './faithfulness.js';
 import { repetitionFailure } from './repetition.js';
 
 /** Why a sample was dropped; stats count them as `dropped.<reason>`. */
-export type RejectReason = 'failed' | 'empty' | 'truncated' | 'boilerplate' | 'too_short' | 'repetition' | 'language' | `judge.${string}`;
+export type RejectReason = 'failed' | 'empty' | 'truncated' | 'boilerplate' | 'too_short' | 'repetition' | 'language' | 'unfaithful' | `judge.${string}`;
 
 /** A rejected sample as written to the rejects shard. */
 export type RejectedSample = Sample & { reject_reason: RejectReason; reject_detail?: string };
@@ -17,6 +18,8 @@ export type FilteredSample = Sample & {
   language_score?: number;
   /** Set (with action: flag) when the sample is written in another language than its prompt asked for. */
   language_mismatch?: boolean;
+  /** How much of a grounded sample its passages support (see faithfulness.ts). */
+  faithfulness?: Faithfulness;
 };
 
 /** A rejection's `kind` (the boilerplate pattern, the language found) is counted as `<reason>.<kind>`. */
@@ -24,7 +27,8 @@ export type Verdict = { keep: true; sample: FilteredSample } | { keep: false; re
 
 /**
  * The heuristic checks, in order: failed request, empty text, truncated generation, boilerplate
- * opener (strip or drop), minimum token length, repetition. The first failure decides the reason.
+ * opener (strip or drop), minimum token length, repetition, faithfulness to the passages a grounded
+ * prompt carried. The first failure decides the reason.
  */
 export class QualityFilter {
   private readonly boilerplate: Boilerplate;
@@ -54,6 +58,14 @@ export class QualityFilter {
       return { keep: false, reason: 'too_short', detail: `${sample.token_length} < ${this.cfg.min_tokens} tokens` };
     const rep = repetitionFailure(sample.text, this.cfg.repetition);
     if (rep) return { keep: false, reason: 'repetition', detail: rep };
-    return { keep: true, sample };
+    const f = this.cfg.faithfulness;
+    const measured = f.enabled && s.grounding ? faithfulness(sample.text, s.grounding.passages) : undefined;
+    if (!measured) return { keep: true, sample };
+    if (s.grounding!.in_prompt) {
+      if (measured.support < f.min_support) return { keep: false, reason: 'unfaithful', kind: 'support', detail: `support ${measured.support} < ${f.min_support}` };
+      if (f.max_unsupported_numbers !== undefined && measured.unsupported_numbers.length > f.max_unsupported_numbers)
+        return { keep: false, reason: 'unfaithful', kind: 'numbers', detail: `numbers not in its passages: ${measured.unsupported_numbers.join(', ')}` };
+    }
+    return { keep: true, sample: { ...sample, faithfulness: measured } };
   }
 }

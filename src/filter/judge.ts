@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { Engine } from '../engines/types.js';
+import { stableDraw } from '../records/id.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { shippedDir } from '../util/shipped.js';
@@ -15,9 +16,9 @@ const rubricSchema = z.strictObject({
   /** Default threshold: samples scoring below it are dropped. */
   min_score: z.number().min(0).max(5),
   /** Sample fields that must be non-empty for the rubric to apply (e.g. seed_data for fact checks). */
-  requires: z.array(z.enum(['prompt', 'seed_data'])).default([]),
+  requires: z.array(z.enum(['prompt', 'seed_data', 'passages'])).default([]),
   system: z.string(),
-  /** The user message; {{text}}, {{prompt}} and {{seed_data}} are filled from the sample. */
+  /** The user message; {{text}}, {{prompt}}, {{seed_data}} and {{passages}} (a grounded sample's) are filled from the sample. */
   prompt: z.string(),
 });
 export type Rubric = z.infer<typeof rubricSchema>;
@@ -65,6 +66,9 @@ export type JudgeVerdict =
   | { keep: true; scores: Record<string, number>; failed: { rubric: string; error: string }[] }
   | { keep: false; rubric: string; score?: number; detail: string };
 
+/** A grounded sample's passages as the judge reads them, numbered; empty for a sample without any. */
+const passagesText = (s: Sample): string => (s.grounding?.passages ?? []).map((p, i) => `[${i + 1}]${p.title ? ` ${p.title}` : ''}\n${p.text}`).join('\n\n');
+
 /** Read a judge's reply: JSON per JUDGE_SCHEMA, or, from a reply cut short, its leading score. */
 export function parseJudgement(text: string): Judgement {
   try {
@@ -83,7 +87,7 @@ export function parseJudgement(text: string): Judgement {
  * the threshold, so later rubrics are not paid for). Works with any Engine, usually an EnginePool.
  */
 export class Judge {
-  readonly rubrics: { rubric: Rubric; minScore: number }[];
+  readonly rubrics: { rubric: Rubric; minScore: number; share: number }[];
 
   constructor(
     private readonly engine: Pick<Engine, 'complete'>,
@@ -92,7 +96,7 @@ export class Judge {
   ) {
     this.rubrics = cfg.rubrics.map((r) => {
       const rubric = loadRubric(r.id, r.file && resolvePath(r.file));
-      return { rubric, minScore: r.min_score ?? rubric.min_score };
+      return { rubric, minScore: r.min_score ?? rubric.min_score, share: r.share };
     });
   }
 
@@ -102,8 +106,9 @@ export class Judge {
       text: s.text.length > this.cfg.max_text_chars ? s.text.slice(0, this.cfg.max_text_chars) : s.text,
       prompt: s.prompt ?? '',
       seed_data: s.seed_data ?? '',
+      passages: passagesText(s),
     };
-    const content = rubric.prompt.replace(/\{\{\s*(text|prompt|seed_data)\s*\}\}/g, (_m, k: string) => fields[k]!);
+    const content = rubric.prompt.replace(/\{\{\s*(text|prompt|seed_data|passages)\s*\}\}/g, (_m, k: string) => fields[k]!);
     return [
       { role: 'system', content: rubric.system },
       { role: 'user', content },
@@ -113,8 +118,9 @@ export class Judge {
   async judge(s: Sample, signal?: AbortSignal): Promise<JudgeVerdict> {
     const scores: Record<string, number> = {};
     const failed: { rubric: string; error: string }[] = [];
-    for (const { rubric, minScore } of this.rubrics) {
-      if (rubric.requires.some((f) => !s[f]?.trim())) continue;
+    for (const { rubric, minScore, share } of this.rubrics) {
+      if (rubric.requires.some((f) => !(f === 'passages' ? passagesText(s) : s[f])?.trim())) continue;
+      if (share < 1 && stableDraw('judge', rubric.id, s.id) >= share) continue;
       let j: Judgement;
       try {
         const reply = await this.engine.complete({

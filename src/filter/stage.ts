@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { openPool, resolveEngines } from '../engines/open.js';
 import { poolModels } from '../engines/config.js';
 import { defineStage } from '../exec/stage.js';
+import type { Stats } from '../exec/stats.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { SAMPLE_RECORD } from '../records/check.js';
 import type { Sample } from '../records/types.js';
@@ -19,6 +20,32 @@ function judgePool(cfg: FilterConfig) {
 }
 
 /**
+ * The faithfulness of a kept grounded sample, by whether its prompt carried the passages, and by
+ * format and topic within that: where the model drifts, and how much the passages help.
+ */
+function observeFaithfulness(stats: Stats, s: FilteredSample): void {
+  const f = s.faithfulness;
+  if (!f) return;
+  const carried = s.grounding?.in_prompt ? 'grounded' : 'ungrounded';
+  for (const key of [carried, `format.${s.format}.${carried}`, ...(s.topic ? [`topic.${s.topic}.${carried}`] : [])]) {
+    stats.observe(`support.${key}`, f.support);
+    stats.observe(`unsupported_numbers.${key}`, f.unsupported_numbers.length);
+  }
+}
+
+/** Mean support and unsupported numbers per sample, per group, from the merged summaries (absent when nothing was grounded). */
+function faithfulnessSummary(stats: Stats): { faithfulness?: Record<string, { samples: number; support: number; unsupported_numbers: number }> } {
+  const out: Record<string, { samples: number; support: number; unsupported_numbers: number }> = {};
+  for (const [k, v] of Object.entries(stats.summaries)) {
+    if (!k.startsWith('support.')) continue;
+    const group = k.slice('support.'.length);
+    const n = stats.summaries[`unsupported_numbers.${group}`];
+    out[group] = { samples: v.count, support: Math.round((v.sum / v.count) * 1000) / 1000, unsupported_numbers: n ? Math.round((n.sum / n.count) * 100) / 100 : 0 };
+  }
+  return Object.keys(out).length ? { faithfulness: out } : {};
+}
+
+/**
  * filter: task `rank` writes the samples that pass every check to `<rank>.jsonl` and the others,
  * each with its `reject_reason`, to `rejects/<rank>.jsonl` (a subfolder, so that later stages never
  * read rejects as data). Stats count `kept` and `dropped.<reason>`.
@@ -27,7 +54,7 @@ export const filterStage = defineStage({
   name: 'filter',
   key: 'filter',
   schema: filterSchema.prefault({}),
-  description: 'drop short, truncated, repetitive, boilerplate or wrong-language samples (rejects kept with their reason)',
+  description: 'drop short, truncated, repetitive, boilerplate, wrong-language or unfaithful samples (rejects kept with their reason)',
   input: { records: SAMPLE_RECORD },
   output: SAMPLE_RECORD,
   sides: ['rejects'],
@@ -59,6 +86,7 @@ export const filterStage = defineStage({
           await ctx.output.write(v.sample);
           ctx.stats.inc('kept');
           for (const edit of v.sample.filter_edits ?? []) ctx.stats.inc(`stripped.${edit.replace(/^boilerplate:/, '')}`);
+          observeFaithfulness(ctx.stats, v.sample);
         } else {
           const reject: RejectedSample = { ...s, reject_reason: v.reason, ...(v.detail ? { reject_detail: v.detail } : {}) };
           await rejects.write(reject);
@@ -117,7 +145,13 @@ export const filterStage = defineStage({
           .filter(([k]) => k.startsWith(prefix))
           .map(([k, v]) => [k.slice(prefix.length), v]),
       );
-    const summary = { samples: c['samples'] ?? 0, kept: c['kept'] ?? 0, dropped: byPrefix('dropped.'), languages_detected: byPrefix('detected.') };
+    const summary = {
+      samples: c['samples'] ?? 0,
+      kept: c['kept'] ?? 0,
+      dropped: byPrefix('dropped.'),
+      languages_detected: byPrefix('detected.'),
+      ...faithfulnessSummary(ctx.stats),
+    };
     await writeJsonAtomic(join(ctx.outputDir, 'summary.json'), summary);
     ctx.log.info('filter done', summary);
   },
