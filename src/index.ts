@@ -1,6 +1,6 @@
 /**
  * cosmo as a library. The CLI is one client of these: load a corpus config, run the pipeline or any
- * stage, or use the parts (seed loaders, prompt builder, engines, filters, dedup, decontamination).
+ * stage, or use the parts (seed loaders, prompt builder, knowledge index, engines, filters, dedup, decontamination).
  */
 export * from './records/index.js';
 export * from './config/index.js';
@@ -27,6 +27,10 @@ export { agreement, type Agreement } from './cluster/metrics.js';
 export { createEmbedder } from './embed/create.js';
 export type { Embedder } from './embed/types.js';
 export { buildPrompts, loadTemplates, promptStats, formatPromptStats, promptsStage, FORMATS, AUDIENCES } from './prompts/index.js';
+export { KNOWLEDGE_STAGES, knowledgeStage, groundStage } from './knowledge/stage.js';
+export { KnowledgeIndex, rerank, type Hit, type SearchOptions } from './knowledge/search.js';
+export { indexFiles, writeManifest } from './knowledge/build.js';
+export { Grounder, promptQuery } from './knowledge/ground.js';
 export * from './engines/index.js';
 export { createEmbeddedEngine, type EmbeddedEngine } from './engines/embedded.js';
 export { writeTestModel } from './engines/gguf.js';
@@ -35,6 +39,7 @@ export { generateStage, runGenerateTask } from './generate/stage.js';
 export { filterStage } from './filter/stage.js';
 export { QualityFilter } from './filter/filter.js';
 export { Judge } from './filter/judge.js';
+export { faithfulness, type Faithfulness } from './filter/faithfulness.js';
 export { DEDUP_STAGES } from './dedup/stage.js';
 export { MinHasher, estimatedJaccard } from './dedup/minhash.js';
 export { decontaminateStage } from './decontaminate/stage.js';

@@ -23,7 +23,7 @@ export async function writeDatasetCard(dir: string, card: { name: string; format
     tags: ['synthetic', 'cosmo'],
     configs: [{ config_name: 'default', data_files: [{ split: 'train', path: pattern }] }],
     dataset_info: {
-      features: Object.entries(EXPORT_COLUMNS).map(([name, type]) => ({ name, dtype: duckToHf(type) })),
+      features: Object.entries(EXPORT_COLUMNS).map(([name, type]) => (type.endsWith('[]') ? { name, sequence: duckToHf(type.slice(0, -2)) } : { name, dtype: duckToHf(type) })),
       splits: [{ name: 'train', num_examples: stats.get('rows') }],
     },
   };
@@ -50,5 +50,5 @@ export async function writeDatasetCard(dir: string, card: { name: string; format
 }
 
 function duckToHf(type: string): string {
-  return { VARCHAR: 'string', INTEGER: 'int32', DOUBLE: 'float64' }[type] ?? 'string';
+  return { VARCHAR: 'string', INTEGER: 'int32', DOUBLE: 'float64', BOOLEAN: 'bool' }[type] ?? 'string';
 }

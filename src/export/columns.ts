@@ -24,6 +24,10 @@ export const EXPORT_COLUMNS: ParquetColumns = {
   top_p: 'DOUBLE',
   max_tokens: 'INTEGER',
   created_at: 'VARCHAR',
+  /** Grounding (the knowledge stage): the passages retrieved for the prompt, whether the prompt carried them, and how much of the text they support. */
+  passage_ids: 'VARCHAR[]',
+  grounded: 'BOOLEAN',
+  support: 'DOUBLE',
 };
 
 export function toExportRow(s: Sample): Record<string, unknown> {
@@ -34,26 +38,34 @@ export function toExportRow(s: Sample): Record<string, unknown> {
     temperature: s.gen_params?.temperature ?? null,
     top_p: s.gen_params?.top_p ?? null,
     max_tokens: s.gen_params?.max_tokens ?? null,
+    passage_ids: s.grounding ? s.grounding.passages.map((p) => p.id) : null,
+    grounded: s.grounding ? s.grounding.in_prompt : null,
+    support: (s as { faithfulness?: { support: number } }).faithfulness?.support ?? null,
   };
 }
 
+/** Export columns read from inside a sample's nested fields, as DuckDB expressions. */
+const NESTED: Record<string, string> = {
+  prompt_tokens: 'usage.prompt_tokens',
+  temperature: 'gen_params.temperature',
+  top_p: 'gen_params.top_p',
+  max_tokens: 'gen_params.max_tokens',
+  passage_ids: 'list_transform(grounding.passages, p -> p.id)',
+  grounded: 'grounding.in_prompt',
+  support: 'faithfulness.support',
+};
+
 /** The sample fields the export reads, with DuckDB types: the columns' sources. */
 export const SAMPLE_FIELDS: ParquetColumns = {
-  ...Object.fromEntries(Object.entries(EXPORT_COLUMNS).filter(([c]) => !['prompt_tokens', 'temperature', 'top_p', 'max_tokens'].includes(c))),
+  ...Object.fromEntries(Object.entries(EXPORT_COLUMNS).filter(([c]) => !(c in NESTED))),
   usage: 'STRUCT(prompt_tokens INTEGER)',
   gen_params: 'STRUCT(temperature DOUBLE, top_p DOUBLE, max_tokens INTEGER)',
+  grounding: 'STRUCT(in_prompt BOOLEAN, passages STRUCT(id VARCHAR)[])',
+  faithfulness: 'STRUCT(support DOUBLE)',
   error: 'VARCHAR',
 };
 
 /** The export columns as SQL over SAMPLE_FIELDS: what toExportRow does, inside DuckDB. */
 export const EXPORT_SELECT = Object.keys(EXPORT_COLUMNS)
-  .map((c) => {
-    const nested: Record<string, string> = {
-      prompt_tokens: 'usage.prompt_tokens',
-      temperature: 'gen_params.temperature',
-      top_p: 'gen_params.top_p',
-      max_tokens: 'gen_params.max_tokens',
-    };
-    return nested[c] ? `${nested[c]} AS "${c}"` : `"${c}"`;
-  })
+  .map((c) => (NESTED[c] ? `${NESTED[c]} AS "${c}"` : `"${c}"`))
   .join(', ');
