@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { Engine } from '../engines/types.js';
+import { formatPassages } from '../records/grounding.js';
 import { stableDraw } from '../records/id.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
@@ -67,7 +68,7 @@ export type JudgeVerdict =
   | { keep: false; rubric: string; score?: number; detail: string };
 
 /** A grounded sample's passages as the judge reads them, numbered; empty for a sample without any. */
-const passagesText = (s: Sample): string => (s.grounding?.passages ?? []).map((p, i) => `[${i + 1}]${p.title ? ` ${p.title}` : ''}\n${p.text}`).join('\n\n');
+const passagesText = (s: Sample): string => formatPassages(s.grounding?.passages ?? []);
 
 /** Read a judge's reply: JSON per JUDGE_SCHEMA, or, from a reply cut short, its leading score. */
 export function parseJudgement(text: string): Judgement {

@@ -153,6 +153,8 @@ export const filterStage = defineStage({
       ...faithfulnessSummary(ctx.stats),
     };
     await writeJsonAtomic(join(ctx.outputDir, 'summary.json'), summary);
-    ctx.log.info('filter done', summary);
+    // The per-format and per-topic faithfulness can be long: summary.json has it, the log the two totals.
+    const { faithfulness: f, ...brief } = summary;
+    ctx.log.info('filter done', { ...brief, ...(f && { faithfulness: { grounded: f['grounded'], ungrounded: f['ungrounded'] } }) });
   },
 });

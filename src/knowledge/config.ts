@@ -20,12 +20,12 @@ export const retrieveSchema = z.strictObject({
   /** The query is the prompt's topic and the first `query_words` words of its seed… */
   query_words: z.number().int().positive().default(48),
   /** …of which the `max_terms` rarest count: common words cost the most postings and decide the least. */
-  max_terms: z.number().int().positive().default(12),
+  max_terms: z.number().int().positive().default(8),
   /**
    * At most this many postings of long lists a query reads, those that can add most to a score first
    * (rare terms' lists are read whole): bounds a query's work on a large index. See docs/grounding.md.
    */
-  postings: z.number().int().positive().default(50_000),
+  postings: z.number().int().positive().default(30_000),
   /** Reorder BM25's candidates by meaning with an embedder (the cluster stage's: glove, tfidf, gguf, openai). */
   semantic: z
     .strictObject({
@@ -40,7 +40,7 @@ export const retrieveSchema = z.strictObject({
   instruction: z
     .string()
     .default(
-      'Reference material for the text above follows. Stay faithful to it: state no fact, number, date or name that contradicts it, and do not invent details it does not support.',
+      'Use the reference material below. Stay faithful to it: state no fact, number, date or name that contradicts it, and do not invent details it does not support.',
     ),
 });
 

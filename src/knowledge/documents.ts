@@ -1,8 +1,8 @@
 import { basename } from 'node:path';
 import { dataFiles } from '../io/files.js';
-import { readJsonl, readLines } from '../io/jsonl.js';
+import { badLine, readJsonl, readLines, type BadLine } from '../io/jsonl.js';
 import { readParquet } from '../io/parquet.js';
-import { CosmoError, InputError } from '../util/errors.js';
+import { CosmoError } from '../util/errors.js';
 import type { KnowledgeConfig } from './config.js';
 import type { Passage } from './segment.js';
 
@@ -27,13 +27,24 @@ export interface Document {
   source: string;
 }
 
-/** A field's text: a string, or a list's strings joined by blank lines; anything else is an error naming file and line. */
-function fieldText(value: unknown, field: string, file: string, line: number): string {
+/** A field's text: a string, or a list's strings joined by blank lines; else undefined. */
+function fieldText(value: unknown): string | undefined {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return String(value);
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join('\n\n');
-  throw new InputError(file, line, `field "${field}" should be text or a list of texts, got ${Array.isArray(value) ? 'a mixed list' : typeof value}`);
+  return undefined;
+}
+
+/** Fields' texts joined by `sep`, or why one is not text. */
+function joined(row: Record<string, unknown>, fields: string[], sep: string): { text: string } | { bad: string } {
+  const parts: string[] = [];
+  for (const f of fields) {
+    const t = fieldText(row[f]);
+    if (t === undefined) return { bad: `field "${f}" should be text or a list of texts, got ${Array.isArray(row[f]) ? 'a mixed list' : typeof row[f]}` };
+    if (t.trim()) parts.push(t);
+  }
+  return { text: parts.join(sep) };
 }
 
 /** The documents of one knowledge file. Rows without text are skipped and counted by the caller (`empty`). */
@@ -47,24 +58,23 @@ export async function* readDocuments(file: string, cfg: KnowledgeConfig, opts: {
     for await (const { line, text } of readLines(file)) yield { id: `${source}:${line}`, title: '', text, source };
     return;
   }
+  const readOpts = { skipBad: opts.skipBad, onBad: (b: BadLine) => opts.onBad?.(b.line, b.reason) };
   const rows: AsyncIterable<{ line: number; value: Record<string, unknown> }> =
     format === 'jsonl'
-      ? readJsonl(file, { skipBad: opts.skipBad, onBad: (b) => opts.onBad?.(b.line, b.reason) })
+      ? readJsonl(file, readOpts)
       : (async function* () {
           let line = 0;
           for await (const value of readParquet(file)) yield { line: ++line, value };
         })();
   for await (const { line, value } of rows) {
-    const text = fields
-      .map((f) => fieldText(value[f], f, file, line))
-      .filter((t) => t.trim())
-      .join('\n\n');
+    const text = joined(value, fields, '\n\n');
+    const title = joined(value, titles, ': ');
+    if ('bad' in text || 'bad' in title) {
+      badLine(file, line, 'bad' in text ? text.bad : (title as { bad: string }).bad, readOpts);
+      continue;
+    }
     const id = cfg.id_field !== undefined && value[cfg.id_field] !== undefined ? String(value[cfg.id_field]) : `${source}:${line}`;
-    const title = titles
-      .map((f) => fieldText(value[f], f, file, line))
-      .filter((t) => t.trim())
-      .join(': ');
-    yield { id, title, text, source };
+    yield { id, title: title.text, text: text.text, source };
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Embedder } from '../embed/types.js';
+import { formatPassages } from '../records/grounding.js';
 import { stableDraw, stableId } from '../records/id.js';
 import type { GroundingPassage, PromptRecord } from '../records/types.js';
 import type { RetrieveConfig } from './config.js';
@@ -31,8 +32,7 @@ export function withinBudget(passages: GroundingPassage[], maxTokens: number): G
 
 /** The reference block appended to a prompt: after its own text, so prompts sharing a template prefix still share it. */
 export function referenceBlock(passages: GroundingPassage[], instruction: string): string {
-  const body = passages.map((p, i) => `[${i + 1}]${p.title ? ` ${p.title}` : ''}\n${p.text}`).join('\n\n');
-  return `\n\n${instruction}\n\n${body}`;
+  return `\n\n${instruction}\n\n${formatPassages(passages)}`;
 }
 
 /**

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { Embedder } from '../embed/types.js';
 import { dot } from '../embed/types.js';
 import { CosmoError } from '../util/errors.js';
-import { K1, Segment, type Passage } from './segment.js';
 import { termKeys } from '../util/terms.js';
+import { K1, Segment, type Passage } from './segment.js';
 
 /** The index's manifest, written once every segment is: the segments in order, and what went in. */
 export const MANIFEST = 'index.json';
@@ -41,7 +41,7 @@ export interface SearchOptions {
 }
 
 /** Postings read at once from a long list; lists this short are read whole. */
-const CHUNK = 2048;
+const CHUNK = 4096;
 
 /** A query's terms with their counts, at most `max` distinct ones (the first seen). */
 function queryTerms(query: string, max = 64): Map<number, number> {
@@ -55,8 +55,8 @@ function queryTerms(query: string, max = 64): Map<number, number> {
 
 /**
  * A built knowledge index, searched with BM25 over every segment. Memory: the segments'
- * dictionaries and passage offsets (about 12 bytes a term and 8 a passage) and one score array;
- * postings and texts stay on disk and are read per query.
+ * dictionaries (12 bytes a term), each passage's text offset, document and text hash (16 bytes),
+ * and a query's scores (8 bytes a passage); postings and texts stay on disk and are read per query.
  */
 export class KnowledgeIndex {
   readonly manifest: Manifest;
@@ -107,18 +107,20 @@ export class KnowledgeIndex {
     const q = queryTerms(query);
     const N = this.passages;
     if (q.size === 0 || N === 0) return [];
-    const chosen = [...q].map(([key, count]) => {
-      const slots = this.segments.map((seg) => seg.find(key));
-      const df = slots.reduce((n, t, s) => n + (t >= 0 ? this.segments[s]!.df(t) : 0), 0);
-      return { slots, idf: count * Math.log(1 + (N - df + 0.5) / (df + 0.5)) };
-    });
+    const terms = [...q]
+      .map(([key, count]) => {
+        const slots = this.segments.map((seg) => seg.find(key));
+        const df = slots.reduce((n, t, s) => n + (t >= 0 ? this.segments[s]!.df(t) : 0), 0);
+        return { slots, df, idf: count * Math.log(1 + (N - df + 0.5) / (df + 0.5)) };
+      })
+      .sort((a, b) => b.idf - a.idf);
     // A long query (a seed's first words) keeps its most telling terms: the common ones cost the most
-    // postings and decide the least.
-    chosen.sort((a, b) => b.idf - a.idf).splice(opts.maxTerms ?? Infinity);
-    let total = 0;
+    // postings and decide the least. The query's weight counts its rarest terms, those the source
+    // lacks included; the terms read are the rarest it has.
+    const max = opts.maxTerms ?? Infinity;
+    const total = terms.slice(0, max).reduce((n, t) => n + t.idf, 0);
     const long: { s: number; t: number; weight: number; df: number; read: number; bound: number }[] = [];
-    for (const { slots, idf } of chosen) {
-      total += idf;
+    for (const { slots, idf } of terms.filter((t) => t.df > 0).slice(0, max)) {
       const weight = idf * ((K1 + 1) / 255);
       slots.forEach((t, s) => {
         if (t < 0) return;
@@ -137,29 +139,22 @@ export class KnowledgeIndex {
       l.bound = l.weight * last;
       if (l.read >= l.df) long.splice(at, 1);
     }
-    // More than k: one passage per document (overlapping windows of one text say the same), and
-    // none repeating another word for word (one section in two editions of a book).
-    const best = new TopK(3 * opts.k, (opts.minMatch ?? 0) * total);
+    const best = new TopK(opts.k, (opts.minMatch ?? 0) * total);
     this.acc.forEach(({ scores, touched, count }, s) => {
+      const { owners, hashes } = this.segments[s]!;
+      // Most passages score under the k-th best: they are passed over in this loop, without a call.
+      let floor = best.floor;
       for (let i = 0; i < count; i++) {
         const d = touched[i]!;
-        best.offer(scores[d]!, s, d);
+        const v = scores[d]!;
         scores[d] = 0;
+        if (v < floor) continue;
+        best.offer(v, s, d, s * 2 ** 32 + owners[d]!, hashes[d]!);
+        floor = best.floor;
       }
     });
     for (const a of this.acc) a.count = 0;
-    const seen = new Set<string>();
-    const hits: Hit[] = [];
-    for (const [score, s, d] of best.sorted()) {
-      const seg = this.segments[s]!;
-      const doc = `${s}:${seg.owners[d]}`;
-      const text = `#${seg.hashes[d]}`;
-      if (seen.has(doc) || seen.has(text)) continue;
-      seen.add(doc).add(text);
-      hits.push({ passage: seg.passage(d), score, match: score / total });
-      if (hits.length === opts.k) break;
-    }
-    return hits;
+    return best.entries().map((e) => ({ passage: this.segments[e.s]!.passage(e.d), score: e.v, match: e.v / total }));
   }
 
   /** Add postings `from` to `from + n` of slot `t` of segment `s` to the scores; returns how many, and the last one's impact. */
@@ -186,45 +181,56 @@ export class KnowledgeIndex {
   }
 }
 
+interface Entry {
+  v: number;
+  s: number;
+  d: number;
+  doc: number;
+  text: number;
+}
+
 /**
- * The `k` best (segment, passage) pairs offered, scoring at least `min`; ties go to the earlier
- * segment and passage, so results never depend on the order passages were touched in.
+ * The `k` best passages offered that score at least `min`, at most one per document (overlapping
+ * windows of one text say the same) and per text (one section in two editions of a book): a passage
+ * that beats another of its document or text replaces it. Ties go to the earlier segment and
+ * passage, so results never depend on the order passages were touched in.
  */
 class TopK {
-  private readonly v: number[] = [];
-  private readonly s: number[] = [];
-  private readonly d: number[] = [];
+  private readonly top: Entry[] = [];
 
   constructor(
     private readonly k: number,
     private readonly min: number,
   ) {}
 
-  offer(v: number, s: number, d: number): void {
-    const n = this.v.length;
-    if (v < this.min || (n === this.k && !this.before(v, s, d, n - 1))) return;
-    let i = n === this.k ? n - 1 : n;
-    while (i > 0 && this.before(v, s, d, i - 1)) {
-      this.v[i] = this.v[i - 1]!;
-      this.s[i] = this.s[i - 1]!;
-      this.d[i] = this.d[i - 1]!;
-      i--;
+  /** The lowest score that may still enter. */
+  get floor(): number {
+    return this.top.length === this.k ? this.top[this.k - 1]!.v : this.min;
+  }
+
+  offer(v: number, s: number, d: number, doc: number, text: number): void {
+    const top = this.top;
+    if (v < this.min || (top.length === this.k && !before(v, s, d, top[top.length - 1]!))) return;
+    // Another passage of its document or with its text: the better of them stays.
+    for (let j = top.length - 1; j >= 0; j--) {
+      const e = top[j]!;
+      if (e.doc !== doc && e.text !== text) continue;
+      if (!before(v, s, d, e)) return;
+      top.splice(j, 1);
     }
-    this.v[i] = v;
-    this.s[i] = s;
-    this.d[i] = d;
+    let i = top.length;
+    while (i > 0 && before(v, s, d, top[i - 1]!)) i--;
+    top.splice(i, 0, { v, s, d, doc, text });
+    if (top.length > this.k) top.pop();
   }
 
-  /** Whether (v, s, d) ranks before entry `i`. */
-  private before(v: number, s: number, d: number, i: number): boolean {
-    const w = this.v[i]!;
-    return v > w || (v === w && (s < this.s[i]! || (s === this.s[i]! && d < this.d[i]!)));
-  }
-
-  sorted(): [number, number, number][] {
-    return this.v.map((v, i) => [v, this.s[i]!, this.d[i]!]);
+  entries(): readonly Entry[] {
+    return this.top;
   }
 }
+
+/** Whether (v, s, d) ranks before entry `e`. */
+const before = (v: number, s: number, d: number, e: Entry) => v > e.v || (v === e.v && (s < e.s || (s === e.s && d < e.d)));
 
 /**
  * Hits reordered by meaning: each passage's cosine similarity with the query, mixed with its BM25

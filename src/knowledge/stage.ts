@@ -1,6 +1,5 @@
 import { basename } from 'node:path';
 import { createEmbedder } from '../embed/create.js';
-import type { EmbedderConfig } from '../embed/config.js';
 import { defineStage, type CorpusEnv } from '../exec/stage.js';
 import { PROMPT_RECORD } from '../records/check.js';
 import { CosmoError } from '../util/errors.js';
@@ -21,8 +20,9 @@ const filesOf = (cfg: KnowledgeConfig, corpus: CorpusEnv, rank: number) => knowl
 function retrieveSettings(cfg: KnowledgeConfig) {
   const { semantic, ...rest } = cfg.retrieve;
   if (!semantic) return rest;
-  const e = semantic.embedder as EmbedderConfig & Record<string, unknown>;
-  const embedder = e.type === 'openai' ? { type: e.type, model: e.model } : e.type === 'gguf' ? { type: e.type, model: e.model } : e;
+  const e = semantic.embedder;
+  // A GGUF or endpoint embedder is its model: threads, addresses and batching do not change the vectors.
+  const embedder = 'model' in e ? { type: e.type, model: e.model } : e;
   return { ...rest, semantic: { ...semantic, embedder } };
 }
 

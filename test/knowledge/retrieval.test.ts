@@ -104,11 +104,14 @@ describe.skipIf(!hasSharedData)('retrieval from real text (OpenStax sections and
   /** Whether any of a query's top 5 passages comes from one of the expected books. */
   const recallAt5 = (cases: { query: string; books: string[] }[]) => {
     const misses: string[] = [];
+    let relevant = 0;
     for (const c of cases) {
       const hits = index.search(c.query, { k: 5, maxTerms: defaults.max_terms, postings: defaults.postings });
-      if (!hits.some((h) => c.books.some((b) => h.passage.title.startsWith(`${b}: `)))) misses.push(`${c.query} → ${hits.map((h) => h.passage.title).join(' | ')}`);
+      const right = hits.filter((h) => c.books.some((b) => h.passage.title.startsWith(`${b}: `))).length;
+      relevant += right / 5;
+      if (right === 0) misses.push(`${c.query} → ${hits.map((h) => h.passage.title).join(' | ')}`);
     }
-    return { recall: 1 - misses.length / cases.length, misses };
+    return { recall: 1 - misses.length / cases.length, precision: relevant / cases.length, misses };
   };
 
   it('indexes the sections in several segments, and a held-out section has the right number of cases', () => {
@@ -118,14 +121,14 @@ describe.skipIf(!hasSharedData)('retrieval from real text (OpenStax sections and
 
   it('a prompt from a wikiHow title retrieves passages of its subject (recall@5 over 20 hand-checked titles)', () => {
     const cases = WIKIHOW.map(([squashed, subject]) => ({ query: promptQuery({ seed_data: restoreTitleSpaces(squashed) }, 48), books: SUBJECTS[subject]! }));
-    const { recall, misses } = recallAt5(cases);
-    console.log(`wikiHow → OpenStax subject: recall@5 ${recall.toFixed(3)} over ${cases.length}${misses.length ? `; missed:\n  ${misses.join('\n  ')}` : ''}`);
+    const { recall, precision, misses } = recallAt5(cases);
+    console.log(`wikiHow → OpenStax subject: recall@5 ${recall.toFixed(3)}, precision@5 ${precision.toFixed(3)} over ${cases.length}${misses.length ? `; missed:\n  ${misses.join('\n  ')}` : ''}`);
     expect(recall).toBeGreaterThanOrEqual(0.85);
   });
 
   it('a prompt from a held-out OpenStax unit retrieves passages of its subject (recall@5)', () => {
-    const { recall, misses } = recallAt5(openstax.map((o) => ({ query: o.query, books: o.subject })));
-    console.log(`held-out OpenStax unit → its subject: recall@5 ${recall.toFixed(3)} over ${openstax.length}${misses.length ? `; missed:\n  ${misses.join('\n  ')}` : ''}`);
+    const { recall, precision, misses } = recallAt5(openstax.map((o) => ({ query: o.query, books: o.subject })));
+    console.log(`held-out OpenStax unit → its subject: recall@5 ${recall.toFixed(3)}, precision@5 ${precision.toFixed(3)} over ${openstax.length}${misses.length ? `; missed:\n  ${misses.join('\n  ')}` : ''}`);
     expect(recall).toBeGreaterThanOrEqual(0.9);
   });
 

@@ -197,3 +197,27 @@ describe.skipIf(!hasSharedData)('the knowledge stage killed while it indexes', (
     }
   }, 120_000);
 });
+
+describe('the knowledge stage on bad input', () => {
+  it('names the file and line of a malformed document, and skips and counts it with --skip-bad', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cosmo-knowledge-bad-'));
+    writeFileSync(
+      join(dir, 'wiki.jsonl'),
+      ['{"title": "Comets", "text": "A comet is an icy body that releases gas as it nears the Sun."}', '{"title": "Broken", "text": ', '{"title": "Stars", "text": ["A star is a luminous ball of plasma.", "The Sun is a star."]}', '{"title": 3, "text": {"not": "text"}}', ''].join('\n'),
+    );
+    writeFileSync(join(dir, 'corpus.yaml'), 'output: out\nseeds: [{ kind: wikihow, path: unused.txt }]\nknowledge: { files: wiki.jsonl }\n');
+    const failed = await cosmo(['knowledge', 'corpus.yaml'], { cwd: dir }).done;
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/wiki\.jsonl:2: malformed JSON/);
+    expect(failed.stdout).not.toMatch(/\bdone\b/);
+    writeFileSync(join(dir, 'wiki.jsonl'), readFileSync(join(dir, 'wiki.jsonl'), 'utf8').replace('"text": \n', '"text": "fixed"}\n'));
+    const field = await cosmo(['knowledge', 'corpus.yaml'], { cwd: dir }).done;
+    expect(field.code).toBe(1);
+    expect(field.stderr).toMatch(/wiki\.jsonl:4: field "text" should be text or a list of texts, got object/);
+    const ok = await cosmo(['knowledge', 'corpus.yaml', '--skip-bad'], { cwd: dir }).done;
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/documents=3 .*bad_lines=1/);
+    const hit = await cosmo(['retrieve', '--knowledge', 'out/knowledge', '--json', 'luminous plasma'], { cwd: dir }).done;
+    expect(JSON.parse(hit.stdout.split('\n')[0]!)).toMatchObject({ title: 'Stars', id: 'wiki.jsonl:3#0', text: 'A star is a luminous ball of plasma.\n\nThe Sun is a star.' });
+  });
+});
