@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { retrieveSchema } from '../knowledge/config.js';
 import { KnowledgeIndex } from '../knowledge/search.js';
 import { CosmoError } from '../util/errors.js';
 
@@ -7,9 +8,13 @@ interface Options {
   knowledge: string;
   k: string;
   minMatch: string;
-  depth?: string;
+  maxTerms: string;
+  postings: string;
   json?: boolean;
 }
+
+/** The ground step's defaults, so that a query by hand retrieves what a prompt would. */
+const DEFAULTS = retrieveSchema.parse({});
 
 const positive = (flag: string, v: string, integer: boolean) => {
   const n = Number(v);
@@ -25,8 +30,9 @@ export function registerRetrieve(program: Command): void {
     .argument('<query...>', 'the query: a topic, a title, a few sentences')
     .requiredOption('--knowledge <dir>', "the knowledge stage's folder, e.g. out/knowledge")
     .option('-k <n>', 'passages to print', '5')
-    .option('--min-match <x>', "leave out passages matching less than this share of the query's weight", '0')
-    .option('--depth <n>', 'read at most this many postings of a query term (default: all)')
+    .option('--min-match <x>', "leave out passages matching less than this share of the query's weight", String(DEFAULTS.min_match))
+    .option('--max-terms <n>', "count only the query's n rarest terms", String(DEFAULTS.max_terms))
+    .option('--postings <n>', 'read at most n postings of long lists, those that weigh most first', String(DEFAULTS.postings))
     .option('--json', 'print JSON lines: {rank, score, match, id, title, source, text}')
     .action((words: string[], opts: Options) => {
       const index = KnowledgeIndex.open(resolve(opts.knowledge));
@@ -36,7 +42,8 @@ export function registerRetrieve(program: Command): void {
         const hits = index.search(query, {
           k: positive('-k', opts.k, true),
           minMatch: positive('--min-match', opts.minMatch, false),
-          ...(opts.depth ? { depth: positive('--depth', opts.depth, true) } : {}),
+          maxTerms: positive('--max-terms', opts.maxTerms, true),
+          postings: positive('--postings', opts.postings, true),
         });
         const ms = performance.now() - started;
         if (opts.json) {
