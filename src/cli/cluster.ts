@@ -10,7 +10,7 @@ import { listShards, readRecords } from '../io/shards.js';
 import { runPipeline } from '../pipeline/run.js';
 import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
-import { addCommonOptions, configFromOptions, enginesFromOptions, type CommonOptions } from './common.js';
+import { addCommonOptions, configFromOptions, enginesFromOptions, resolveEndpointModel, type CommonOptions } from './common.js';
 import { withInterrupt } from './interrupt.js';
 import { printSummary } from './run.js';
 
@@ -46,7 +46,7 @@ export function registerCluster(program: Command): void {
   ).action(async (paths: string[], opts: Options) => {
     if (!opts.out) {
       if (paths.length !== 1) throw new CosmoError('cosmo cluster: give one corpus file, or data files with --out DIR');
-      const cfg = configFromOptions(paths[0]!, opts);
+      const cfg = await configFromOptions(paths[0]!, opts);
       const results = await withInterrupt((signal) =>
         runPipeline(cfg, { only: ['seeds', 'cluster'], log: createLogger(), signal, skipBad: opts.skipBad, progress: 'lines' }),
       );
@@ -59,6 +59,7 @@ export function registerCluster(program: Command): void {
 
 async function clusterFiles(paths: string[], opts: Options, signal: AbortSignal): Promise<void> {
   const log = createLogger('cluster');
+  await resolveEndpointModel(opts);
   const engines = enginesFromOptions(opts);
   if (opts.label && !engines.length) throw new CosmoError('cosmo cluster: naming the clusters needs an LLM: --model PATH.gguf or --endpoint URL (or --no-label)');
   const parsed = clusterSchema.safeParse({

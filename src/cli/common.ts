@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { servedModel } from '../engines/open.js';
 import { loadConfig, type CorpusConfig } from '../pipeline/corpus.js';
 
 export interface CommonOptions {
@@ -16,7 +17,7 @@ export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--model <path>', 'generate with this local GGUF model (embedded llama.cpp engine)')
     .option('--endpoint <url>', 'generate against this OpenAI-compatible endpoint (e.g. http://host:8000/v1)')
-    .option('--endpoint-model <name>', 'model name to ask the endpoint for', 'default')
+    .option('--endpoint-model <name>', 'model name to ask the endpoint for (default: the one its /v1/models lists)')
     .option('--skip-bad', 'skip malformed input lines and count them, instead of stopping')
     .option('--workers <n>', 'local worker processes to run tasks on')
     .option('--output <dir>', 'output folder (overrides the corpus file)');
@@ -25,8 +26,14 @@ export function addCommonOptions(cmd: Command): Command {
 /** A path typed on the command line: relative to the current folder, not the corpus file's. */
 const fromHere = (p: string) => (isAbsolute(p) ? p : resolve(p));
 
+/** `--endpoint` without `--endpoint-model`: ask the endpoint which model it serves (vLLM answers 404 to any other name). */
+export async function resolveEndpointModel(opts: CommonOptions): Promise<void> {
+  if (opts.endpoint && !opts.endpointModel) opts.endpointModel = await servedModel(opts.endpoint);
+}
+
 /** The corpus config with command-line overrides applied (before validation, so they are checked like the file). */
-export function configFromOptions(file: string, opts: CommonOptions): CorpusConfig {
+export async function configFromOptions(file: string, opts: CommonOptions): Promise<CorpusConfig> {
+  await resolveEndpointModel(opts);
   return loadConfig(file, (raw) => {
     if (opts.output) raw.output = fromHere(opts.output);
     if (opts.workers) raw.executor = { ...(raw.executor as object), workers: Math.max(1, Number(opts.workers) | 0) };
@@ -44,6 +51,6 @@ export function configFromOptions(file: string, opts: CommonOptions): CorpusConf
 export function enginesFromOptions(opts: Pick<CommonOptions, 'model' | 'endpoint' | 'endpointModel'>, base: Record<string, unknown> = {}): Record<string, unknown>[] {
   const engines: Record<string, unknown>[] = [];
   if (opts.model) engines.push({ ...base, type: 'embedded', model: opts.model.startsWith('hf:') ? opts.model : fromHere(opts.model) });
-  if (opts.endpoint) engines.push({ type: 'openai', base_url: opts.endpoint, model: opts.endpointModel ?? 'default' });
+  if (opts.endpoint) engines.push({ type: 'openai', base_url: opts.endpoint, model: opts.endpointModel });
   return engines;
 }

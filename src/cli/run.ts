@@ -14,7 +14,7 @@ export function registerRun(program: Command): void {
       .option('--dry-run', 'build the prompts and print what would be generated, without generating')
       .option('--tps <n>', 'tokens/s to estimate the dry run\'s generation time with', '100'),
   ).action(async (file: string, opts: CommonOptions & { dryRun?: boolean; tps: string }) => {
-    const cfg = configFromOptions(file, opts);
+    const cfg = await configFromOptions(file, opts);
     const log = createLogger();
     if (opts.dryRun) {
       const report = await withInterrupt((signal) =>

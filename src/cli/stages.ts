@@ -22,7 +22,7 @@ export function registerStageCommands(program: Command): void {
     const cmd = addCommonOptions(program.command(def.name).description(def.description).argument('<corpus.yaml>', 'corpus file'));
     if (def.name === 'prompts') cmd.option('--stats', 'print and write the distribution of sources, formats, audiences, languages and templates');
     cmd.action(async (file: string, opts: CommonOptions & { stats?: boolean }) => {
-      const cfg = configFromOptions(file, opts);
+      const cfg = await configFromOptions(file, opts);
       const progress = process.stderr.isTTY ? 'bar' : 'lines';
       const only = [...(ALSO_RUNS[def.name] ?? []), def.name];
       const results = await withInterrupt((signal) => runPipeline(cfg, { only, log: createLogger(), signal, skipBad: opts.skipBad, progress }));

@@ -19,6 +19,10 @@ export const embeddedEngineSchema = z.strictObject({
   gpu: z.union([z.literal('auto'), z.literal(false), z.enum(['cuda', 'vulkan', 'metal'])]).optional(),
 });
 
+/** OpenAI-compatible servers whose requests or limits differ; `openai` is the API itself and any server that follows it. */
+export const SERVER_KINDS = ['auto', 'openai', 'vllm', 'tgi', 'sglang', 'llamacpp'] as const;
+export type ServerKind = Exclude<(typeof SERVER_KINDS)[number], 'auto'>;
+
 export const openaiEngineSchema = z.strictObject({
   type: z.literal('openai'),
   /** Base URL of an OpenAI-compatible server, e.g. http://gpu01:8000/v1 */
@@ -28,6 +32,12 @@ export const openaiEngineSchema = z.strictObject({
   api_key_env: z.string().optional(),
   /** Requests in flight at once to this endpoint. */
   concurrency: z.number().int().positive().default(64),
+  /**
+   * Which server answers, for the request shapes and limits that differ (docs/slurm.md): `auto` asks
+   * the server once (TGI answers `/info` with its `model_id`); `tgi` takes structured output as a
+   * grammar and rejects top_p of 1, negative seeds and more than 4 stop sequences. Absent: `auto`.
+   */
+  server: z.enum(SERVER_KINDS).optional(),
 });
 
 export const engineSchema = z.discriminatedUnion('type', [embeddedEngineSchema, openaiEngineSchema]);

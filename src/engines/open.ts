@@ -52,6 +52,36 @@ export function poolPolicy(g: PoolConfig): PoolPolicy {
   };
 }
 
+/**
+ * The model an OpenAI-compatible endpoint serves, from its `/models` (vLLM, TGI, SGLang and
+ * llama.cpp server all list it): so that `--endpoint` works without `--endpoint-model`. An endpoint
+ * serving several models, or none, or not answering, is an error that says what to do.
+ */
+export function servedModel(baseUrl: string, timeoutMs = 10_000): Promise<string> {
+  const url = `${baseUrl.replace(/\/$/, '')}/models`;
+  const get = url.startsWith('https:') ? httpsGet : httpGet;
+  const fail = (why: string) => new CosmoError(`cannot tell which model ${url} serves (${why}); name it with --endpoint-model`);
+  return new Promise((resolve, reject) => {
+    const req = get(url, { timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(fail(`HTTP ${res.statusCode}`));
+        let ids: string[];
+        try {
+          ids = ((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: { id?: unknown }[] }).data ?? []).map((m) => String(m.id));
+        } catch {
+          return reject(fail('its answer is not a model list'));
+        }
+        if (ids.length === 1) resolve(ids[0]!);
+        else reject(fail(ids.length ? `it serves ${ids.join(', ')}` : 'it lists none'));
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(fail(err.code ?? err.message)));
+  });
+}
+
 /** Why an OpenAI-compatible endpoint cannot be reached at all, or undefined when it answers (any HTTP status). */
 export function probeEndpoint(baseUrl: string, timeoutMs = 5000): Promise<string | undefined> {
   const url = `${baseUrl.replace(/\/$/, '')}/models`;

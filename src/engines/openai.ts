@@ -5,7 +5,8 @@
  * limit a GPU server. One attempt per call; the pool does retries.
  */
 import { HttpPool } from './http.js';
-import type { OpenAIEngineConfig } from './config.js';
+import type { OpenAIEngineConfig, ServerKind } from './config.js';
+import type { GenParams } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
 import { EngineError, type Completion, type CompletionRequest, type Engine } from './types.js';
@@ -33,6 +34,7 @@ interface ChatResponse {
   choices?: { message?: { content?: string | null }; text?: string; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number };
   error?: { message?: string } | string;
+  message?: string;
 }
 
 const errorText = (body: string): string => {
@@ -41,11 +43,22 @@ const errorText = (body: string): string => {
     const e = parsed.error;
     if (typeof e === 'string') return e;
     if (e?.message) return e.message;
+    // vLLM's errors: {object: "error", message, type, code}.
+    if (typeof parsed.message === 'string') return parsed.message;
   } catch {
     // not JSON: fall through to the raw text
   }
   return body.slice(0, 300);
 };
+
+/**
+ * A prompt too long for the model, as each server says it: OpenAI and vLLM ("maximum context
+ * length", vLLM also "longer than the maximum model length"), TGI ("inputs tokens + max_new_tokens
+ * must be <= …", "Input validation error: `inputs` must have less than … tokens"), SGLang and
+ * llama.cpp server ("exceeds the maximum context", "context size").
+ */
+const CONTEXT_LENGTH =
+  /context length|maximum context|too many tokens|context window|prompt is too long|longer than the maximum model length|max_new_tokens` must be <=|inputs tokens \+ max_new_tokens must be|must have less than \d+ tokens|exceeds? the (?:maximum )?context|context size/i;
 
 /** Map an HTTP error status to an EngineError the pool can act on. */
 function httpError(id: string, status: number, headers: Record<string, string>, body: string): EngineError {
@@ -55,11 +68,47 @@ function httpError(id: string, status: number, headers: Record<string, string>, 
   if (status === 429) return new EngineError(msg, 'rate_limited', { status, retryAfterMs });
   if (status === 401 || status === 403) return new EngineError(msg, 'auth', { status });
   if (status === 408) return new EngineError(msg, 'timeout', { status });
+  // Context length first: some servers say it with a 5xx.
+  if (CONTEXT_LENGTH.test(reason)) return new EngineError(msg, 'context_length', { status });
   if (status >= 500) return new EngineError(msg, 'server', { status, retryAfterMs });
-  if (/context length|maximum context|too many tokens|context window|prompt is too long/i.test(reason))
-    return new EngineError(msg, 'context_length', { status });
+  // TGI's 424 Failed Dependency: the generation itself failed on the shard; another try may succeed.
+  if (status === 424) return new EngineError(msg, 'server', { status, retryAfterMs });
   return new EngineError(msg, 'bad_request', { status });
 }
+
+/**
+ * Why sampling parameters would be refused by a server kind, or [] (TGI validates top_p in (0, 1),
+ * seeds as unsigned and at most 4 stop sequences; a top_p of 1 is left out of every request, so it
+ * never counts). Checked before a run where the kind is configured, and at the first request where it
+ * is found out.
+ */
+export function paramProblems(kind: ServerKind, p: GenParams): string[] {
+  if (kind !== 'tgi') return [];
+  const out: string[] = [];
+  if (p.top_p <= 0) out.push(`top_p ${p.top_p}: TGI needs 0 < top_p < 1 (1 is left out: it is the neutral value)`);
+  if (p.seed !== undefined && p.seed < 0) out.push(`seed ${p.seed}: TGI takes seeds of 0 or more`);
+  if ((p.stop?.length ?? 0) > 4) out.push(`${p.stop!.length} stop sequences: TGI takes at most 4`);
+  return out;
+}
+
+/** The request body for a server kind: neutral values left out, structured output in the server's own shape. */
+export function requestBody(kind: ServerKind, model: string, req: CompletionRequest): Record<string, unknown> {
+  const p = req.params;
+  const body: Record<string, unknown> = { model, messages: req.messages, temperature: p.temperature, max_tokens: p.max_tokens };
+  if (p.top_p < 1) body.top_p = p.top_p;
+  if (p.seed !== undefined) body.seed = p.seed;
+  if (p.stop?.length) body.stop = p.stop;
+  if (req.jsonSchema)
+    body.response_format =
+      kind === 'tgi'
+        ? // TGI's router takes a grammar (`{type: json, value: schema}`, since 1.4.3), and answers OpenAI's shape with 422.
+          { type: 'json', value: req.jsonSchema }
+        : { type: 'json_schema', json_schema: { name: 'output', schema: req.jsonSchema, strict: true } };
+  return body;
+}
+
+/** Finish reasons that say the server gave up on the request (vLLM's `abort` and `error`): worth another try. */
+const FAILED_FINISH = new Set(['abort', 'error']);
 
 export class OpenAIEngine implements Engine {
   readonly id: string;
@@ -69,13 +118,19 @@ export class OpenAIEngine implements Engine {
   private readonly http: HttpPool;
   private readonly headers: Record<string, string>;
 
+  /** The server kind: configured, or found out by one request to the server, shared by every call. */
+  private kindFound: Promise<ServerKind> | undefined;
+  private readonly root: string;
+
   constructor(cfg: OpenAIEngineConfig, env: NodeJS.ProcessEnv = process.env) {
     this.id = endpointId(cfg.base_url);
     this.model = cfg.model;
     this.concurrency = cfg.concurrency;
+    if (cfg.server && cfg.server !== 'auto') this.kindFound = Promise.resolve(cfg.server);
     const url = new URL(cfg.base_url);
     this.path = url.pathname.replace(/\/?$/, '/') + 'chat/completions';
     this.http = new HttpPool(url);
+    this.root = url.pathname.replace(/\/?(v1\/?)?$/, '/');
     this.headers = { 'content-type': 'application/json' };
     if (cfg.api_key_env !== undefined) {
       const key = env[cfg.api_key_env];
@@ -87,19 +142,12 @@ export class OpenAIEngine implements Engine {
   }
 
   async complete(req: CompletionRequest): Promise<Completion> {
-    const p = req.params;
-    const body: Record<string, unknown> = {
-      model: this.model,
-      messages: req.messages,
-      temperature: p.temperature,
-      top_p: p.top_p,
-      max_tokens: p.max_tokens,
-    };
-    if (p.seed !== undefined) body.seed = p.seed;
-    if (p.stop?.length) body.stop = p.stop;
-    if (req.jsonSchema) body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: req.jsonSchema, strict: true } };
     const signal = req.signal;
     if (signal?.aborted) throw abortError(this.id, signal);
+    const kind = await this.kind();
+    const problems = paramProblems(kind, req.params);
+    if (problems.length) throw new EngineError(`${this.id}: a ${kind} server would refuse these sampling settings: ${problems.join('; ')}`, 'bad_request');
+    const body = requestBody(kind, this.model, req);
     let res;
     try {
       res = await this.http.request('POST', this.path, this.headers, Buffer.from(JSON.stringify(body), 'utf8'), signal);
@@ -112,6 +160,23 @@ export class OpenAIEngine implements Engine {
     return this.parse(text);
   }
 
+  /**
+   * The server kind, asked once: TGI answers `GET /info` with its `model_id` (vLLM, SGLang and
+   * llama.cpp server have no such route, or answer it otherwise); any other answer, or none, means a
+   * server that follows OpenAI's API.
+   */
+  kind(): Promise<ServerKind> {
+    this.kindFound ??= this.http
+      .request('GET', `${this.root}info`, this.headers, Buffer.alloc(0), AbortSignal.timeout(10_000))
+      .then((res) => {
+        if (res.status !== 200) return 'openai' as const;
+        const info = JSON.parse(res.body.toString('utf8')) as { model_id?: unknown };
+        return typeof info.model_id === 'string' ? ('tgi' as const) : ('openai' as const);
+      })
+      .catch(() => 'openai' as const);
+    return this.kindFound;
+  }
+
   private parse(text: string): Completion {
     let json: ChatResponse;
     try {
@@ -120,13 +185,16 @@ export class OpenAIEngine implements Engine {
       throw new EngineError(`${this.id}: answer is not JSON: ${text.slice(0, 200)}`, 'server');
     }
     const choice = json.choices?.[0];
+    const finish = choice?.finish_reason ?? undefined;
+    if (finish && FAILED_FINISH.has(finish)) throw new EngineError(`${this.id}: the server gave up on the request (finish_reason=${finish})`, 'server');
     const content = choice?.message?.content ?? choice?.text;
-    // An empty answer is a failure, never a sample (llm-swarm stored empty completions).
+    // An empty answer is a failure, never a sample (llm-swarm stored empty completions). A reasoning
+    // model out of tokens answers `content: null`: the request's fault, not the server's health.
     if (typeof content !== 'string' || content.length === 0)
-      throw new EngineError(`${this.id}: answer has no text (finish_reason=${choice?.finish_reason ?? 'none'})`, 'server');
+      throw new EngineError(`${this.id}: answer has no text (finish_reason=${finish ?? 'none'})`, 'empty');
     return {
       text: content,
-      finish_reason: choice?.finish_reason === 'length' ? 'length' : 'stop',
+      finish_reason: finish ?? 'stop',
       usage: { prompt_tokens: json.usage?.prompt_tokens ?? 0, completion_tokens: json.usage?.completion_tokens ?? 0 },
       model: json.model ?? this.model,
     };

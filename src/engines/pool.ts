@@ -298,7 +298,7 @@ export class EnginePool {
     try {
       const c = await Promise.race([call, aborted]);
       // An empty answer is a failure, never a sample (llm-swarm stored empty completions).
-      if (c.text.length === 0) throw new EngineError(`${slot.engine.id}: empty answer (finish_reason=${c.finish_reason})`, 'server');
+      if (c.text.length === 0) throw new EngineError(`${slot.engine.id}: empty answer (finish_reason=${c.finish_reason})`, 'empty');
       this.onSuccess(slot, c.usage.completion_tokens);
       return { ...c, engine: slot.engine.id, latency_ms: Math.round(performance.now() - started), attempts: attempt, cached: false };
     } catch (err) {

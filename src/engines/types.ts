@@ -16,6 +16,7 @@ export interface CompletionRequest {
 
 export interface Completion {
   text: string;
+  /** `stop`, `length`, or whatever else the server said (`content_filter`, `tool_calls`, …), kept as sent. */
   finish_reason: Exclude<FinishReason, 'error'>;
   usage: Usage;
   /** The model that answered, as the engine names it. */
@@ -32,6 +33,8 @@ export type EngineErrorKind =
   | 'context_length'
   | 'auth'
   | 'aborted'
+  /** An answer without text (a reasoning model out of tokens returns `content: null`): retried, but the server is well. */
+  | 'empty'
   | 'unknown';
 
 export class EngineError extends CosmoError {
@@ -45,7 +48,7 @@ export class EngineError extends CosmoError {
     this.name = 'EngineError';
   }
   get retryable(): boolean {
-    return this.opts.retryable ?? ['timeout', 'connection', 'rate_limited', 'server'].includes(this.kind);
+    return this.opts.retryable ?? ['timeout', 'connection', 'rate_limited', 'server', 'empty'].includes(this.kind);
   }
 }
 

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { poolModels } from '../engines/config.js';
 import { openPool, readEndpointsFile, resolveEngines } from '../engines/open.js';
+import { paramProblems } from '../engines/openai.js';
 import type { EngineMetrics, PooledCompletion } from '../engines/pool.js';
 import { EngineError, type ChatMessage, type EngineErrorKind } from '../engines/types.js';
 import { defineStage, type TaskContext } from '../exec/stage.js';
@@ -397,6 +398,10 @@ export const generateStage = defineStage({
     for (const e of resolveEngines(g, corpus.resolve)) {
       if (e.type === 'embedded' && !e.model.startsWith('hf:') && !existsSync(e.model))
         throw new CosmoError(`generate: model file not found: ${e.model} (pass a .gguf file, or hf:owner/repo/file.gguf)`);
+      // A server kind given in the config is checked now; one found out is checked at its first request.
+      if (e.type !== 'openai' || !e.server || e.server === 'auto') continue;
+      const problems = paramProblems(e.server, g.params);
+      if (problems.length) throw new CosmoError(`generate.params: the ${e.server} server at ${e.base_url} would refuse them: ${problems.join('; ')}`);
     }
     if (g.endpoints_file) readEndpointsFile(corpus.resolve(g.endpoints_file));
   },

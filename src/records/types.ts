@@ -49,7 +49,8 @@ export interface Grounding {
   in_prompt: boolean;
 }
 
-export type FinishReason = 'stop' | 'length' | 'error';
+/** `stop`, `length`, `error` (the request failed for good), or another reason a server sent, kept as sent. */
+export type FinishReason = 'stop' | 'length' | 'error' | (string & {});
 
 export interface Usage {
   prompt_tokens: number;

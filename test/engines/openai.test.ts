@@ -20,7 +20,8 @@ async function httpServer(handler: Parameters<typeof createHttpServer>[1]): Prom
 }
 
 function engine(url: string, concurrency = 4): OpenAIEngine {
-  const e = new OpenAIEngine({ type: 'openai', base_url: url, model: 'm', concurrency });
+  // The server kind is given: these servers answer any path alike, the probe of /info included.
+  const e = new OpenAIEngine({ type: 'openai', base_url: url, model: 'm', concurrency, server: 'openai' });
   closers.push(() => e.close());
   return e;
 }
@@ -91,14 +92,19 @@ describe('OpenAI-compatible engine (HTTP client)', () => {
     }
   });
 
-  it('treats an empty or malformed answer as a retryable server error, never as text', async () => {
-    const bodies = [answer(''), answer(null), '{"choices": []}', 'not json'];
+  it('treats an empty answer as a retryable `empty` error and a malformed one as a server error, never as text', async () => {
+    const bodies: [string, string][] = [
+      [answer(''), 'empty'],
+      [answer(null), 'empty'],
+      ['{"choices": []}', 'empty'],
+      ['not json', 'server'],
+    ];
     let i = 0;
-    const { url } = await httpServer((_rq, res) => res.end(bodies[i++]));
+    const { url } = await httpServer((_rq, res) => res.end(bodies[i++]![0]));
     const e = engine(url);
-    for (let n = 0; n < bodies.length; n++) {
+    for (const [, kind] of bodies) {
       const err = (await e.complete(req()).catch((x: unknown) => x)) as EngineError;
-      expect(err.kind).toBe('server');
+      expect(err.kind).toBe(kind);
       expect(err.retryable).toBe(true);
     }
   });

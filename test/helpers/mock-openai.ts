@@ -47,6 +47,19 @@ export interface MockOptions extends Partial<MockFaults> {
   record?: boolean;
   /** The answer's text for the n-th chat request (1-based) and its prompt, instead of mockReply. */
   reply?: (prompt: string, n: number) => string;
+  /**
+   * Which server's documented contract to enforce (validation and error shapes), beside OpenAI's:
+   * - `tgi` (text-generation-inference's router): `GET /info` names the model; structured output
+   *   only as a grammar `{type: json|json_schema|regex, value}` (else 422); `top_p` must be in (0, 1),
+   *   seeds unsigned, at most 4 stop sequences (422 `Input validation error`); context errors as TGI words them.
+   * - `vllm`: a request for another model than the served one gets 404 `NotFoundError`; context
+   *   errors as vLLM words them.
+   */
+  flavor?: 'openai' | 'tgi' | 'vllm';
+  /** Per chat request n: a finish reason to answer instead (vLLM's `abort`, `content_filter`, …), with `content: null` for `null`. */
+  finishWith?: (n: number) => { finish_reason: string; content?: null } | undefined;
+  /** TGI: the first this many chat requests fail during generation (424 Failed Dependency). */
+  generationErrorsFirst?: number;
 }
 
 export interface MockRequestLog {
@@ -81,6 +94,25 @@ export interface MockServer {
   /** Kill switch: the endpoint dies at once, as a crashed GPU server would. */
   kill(): void;
   close(): Promise<void>;
+}
+
+/** A request the flavor's server would refuse, with the status and body it answers. */
+function flavorRefusal(flavor: 'openai' | 'tgi' | 'vllm', body: Record<string, unknown>, model: string): { status: number; body: unknown } | undefined {
+  if (flavor === 'vllm' && body.model !== model)
+    return { status: 404, body: { object: 'error', message: `The model \`${String(body.model)}\` does not exist.`, type: 'NotFoundError', param: null, code: 404 } };
+  if (flavor !== 'tgi') return undefined;
+  const invalid = (error: string) => ({ status: 422, body: { error, error_type: 'validation' } });
+  const rf = body.response_format as { type?: string; value?: unknown } | undefined;
+  // serde's tagged enum GrammarType {type, value}: OpenAI's {type: json_schema, json_schema} has no `value`.
+  if (rf !== undefined && (!['json', 'json_schema', 'regex'].includes(String(rf.type)) || rf.value === undefined))
+    return invalid('Failed to deserialize the JSON body into the target type: response_format: missing field `value` at line 1 column 400');
+  const topP = body.top_p as number | undefined;
+  if (topP !== undefined && !(topP > 0 && topP < 1)) return invalid('Input validation error: `top_p` must be > 0.0 and < 1.0');
+  const seed = body.seed as number | undefined;
+  if (seed !== undefined && seed < 0) return invalid(`Failed to deserialize the JSON body into the target type: seed: invalid value: integer \`${seed}\`, expected u64`);
+  const stop = body.stop as string[] | undefined;
+  if (stop && stop.length > 4) return invalid(`Input validation error: \`stop\` supports up to 4 stop sequences. Given: ${stop.length}`);
+  return undefined;
 }
 
 /** The reply a mock server gives for a prompt: tests compare generated text with this. */
@@ -158,11 +190,24 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
       if (entry) entry.status = 400;
       return send(res, 400, { error: { message: 'model and messages are required', type: 'invalid_request_error' } });
     }
+    const refused = flavorRefusal(opts.flavor ?? 'openai', body, model);
+    if (refused) {
+      if (entry) entry.status = refused.status;
+      return send(res, refused.status, refused.body);
+    }
     const n = stats.requests;
+    if (opts.flavor === 'tgi' && n <= (opts.generationErrorsFirst ?? 0)) {
+      if (entry) entry.status = 424;
+      return send(res, 424, { error: 'Request failed during generation: Server error: CUDA error: an illegal memory access was encountered', error_type: 'generation' });
+    }
     const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : Infinity;
     const promptTokens = Math.ceil(prompt.length / 4);
     if (opts.contextLength !== undefined && promptTokens + maxTokens > opts.contextLength) {
       if (entry) entry.status = 400;
+      if (opts.flavor === 'tgi')
+        return send(res, 422, { error: `Input validation error: \`inputs\` tokens + \`max_new_tokens\` must be <= ${opts.contextLength}. Given: ${promptTokens} \`inputs\` tokens and ${maxTokens} \`max_new_tokens\``, error_type: 'validation' });
+      if (opts.flavor === 'vllm')
+        return send(res, 400, { object: 'error', message: `This model's maximum context length is ${opts.contextLength} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`, type: 'BadRequestError', param: null, code: 400 });
       return send(res, 400, {
         error: {
           message: `This model's maximum context length is ${opts.contextLength} tokens. However, you requested ${promptTokens + maxTokens} tokens.`,
@@ -185,6 +230,7 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
       return send(res, 429, { error: { message: 'rate limited', type: 'rate_limit_error' } }, { 'retry-after': String(faults.retryAfterS) });
     }
     const tokens = Math.min(completionTokens, maxTokens);
+    const forced = opts.finishWith?.(n);
     const answer = () => {
       stats.inflight--;
       if (dead || res.destroyed) return;
@@ -196,8 +242,8 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: opts.reply ? opts.reply(prompt, n) : mockReply(prompt, tokens) },
-            finish_reason: completionTokens > maxTokens ? 'length' : 'stop',
+            message: { role: 'assistant', content: forced?.content === null ? null : opts.reply ? opts.reply(prompt, n) : mockReply(prompt, tokens) },
+            finish_reason: forced?.finish_reason ?? (completionTokens > maxTokens ? 'length' : 'stop'),
           },
         ],
         usage: { prompt_tokens: promptTokens, completion_tokens: tokens, total_tokens: promptTokens + tokens },
@@ -211,6 +257,8 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
 
   const server = createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/health' || req.url === '/v1/health')) return reply(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && req.url === '/info' && opts.flavor === 'tgi')
+      return reply(res, 200, { model_id: model, model_sha: null, max_concurrent_requests: 128, max_input_tokens: 4095, max_total_tokens: 4096, version: '3.0.0' });
     if (req.method === 'GET' && req.url === '/v1/models')
       return reply(res, 200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'cosmo-mock' }] });
     if (req.method === 'POST' && req.url === '/v1/embeddings') {
