@@ -60,6 +60,8 @@ export interface Endpoint {
   base_url: string;
   model: string;
   concurrency: number;
+  /** The server kind, so that generate sends each what it accepts (absent for a custom template: generate asks). */
+  server?: Exclude<ServerEngine, 'custom'>;
 }
 
 export interface ServerInstance {
@@ -222,7 +224,7 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
 async function waitHealthy(
   instances: ServerInstance[],
   tpl: Template,
-  opts: Pick<ServeOptions, 'model' | 'concurrency'>,
+  opts: Pick<ServeOptions, 'model' | 'concurrency' | 'engine'>,
   ctx: { log: Logger; signal: AbortSignal; pollMs: number; timeoutMs: number },
 ): Promise<void> {
   const started = Date.now();
@@ -236,7 +238,7 @@ async function waitHealthy(
       if (address) {
         const root = address.startsWith('http') ? address.replace(/\/+$/, '') : `http://${address}`;
         if (await healthy(root + tpl.health)) {
-          inst.endpoint = { base_url: root + tpl.api, model: opts.model, concurrency: opts.concurrency ?? 64 };
+          inst.endpoint = { base_url: root + tpl.api, model: opts.model, concurrency: opts.concurrency ?? 64, ...(opts.engine !== 'custom' && { server: opts.engine }) };
           waiting.delete(inst);
           ctx.log.info('server healthy', { instance: inst.index, url: inst.endpoint.base_url, after_s: Math.round((Date.now() - started) / 1000) });
           continue;

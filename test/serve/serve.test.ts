@@ -174,4 +174,19 @@ describe('cosmo serve', () => {
       expect(text).not.toMatch(/\{\{\s*\w+\s*\}\}/);
     }
   });
+
+  it('gives each TGI instance its own Prometheus port, master port and shard socket path (TGI\'s defaults collide)', () => {
+    const t = loadTemplate('tgi');
+    const ports = [0, 1].map((i) => renderTemplate(t, { model: 'org/m', port: 8080 + i, gpus: 2, instance: i, address_file: '/a', dir: '/d', args: '' }));
+    const flag = (text: string, name: string) => text.split('\n').find((line) => line.includes(`--${name} `));
+    for (const name of ['prometheus-port', 'master-port', 'shard-uds-path']) {
+      const [a, b] = ports.map((text) => flag(text, name));
+      expect(a, name).toBeDefined();
+      expect(a, name).not.toBe(b);
+    }
+    // The values bash computes from them do not collide with any instance's --port either.
+    const evaluated = execFileSync('bash', ['-c', 'for p in 8080 8081; do echo $(( p + 10000 )) $(( p + 20000 )); done'], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+    expect(new Set(evaluated).size).toBe(4);
+    expect(evaluated).not.toContain('8080');
+  });
 });
