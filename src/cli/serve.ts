@@ -53,7 +53,7 @@ export function registerServe(program: Command): void {
     .option('--server-args <args>', 'extra arguments for the server command line')
     .option('--sbatch-arg <arg>', 'extra sbatch option (repeatable), e.g. --sbatch-arg=--account=proj', (v: string, all: string[]) => [...all, v], [])
     .option('--job-name <prefix>', 'job name prefix (instance i is <prefix>-i)')
-    .option('--health-timeout <s>', 'seconds an instance may take to become healthy, queueing included', '1800')
+    .option('--health-timeout <s>', 'seconds an instance may take to become healthy once its job runs (queueing does not count)', '1800')
     .action(async (o: ServeCliOptions) => {
       if (!(SERVER_ENGINES as readonly string[]).includes(o.engine))
         throw new CosmoError(`--engine must be one of ${SERVER_ENGINES.join(', ')}, not "${o.engine}"`);

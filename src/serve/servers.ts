@@ -49,7 +49,7 @@ export interface ServeOptions {
   concurrency?: number;
   /** Job name prefix, to tell these jobs apart in squeue. */
   jobName?: string;
-  /** How long an instance may take from submission to healthy (queueing and model loading included). */
+  /** How long an instance may take from its job starting to run to healthy (model loading included; queueing is not counted). */
   healthTimeoutMs?: number;
   pollMs?: number;
   log?: Logger;
@@ -132,6 +132,26 @@ async function healthy(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Which model the server at `root` serves: TGI's `/info` names it (`model_id`), the others list it at
+ * `<api>/models`. Undefined when neither answers. A server on the expected address that serves
+ * another model is someone else's, started on the same node and port: never ours to use.
+ */
+export async function servedModelAt(root: string, api: string): Promise<string[] | undefined> {
+  const get = async (url: string) => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      return res.ok ? ((await res.json()) as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const info = await get(`${root}/info`);
+  if (typeof info?.model_id === 'string') return [info.model_id];
+  const models = (await get(`${root}${api}/models`))?.data;
+  return Array.isArray(models) ? models.map((m: { id?: unknown }) => String(m.id)) : undefined;
 }
 
 /** Jobs of every RunningServers not yet stopped: cancelled even if the process exits without stop(). */
@@ -228,16 +248,27 @@ async function waitHealthy(
   ctx: { log: Logger; signal: AbortSignal; pollMs: number; timeoutMs: number },
 ): Promise<void> {
   const started = Date.now();
+  /** When each job started running: its health clock (time in the queue is not start-up time). */
+  const running = new Map<ServerInstance, number>();
+  const foreign = new Set<ServerInstance>();
+  const queued = new Set<ServerInstance>();
   const waiting = new Set(instances);
   while (waiting.size > 0) {
     ctx.signal.throwIfAborted();
     const queue = new Map<string, QueueEntry>((await squeue(instances.map((i) => i.jobId))).map((e) => [e.jobId, e]));
     for (const inst of [...waiting]) {
       const job = queue.get(inst.jobId);
+      if (job?.state === 'RUNNING' && !running.has(inst)) running.set(inst, Date.now());
       const address = existsSync(inst.addressFile) ? readFileSync(inst.addressFile, 'utf8').trim() : '';
-      if (address) {
+      // Healthy means: our job runs, the address it wrote answers its health URL, and serves our model.
+      if (address && job?.state === 'RUNNING') {
         const root = address.startsWith('http') ? address.replace(/\/+$/, '') : `http://${address}`;
-        if (await healthy(root + tpl.health)) {
+        const models = (await healthy(root + tpl.health)) ? await servedModelAt(root, tpl.api) : undefined;
+        if (models && !models.includes(opts.model) && !foreign.has(inst)) {
+          foreign.add(inst);
+          ctx.log.warn('the address answers, but serves another model: not this instance; still waiting', { instance: inst.index, address, serves: models.join(', '), expected: opts.model });
+        }
+        if (models?.includes(opts.model)) {
           inst.endpoint = { base_url: root + tpl.api, model: opts.model, concurrency: opts.concurrency ?? 64, ...(opts.engine !== 'custom' && { server: opts.engine }) };
           waiting.delete(inst);
           ctx.log.info('server healthy', { instance: inst.index, url: inst.endpoint.base_url, after_s: Math.round((Date.now() - started) / 1000) });
@@ -249,11 +280,21 @@ async function waitHealthy(
           `server instance ${inst.index} (job ${inst.jobId}) ended before it became healthy${job ? ` (state ${job.state})` : ''}; ` +
             `log: ${inst.log}\n${tail(inst.log)}`,
         );
-      if (Date.now() - started > ctx.timeoutMs) {
-        const where = job.state === 'PENDING' ? `still pending (${job.reason})` : address ? `${address}${tpl.health} does not answer 200` : `it never wrote ${inst.addressFile}`;
+      const since = running.get(inst);
+      if (since !== undefined && Date.now() - since > ctx.timeoutMs) {
+        const where = foreign.has(inst)
+          ? `${address} serves another model than ${opts.model} (another server on that port?)`
+          : address
+            ? `${address}${tpl.health} does not answer 200`
+            : `it never wrote ${inst.addressFile}`;
         throw new CosmoError(
-          `server instance ${inst.index} (job ${inst.jobId}) not healthy after ${Math.round(ctx.timeoutMs / 1000)} s: ${where}; log: ${inst.log}\n${tail(inst.log)}`,
+          `server instance ${inst.index} (job ${inst.jobId}) not healthy ${Math.round(ctx.timeoutMs / 1000)} s after it started running: ${where}; log: ${inst.log}\n${tail(inst.log)}`,
         );
+      }
+      if (since === undefined && job?.state === 'PENDING' && Date.now() - started > ctx.timeoutMs && !queued.has(inst)) {
+        // Queue time does not count; say once why it waits.
+        queued.add(inst);
+        ctx.log.info('server job still waiting in the queue', { instance: inst.index, job: inst.jobId, reason: job.reason });
       }
     }
     if (waiting.size) await sleep(ctx.pollMs, ctx.signal);

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEndpointsFile } from '../../src/engines/open.js';
 import { loadTemplate, renderTemplate, startServers } from '../../src/serve/servers.js';
+import { startMockOpenAI } from '../helpers/mock-openai.js';
 import { ensureSlurm, queueOf } from '../helpers/slurm.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -134,13 +135,41 @@ describe('cosmo serve', () => {
       () => new Error('startServers should have failed'),
       (e: unknown) => e as Error,
     );
-    expect(err.message).toContain('not healthy after 2 s');
+    expect(err.message).toContain('not healthy 2 s after it started running');
     expect(err.message).toContain('127.0.0.1:9/health does not answer 200');
     expect(err.message).toContain('loading weights...');
     expect(queueOf(JOB_NAME)).toEqual([]);
   });
 
-  it('the CLI cancels its jobs on SIGTERM', async () => {
+  it('never takes another server on the address for its own: health means our job runs and our model is served', async () => {
+    // Someone else's server, already listening where the job says its server is.
+    const other = await startMockOpenAI({ model: 'someone-elses-model', host: '127.0.0.1' });
+    try {
+      const tpl = join(dir, 'squatted.sbatch');
+      writeFileSync(tpl, `#!/bin/bash\necho "${new URL(other.url).host}" > {{address_file}}\nsleep 300\n`);
+      const err = await startServers({
+        engine: 'custom',
+        template: tpl,
+        model: 'mock-model',
+        instances: 1,
+        endpointsFile: join(dir, 'never.json'),
+        dir: join(dir, 'squatted'),
+        jobName: JOB_NAME,
+        pollMs: 200,
+        healthTimeoutMs: 2_000,
+      }).then(
+        () => new Error('startServers should have failed'),
+        (e: unknown) => e as Error,
+      );
+      expect(err.message).toMatch(/serves another model than mock-model/);
+      expect(existsSync(join(dir, 'never.json'))).toBe(false);
+      expect(queueOf(JOB_NAME)).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('the CLI cancels its jobs on SIGHUP (an ssh session dropped), as on SIGTERM', async () => {
     const endpointsFile = join(dir, 'cli-endpoints.json');
     const child = spawn(
       process.execPath,
@@ -157,7 +186,7 @@ describe('cosmo serve', () => {
     expect(out, errText).toContain('1 server(s) up');
     expect(readEndpointsFile(endpointsFile)).toHaveLength(1);
     expect(queueOf(`${JOB_NAME}-cli`)).toHaveLength(1);
-    child.kill('SIGTERM');
+    child.kill('SIGHUP');
     expect(await exited).toBe(0);
     expect(queueOf(`${JOB_NAME}-cli`)).toEqual([]);
     expect(existsSync(endpointsFile)).toBe(false);
