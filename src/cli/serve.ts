@@ -22,6 +22,7 @@ interface ServeCliOptions {
   serverArgs?: string;
   sbatchArg: string[];
   healthTimeout: string;
+  heartbeatStale: string;
   jobName?: string;
 }
 
@@ -53,6 +54,7 @@ export function registerServe(program: Command): void {
     .option('--server-args <args>', 'extra arguments for the server command line')
     .option('--sbatch-arg <arg>', 'extra sbatch option (repeatable), e.g. --sbatch-arg=--account=proj', (v: string, all: string[]) => [...all, v], [])
     .option('--job-name <prefix>', 'job name prefix (instance i is <prefix>-i)')
+    .option('--heartbeat-stale <s>', 'each server job stops by itself when cosmo serve has not touched its heartbeat file for this long (a lost client)', '600')
     .option('--health-timeout <s>', 'seconds an instance may take to become healthy once its job runs (queueing does not count)', '1800')
     .action(async (o: ServeCliOptions) => {
       if (!(SERVER_ENGINES as readonly string[]).includes(o.engine))
@@ -76,6 +78,7 @@ export function registerServe(program: Command): void {
           serverArgs: o.serverArgs,
           sbatchArgs: o.sbatchArg,
           healthTimeoutMs: positiveInt('--health-timeout', o.healthTimeout)! * 1000,
+          heartbeatStaleS: positiveInt('--heartbeat-stale', o.heartbeatStale),
           jobName: o.jobName,
           log,
           signal,

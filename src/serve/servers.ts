@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { sbatch, scancel, sleep, squeue, waitGone, type QueueEntry } from '../exec/slurm.js';
 import { writeJsonAtomic } from '../io/atomic.js';
@@ -49,6 +49,11 @@ export interface ServeOptions {
   concurrency?: number;
   /** Job name prefix, to tell these jobs apart in squeue. */
   jobName?: string;
+  /**
+   * Seconds after which a server job stops by itself when this process has stopped touching its
+   * heartbeat file (`<dir>/heartbeat`): a lost client never holds GPUs for the job's whole time limit.
+   */
+  heartbeatStaleS?: number;
   /** How long an instance may take from its job starting to run to healthy (model loading included; queueing is not counted). */
   healthTimeoutMs?: number;
   pollMs?: number;
@@ -180,6 +185,16 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
   const basePort = opts.port ?? DEFAULT_PORT[opts.engine];
   const jobName = opts.jobName ?? `cosmo-serve-${opts.engine}`;
   await mkdir(dir, { recursive: true });
+  // The jobs' watchdogs look at this file's age; it is touched for as long as this process lives.
+  const heartbeat = join(dir, 'heartbeat');
+  const staleS = opts.heartbeatStaleS ?? 600;
+  const checkS = Math.max(1, Math.min(60, Math.floor(staleS / 4)));
+  await writeFile(heartbeat, `${process.pid}\n`);
+  const beating = setInterval(() => {
+    const now = new Date();
+    utimes(heartbeat, now, now).catch(() => undefined);
+  }, checkS * 500);
+  beating.unref();
 
   const instances: ServerInstance[] = [];
   let stopped = false;
@@ -187,6 +202,7 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    clearInterval(beating);
     const ids = instances.map((i) => i.jobId);
     // Only our own file: a failed start must not delete the endpoints of servers started elsewhere.
     if (wroteEndpoints) await rm(endpointsFile, { force: true });
@@ -204,7 +220,18 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
       const logFile = join(dir, `instance-${index}.log`);
       const addressFile = join(dir, `instance-${index}.address`);
       await rm(addressFile, { force: true });
-      const vars = { model: opts.model, port, gpus, instance: index, address_file: addressFile, dir, args: opts.serverArgs ?? '' };
+      const vars = {
+        model: opts.model,
+        port,
+        gpus,
+        instance: index,
+        address_file: addressFile,
+        dir,
+        args: opts.serverArgs ?? '',
+        heartbeat,
+        heartbeat_stale_s: staleS,
+        heartbeat_check_s: checkS,
+      };
       await writeFile(script, renderTemplate(tpl, vars), { mode: 0o755 });
       // Command-line options win over the template's #SBATCH lines.
       const args = [`--job-name=${jobName}-${index}`, `--output=${logFile}`];

@@ -3,7 +3,7 @@
  * OpenAI server (test/helpers/mock-openai.ts), started by the Slurm job on a free port.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,9 @@ const MOCK = join(ROOT, 'test/helpers/mock-openai.ts');
 const JOB_NAME = `cosmo-serve-test-${process.pid}`;
 let dir: string;
 
+/** Every field cosmo fills in a template, with sample values. */
+const FIELDS = { model: 'org/m', gpus: 2, address_file: '/a', dir: '/d', args: '', heartbeat: '/d/heartbeat', heartbeat_stale_s: 600, heartbeat_check_s: 60 };
+
 /** A serve template whose server is the mock: it listens on port 0 and reports the port it got. */
 const MOCK_TEMPLATE = `#!/bin/bash
 # cosmo: health=/health api=/v1
@@ -25,6 +28,11 @@ const MOCK_TEMPLATE = `#!/bin/bash
 set -euo pipefail
 node --import tsx ${MOCK} --port 0 --host 0.0.0.0 --model {{model}} > {{dir}}/mock-{{instance}}.url &
 pid=$!
+# The shipped templates' watchdog, stopping the server when cosmo serve's heartbeat goes stale.
+( while sleep {{heartbeat_check_s}}; do
+    age=$(( $(date +%s) - $(stat -c %Y {{heartbeat}} 2>/dev/null || echo 0) ))
+    if [ "$age" -gt {{heartbeat_stale_s}} ]; then echo "heartbeat $age s old: stopping" >&2; kill -TERM $pid; exit 0; fi
+  done ) &
 until [ -s {{dir}}/mock-{{instance}}.url ]; do kill -0 $pid || exit 1; sleep 0.1; done
 url=$(cat {{dir}}/mock-{{instance}}.url)
 port=\${url##*:}
@@ -192,21 +200,49 @@ describe('cosmo serve', () => {
     expect(existsSync(endpointsFile)).toBe(false);
   });
 
+  it('a server job stops by itself once the client that started it is gone (its heartbeat goes stale)', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--engine', 'custom', '--template', join(dir, 'mock.sbatch'), '--model', 'mock-model',
+        '--instances', '1', '--endpoints-file', join(dir, 'lost-endpoints.json'), '--dir', join(dir, 'lost'), '--job-name', `${JOB_NAME}-lost`, '--heartbeat-stale', '4'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    for (let i = 0; i < 600 && !out.includes('server(s) up'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('1 server(s) up');
+    // Killed outright, as by a lost ssh session's OOM or kill -9: no chance to cancel anything.
+    child.kill('SIGKILL');
+    await exited;
+    expect(queueOf(`${JOB_NAME}-lost`)).toHaveLength(1);
+    let gone = false;
+    for (let i = 0; i < 300 && !gone; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      gone = queueOf(`${JOB_NAME}-lost`).length === 0;
+    }
+    expect(gone).toBe(true);
+    expect(readFileSync(join(dir, 'lost', 'instance-0.log'), 'utf8')).toMatch(/heartbeat \d+ s old: stopping/);
+  }, 60_000);
+
   it('names the template line of an unknown field', () => {
     const tpl = { file: '/x/my.sbatch', text: '#!/bin/bash\nexec server --port {{port}} --shards {{shards}}\n' };
     expect(() => renderTemplate(tpl, { port: 1 })).toThrow('/x/my.sbatch:2: unknown template field {{shards}}');
     for (const engine of ['vllm', 'tgi', 'sglang'] as const) {
       const t = loadTemplate(engine);
       expect(t.health).toBe('/health');
-      const text = renderTemplate(t, { model: 'org/m', port: 8000, gpus: 2, instance: 0, address_file: '/a', dir: '/d', args: '' });
+      const text = renderTemplate(t, { ...FIELDS, port: 8000, instance: 0 });
       expect(text).toContain('org/m');
       expect(text).not.toMatch(/\{\{\s*\w+\s*\}\}/);
+      // What sbatch will run parses as bash, the heartbeat watchdog included.
+      expect(text).toContain('heartbeat');
+      execFileSync('bash', ['-n'], { input: text });
     }
   });
 
   it('gives each TGI instance its own Prometheus port, master port and shard socket path (TGI\'s defaults collide)', () => {
     const t = loadTemplate('tgi');
-    const ports = [0, 1].map((i) => renderTemplate(t, { model: 'org/m', port: 8080 + i, gpus: 2, instance: i, address_file: '/a', dir: '/d', args: '' }));
+    const ports = [0, 1].map((i) => renderTemplate(t, { ...FIELDS, port: 8080 + i, instance: i }));
     const flag = (text: string, name: string) => text.split('\n').find((line) => line.includes(`--${name} `));
     for (const name of ['prometheus-port', 'master-port', 'shard-uds-path']) {
       const [a, b] = ports.map((text) => flag(text, name));
