@@ -23,6 +23,8 @@ interface ServeCliOptions {
   sbatchArg: string[];
   healthTimeout: string;
   heartbeatStale: string;
+  minReady?: string;
+  resubmits: string;
   jobName?: string;
 }
 
@@ -54,6 +56,8 @@ export function registerServe(program: Command): void {
     .option('--server-args <args>', 'extra arguments for the server command line')
     .option('--sbatch-arg <arg>', 'extra sbatch option (repeatable), e.g. --sbatch-arg=--account=proj', (v: string, all: string[]) => [...all, v], [])
     .option('--job-name <prefix>', 'job name prefix (instance i is <prefix>-i)')
+    .option('--min-ready <k>', 'go on once k instances are healthy (default: all); the others join the endpoints file when they are')
+    .option('--resubmits <n>', 'times an instance whose job dies, or that never becomes healthy, is submitted again', '2')
     .option('--heartbeat-stale <s>', 'each server job stops by itself when cosmo serve has not touched its heartbeat file for this long (a lost client)', '600')
     .option('--health-timeout <s>', 'seconds an instance may take to become healthy once its job runs (queueing does not count)', '1800')
     .action(async (o: ServeCliOptions) => {
@@ -79,6 +83,8 @@ export function registerServe(program: Command): void {
           sbatchArgs: o.sbatchArg,
           healthTimeoutMs: positiveInt('--health-timeout', o.healthTimeout)! * 1000,
           heartbeatStaleS: positiveInt('--heartbeat-stale', o.heartbeatStale),
+          minReady: positiveInt('--min-ready', o.minReady),
+          resubmits: positiveInt('--resubmits', o.resubmits),
           jobName: o.jobName,
           log,
           signal,
@@ -94,7 +100,7 @@ export function registerServe(program: Command): void {
         try {
           process.stdout.write(
             `${servers.endpoints.map((e) => e.base_url).join('\n')}\n` +
-              `cosmo serve: ${servers.endpoints.length} server(s) up; endpoints in ${servers.endpointsFile}. ` +
+              `cosmo serve: ${servers.endpoints.length} server(s) up${servers.endpoints.length < servers.instances.length ? ` of ${servers.instances.length}; the others join as they come up` : ''}; endpoints in ${servers.endpointsFile}. ` +
               `Set generate.endpoints_file to it. Ctrl-C stops the servers.\n`,
           );
           await servers.watch(signal);

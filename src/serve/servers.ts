@@ -54,6 +54,10 @@ export interface ServeOptions {
    * heartbeat file (`<dir>/heartbeat`): a lost client never holds GPUs for the job's whole time limit.
    */
   heartbeatStaleS?: number;
+  /** Resolve once this many instances are healthy (default: all); the others join the endpoints file as they become healthy. */
+  minReady?: number;
+  /** Times an instance whose job dies (or never becomes healthy) is submitted again before it is given up; default 2. */
+  resubmits?: number;
   /** How long an instance may take from its job starting to run to healthy (model loading included; queueing is not counted). */
   healthTimeoutMs?: number;
   pollMs?: number;
@@ -76,8 +80,16 @@ export interface ServerInstance {
   log: string;
   addressFile: string;
   port: number;
-  /** Set once healthy. */
+  /** starting: submitted, not yet healthy; ready: in the endpoints file; failed: given up. */
+  state: 'starting' | 'ready' | 'failed';
+  /** Set while healthy. */
   endpoint?: Endpoint;
+  /** Jobs submitted for it so far (1 + resubmissions). */
+  submissions: number;
+  /** When its current job started running (its health clock), and what was said about it. */
+  runningSince?: number;
+  warned?: 'foreign' | 'queued';
+  misses: number;
 }
 
 export interface RunningServers {
@@ -85,8 +97,9 @@ export interface RunningServers {
   instances: ServerInstance[];
   endpointsFile: string;
   /**
-   * Watch the servers until `signal` aborts: an instance whose job ends or that stops answering is
-   * reported with its log and dropped from the endpoints file. Rejects when none is left.
+   * Watch the servers until `signal` aborts: instances still starting join the endpoints file once
+   * healthy; one whose job ends or that stops answering is dropped from it, reported with its log,
+   * and submitted again (at most `resubmits` times) to rejoin. Rejects when none is left.
    */
   watch(signal: AbortSignal): Promise<void>;
   /** Cancel every job, wait until Slurm has them gone, and remove the endpoints file. Idempotent. */
@@ -197,15 +210,16 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
   beating.unref();
 
   const instances: ServerInstance[] = [];
+  const minReady = opts.minReady ?? opts.instances;
+  if (!Number.isInteger(minReady) || minReady < 1 || minReady > opts.instances) throw new CosmoError(`--min-ready must be between 1 and --instances (${opts.instances}), not ${minReady}`);
   let stopped = false;
-  let wroteEndpoints = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     clearInterval(beating);
-    const ids = instances.map((i) => i.jobId);
+    const ids = instances.filter((i) => i.state !== 'failed').map((i) => i.jobId);
     // Only our own file: a failed start must not delete the endpoints of servers started elsewhere.
-    if (wroteEndpoints) await rm(endpointsFile, { force: true });
+    if (fleet.wrote) await rm(endpointsFile, { force: true });
     if (ids.length === 0) return;
     log.info('cancelling server jobs', { jobs: ids.join(',') });
     await scancel(ids);
@@ -213,13 +227,30 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
     for (const id of ids) live.delete(id);
   };
 
+  const submit = async (inst: Pick<ServerInstance, 'index' | 'script' | 'log' | 'addressFile'>): Promise<string> => {
+    await rm(inst.addressFile, { force: true });
+    // Command-line options win over the template's #SBATCH lines.
+    const args = [`--job-name=${jobName}-${inst.index}`, `--output=${inst.log}`, '--open-mode=append'];
+    if (gpus > 0) args.push(`--gres=gpu:${gpus}`);
+    if (opts.partition) args.push(`--partition=${opts.partition}`);
+    if (opts.time) args.push(`--time=${opts.time}`);
+    if (opts.cpusPerInstance) args.push(`--cpus-per-task=${opts.cpusPerInstance}`);
+    if (opts.mem) args.push(`--mem=${opts.mem}`);
+    args.push(...(opts.sbatchArgs ?? []));
+    signal.throwIfAborted();
+    const jobId = await sbatch(inst.script, args);
+    guardJobs([jobId]);
+    log.info('submitted server', { instance: inst.index, job: jobId, log: inst.log });
+    return jobId;
+  };
+
+  const fleet = new Fleet(instances, tpl, { ...opts, resubmits: opts.resubmits ?? 2 }, endpointsFile, submit, { log, pollMs, timeoutMs });
   try {
     for (let index = 0; index < opts.instances; index++) {
       const port = basePort + index;
       const script = join(dir, `instance-${index}.sbatch`);
       const logFile = join(dir, `instance-${index}.log`);
       const addressFile = join(dir, `instance-${index}.address`);
-      await rm(addressFile, { force: true });
       const vars = {
         model: opts.model,
         port,
@@ -233,129 +264,147 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
         heartbeat_check_s: checkS,
       };
       await writeFile(script, renderTemplate(tpl, vars), { mode: 0o755 });
-      // Command-line options win over the template's #SBATCH lines.
-      const args = [`--job-name=${jobName}-${index}`, `--output=${logFile}`];
-      if (gpus > 0) args.push(`--gres=gpu:${gpus}`);
-      if (opts.partition) args.push(`--partition=${opts.partition}`);
-      if (opts.time) args.push(`--time=${opts.time}`);
-      if (opts.cpusPerInstance) args.push(`--cpus-per-task=${opts.cpusPerInstance}`);
-      if (opts.mem) args.push(`--mem=${opts.mem}`);
-      args.push(...(opts.sbatchArgs ?? []));
-      signal.throwIfAborted();
-      const jobId = await sbatch(script, args);
-      instances.push({ index, jobId, script, log: logFile, addressFile, port });
-      guardJobs([jobId]);
-      log.info('submitted server', { instance: index, job: jobId, log: logFile });
+      await rm(logFile, { force: true });
+      const inst = { index, script, log: logFile, addressFile, port };
+      instances.push({ ...inst, jobId: await submit(inst), state: 'starting', submissions: 1, misses: 0 });
     }
-    await waitHealthy(instances, tpl, { ...opts, model: opts.model }, { log, signal, pollMs, timeoutMs });
+    while (fleet.ready.length < minReady) {
+      await fleet.poll();
+      if (fleet.ready.length < minReady) await sleep(pollMs, signal);
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-
-  const endpoints = instances.map((i) => i.endpoint!);
-  await writeJsonAtomic(endpointsFile, { endpoints });
-  wroteEndpoints = true;
-  log.info('endpoints written', { file: endpointsFile, endpoints: endpoints.length });
+  log.info('endpoints written', { file: endpointsFile, endpoints: fleet.ready.length, of: opts.instances });
 
   return {
-    endpoints,
+    endpoints: fleet.ready.map((i) => i.endpoint!),
     instances,
     endpointsFile,
     stop,
-    watch: (watchSignal) => watchServers(instances, tpl, endpointsFile, { log, signal: watchSignal, pollMs }),
+    watch: async (watchSignal) => {
+      while (!watchSignal.aborted) {
+        await sleep(pollMs * 5, watchSignal).catch(() => undefined);
+        if (watchSignal.aborted) return;
+        await fleet.poll();
+      }
+    },
   };
 }
 
-/** Poll until every instance answers its health URL; a job that ends or takes too long is an error. */
-async function waitHealthy(
-  instances: ServerInstance[],
-  tpl: Template,
-  opts: Pick<ServeOptions, 'model' | 'concurrency' | 'engine'>,
-  ctx: { log: Logger; signal: AbortSignal; pollMs: number; timeoutMs: number },
-): Promise<void> {
-  const started = Date.now();
-  /** When each job started running: its health clock (time in the queue is not start-up time). */
-  const running = new Map<ServerInstance, number>();
-  const foreign = new Set<ServerInstance>();
-  const queued = new Set<ServerInstance>();
-  const waiting = new Set(instances);
-  while (waiting.size > 0) {
-    ctx.signal.throwIfAborted();
-    const queue = new Map<string, QueueEntry>((await squeue(instances.map((i) => i.jobId))).map((e) => [e.jobId, e]));
-    for (const inst of [...waiting]) {
+/**
+ * The instances' life after submission, one poll at a time. A starting instance is healthy when its
+ * job runs, the address it wrote answers its health URL, and the server there serves our model (a
+ * server of someone else's on that node and port never is); it then joins the endpoints file. The
+ * health clock starts when the job starts running: queueing is not start-up. A ready instance whose
+ * job ends, or that misses three health checks in a row, leaves the file. An instance that dies or
+ * never becomes healthy is submitted again, at most `resubmits` times, then given up; when every
+ * instance is given up, or too few can still be ready, the poll throws.
+ */
+class Fleet {
+  constructor(
+    private readonly instances: ServerInstance[],
+    private readonly tpl: Template,
+    private readonly opts: Pick<ServeOptions, 'model' | 'concurrency' | 'engine' | 'instances'> & { resubmits: number; minReady?: number },
+    private readonly endpointsFile: string,
+    private readonly submit: (inst: ServerInstance) => Promise<string>,
+    private readonly ctx: { log: Logger; pollMs: number; timeoutMs: number },
+  ) {}
+
+  /** Whether this fleet wrote the endpoints file (so that stopping removes it, and only then). */
+  wrote = false;
+
+  get ready(): ServerInstance[] {
+    return this.instances.filter((i) => i.state === 'ready');
+  }
+
+  async poll(): Promise<void> {
+    const live = this.instances.filter((i) => i.state !== 'failed');
+    const queue = new Map<string, QueueEntry>((await squeue(live.map((i) => i.jobId))).map((e) => [e.jobId, e]));
+    let changed = false;
+    for (const inst of live) {
       const job = queue.get(inst.jobId);
-      if (job?.state === 'RUNNING' && !running.has(inst)) running.set(inst, Date.now());
-      const address = existsSync(inst.addressFile) ? readFileSync(inst.addressFile, 'utf8').trim() : '';
-      // Healthy means: our job runs, the address it wrote answers its health URL, and serves our model.
-      if (address && job?.state === 'RUNNING') {
-        const root = address.startsWith('http') ? address.replace(/\/+$/, '') : `http://${address}`;
-        const models = (await healthy(root + tpl.health)) ? await servedModelAt(root, tpl.api) : undefined;
-        if (models && !models.includes(opts.model) && !foreign.has(inst)) {
-          foreign.add(inst);
-          ctx.log.warn('the address answers, but serves another model: not this instance; still waiting', { instance: inst.index, address, serves: models.join(', '), expected: opts.model });
-        }
-        if (models?.includes(opts.model)) {
-          inst.endpoint = { base_url: root + tpl.api, model: opts.model, concurrency: opts.concurrency ?? 64, ...(opts.engine !== 'custom' && { server: opts.engine }) };
-          waiting.delete(inst);
-          ctx.log.info('server healthy', { instance: inst.index, url: inst.endpoint.base_url, after_s: Math.round((Date.now() - started) / 1000) });
-          continue;
-        }
+      const problem = inst.state === 'starting' ? await this.start(inst, job) : await this.check(inst, job);
+      if (problem === 'ready') changed = true;
+      else if (problem) {
+        if (inst.state === 'ready') changed = true;
+        await this.replace(inst, problem);
       }
-      if (!job || !['PENDING', 'CONFIGURING', 'RUNNING'].includes(job.state))
-        throw new CosmoError(
-          `server instance ${inst.index} (job ${inst.jobId}) ended before it became healthy${job ? ` (state ${job.state})` : ''}; ` +
-            `log: ${inst.log}\n${tail(inst.log)}`,
-        );
-      const since = running.get(inst);
-      if (since !== undefined && Date.now() - since > ctx.timeoutMs) {
-        const where = foreign.has(inst)
+    }
+    if (changed) {
+      await writeJsonAtomic(this.endpointsFile, { endpoints: this.ready.map((i) => i.endpoint!) });
+      this.wrote = true;
+    }
+    const possible = this.instances.filter((i) => i.state !== 'failed').length;
+    if (possible === 0) throw new CosmoError(`every server is gone; see the logs: ${this.instances.map((i) => i.log).join(', ')}`);
+    if (possible < (this.opts.minReady ?? 1)) throw new CosmoError(`only ${possible} server instance(s) can still come up, fewer than --min-ready ${this.opts.minReady}`);
+  }
+
+  /** A starting instance: 'ready' once healthy, a problem when its job ended or it took too long, else undefined. */
+  private async start(inst: ServerInstance, job: QueueEntry | undefined): Promise<string | undefined> {
+    const { tpl, opts, ctx } = this;
+    if (job?.state === 'RUNNING') inst.runningSince ??= Date.now();
+    const address = existsSync(inst.addressFile) ? readFileSync(inst.addressFile, 'utf8').trim() : '';
+    if (address && job?.state === 'RUNNING') {
+      const root = address.startsWith('http') ? address.replace(/\/+$/, '') : `http://${address}`;
+      const models = (await healthy(root + tpl.health)) ? await servedModelAt(root, tpl.api) : undefined;
+      if (models?.includes(opts.model)) {
+        inst.state = 'ready';
+        inst.misses = 0;
+        inst.endpoint = { base_url: root + tpl.api, model: opts.model, concurrency: opts.concurrency ?? 64, ...(opts.engine !== 'custom' && { server: opts.engine }) };
+        ctx.log.info('server healthy', { instance: inst.index, url: inst.endpoint.base_url, after_s: Math.round((Date.now() - inst.runningSince!) / 1000) });
+        return 'ready';
+      }
+      if (models && inst.warned !== 'foreign') {
+        inst.warned = 'foreign';
+        ctx.log.warn('the address answers, but serves another model: not this instance; still waiting', { instance: inst.index, address, serves: models.join(', '), expected: opts.model });
+      }
+    }
+    if (!job || !['PENDING', 'CONFIGURING', 'RUNNING'].includes(job.state))
+      return `server instance ${inst.index} (job ${inst.jobId}) ended before it became healthy${job ? ` (state ${job.state})` : ''}; log: ${inst.log}\n${tail(inst.log)}`;
+    if (inst.runningSince !== undefined && Date.now() - inst.runningSince > ctx.timeoutMs) {
+      const where =
+        inst.warned === 'foreign'
           ? `${address} serves another model than ${opts.model} (another server on that port?)`
           : address
             ? `${address}${tpl.health} does not answer 200`
             : `it never wrote ${inst.addressFile}`;
-        throw new CosmoError(
-          `server instance ${inst.index} (job ${inst.jobId}) not healthy ${Math.round(ctx.timeoutMs / 1000)} s after it started running: ${where}; log: ${inst.log}\n${tail(inst.log)}`,
-        );
-      }
-      if (since === undefined && job?.state === 'PENDING' && Date.now() - started > ctx.timeoutMs && !queued.has(inst)) {
-        // Queue time does not count; say once why it waits.
-        queued.add(inst);
-        ctx.log.info('server job still waiting in the queue', { instance: inst.index, job: inst.jobId, reason: job.reason });
-      }
+      return `server instance ${inst.index} (job ${inst.jobId}) not healthy ${Math.round(ctx.timeoutMs / 1000)} s after it started running: ${where}; log: ${inst.log}\n${tail(inst.log)}`;
     }
-    if (waiting.size) await sleep(ctx.pollMs, ctx.signal);
+    if (job.state === 'PENDING' && !inst.warned) {
+      inst.warned = 'queued';
+      ctx.log.info('server job waiting in the queue (the health clock starts when it runs)', { instance: inst.index, job: inst.jobId, reason: job.reason });
+    }
+    return undefined;
+  }
+
+  /** A ready instance: a problem when its job is gone or it missed three health checks in a row (one can be a busy server). */
+  private async check(inst: ServerInstance, job: QueueEntry | undefined): Promise<string | undefined> {
+    const ok = !!job && (await healthy(inst.endpoint!.base_url.replace(/\/v1$/, '') + this.tpl.health));
+    inst.misses = ok ? 0 : inst.misses + 1;
+    if (job && inst.misses < 3) return undefined;
+    return `server instance ${inst.index} (job ${inst.jobId}) lost: ${job ? 'three health checks missed' : 'its job ended'}; log: ${inst.log}\n${tail(inst.log)}`;
+  }
+
+  /** Take an instance out of service, and submit it again while it has resubmissions left. */
+  private async replace(inst: ServerInstance, problem: string): Promise<void> {
+    const { ctx } = this;
+    // Gone before anything else: a job given up must not hold its GPU, nor outlive the run.
+    await scancel([inst.jobId]).catch(() => undefined);
+    await waitGone([inst.jobId], Math.min(ctx.pollMs, 1000), 120_000).catch((e: unknown) => ctx.log.warn(errorMessage(e)));
+    live.delete(inst.jobId);
+    inst.endpoint = undefined;
+    if (inst.submissions > this.opts.resubmits) {
+      inst.state = 'failed';
+      ctx.log.error('server instance given up', { instance: inst.index, submissions: inst.submissions, problem });
+      if (this.opts.minReady === undefined || this.opts.minReady >= this.opts.instances) throw new CosmoError(problem);
+      return;
+    }
+    ctx.log.warn('server instance submitted again', { instance: inst.index, problem: problem.split('\n')[0] });
+    Object.assign(inst, { state: 'starting', runningSince: undefined, warned: undefined, misses: 0 });
+    inst.jobId = await this.submit(inst);
+    inst.submissions++;
   }
 }
 
-/** Keep watch while the user generates; drop instances that die, rewriting the endpoints file. */
-async function watchServers(
-  instances: ServerInstance[],
-  tpl: Template,
-  endpointsFile: string,
-  ctx: { log: Logger; signal: AbortSignal; pollMs: number },
-): Promise<void> {
-  const alive = new Set(instances);
-  const misses = new Map<ServerInstance, number>();
-  while (!ctx.signal.aborted) {
-    await sleep(ctx.pollMs * 5, ctx.signal);
-    if (ctx.signal.aborted) return;
-    const inQueue = new Set((await squeue(instances.map((i) => i.jobId))).map((e) => e.jobId));
-    let changed = false;
-    for (const inst of [...alive]) {
-      const ok = inQueue.has(inst.jobId) && (await healthy(inst.endpoint!.base_url.replace(/\/v1$/, '') + tpl.health));
-      misses.set(inst, ok ? 0 : (misses.get(inst) ?? 0) + 1);
-      // One missed health check can be a busy server; three in a row, or a job gone, is a dead one.
-      if (!inQueue.has(inst.jobId) || misses.get(inst)! >= 3) {
-        alive.delete(inst);
-        changed = true;
-        ctx.log.error('server lost', { instance: inst.index, job: inst.jobId, log: inst.log });
-      }
-    }
-    if (changed) {
-      if (alive.size === 0) throw new CosmoError(`every server is gone; see the logs: ${instances.map((i) => i.log).join(', ')}`);
-      await writeJsonAtomic(endpointsFile, { endpoints: [...alive].map((i) => i.endpoint!) });
-      ctx.log.warn('endpoints file rewritten', { file: endpointsFile, endpoints: alive.size });
-    }
-  }
-}

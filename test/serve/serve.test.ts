@@ -26,6 +26,9 @@ const MOCK_TEMPLATE = `#!/bin/bash
 # cosmo: health=/health api=/v1
 #SBATCH --time=00:10:00
 set -euo pipefail
+# A job submitted again must not read the port of the one before: bash truncates the file in the
+# background child, after the loop below may already have looked.
+rm -f {{dir}}/mock-{{instance}}.url
 node --import tsx ${MOCK} --port 0 --host 0.0.0.0 --model {{model}} > {{dir}}/mock-{{instance}}.url &
 pid=$!
 # The shipped templates' watchdog, stopping the server when cosmo serve's heartbeat goes stale.
@@ -111,6 +114,7 @@ describe('cosmo serve', () => {
       instances: 2,
       endpointsFile: join(dir, 'never.json'),
       dir: join(dir, 'broken'),
+      resubmits: 0,
       jobName: JOB_NAME,
       pollMs: 200,
       healthTimeoutMs: 60_000,
@@ -136,6 +140,7 @@ describe('cosmo serve', () => {
       instances: 1,
       endpointsFile: join(dir, 'never.json'),
       dir: join(dir, 'silent'),
+      resubmits: 0,
       jobName: JOB_NAME,
       pollMs: 200,
       healthTimeoutMs: 2_000,
@@ -148,6 +153,49 @@ describe('cosmo serve', () => {
     expect(err.message).toContain('loading weights...');
     expect(queueOf(JOB_NAME)).toEqual([]);
   });
+
+  it('goes on with k of N ready, adds the others as they come up, and resubmits a lost instance until it rejoins', async () => {
+    // Instance 1's first job dies at once, as on a node with a broken GPU; its second comes up.
+    const tpl = join(dir, 'flaky.sbatch');
+    writeFileSync(tpl, MOCK_TEMPLATE.replace('set -euo pipefail\n', 'set -euo pipefail\nif [ {{instance}} = 1 ] && [ ! -e {{dir}}/failed-once ]; then touch {{dir}}/failed-once; echo "CUDA error" >&2; exit 1; fi\n'));
+    const endpointsFile = join(dir, 'flaky-endpoints.json');
+    const servers = await startServers({
+      engine: 'custom',
+      template: tpl,
+      model: 'mock-model',
+      instances: 2,
+      minReady: 1,
+      endpointsFile,
+      dir: join(dir, 'flaky'),
+      jobName: `${JOB_NAME}-flaky`,
+      pollMs: 200,
+      healthTimeoutMs: 60_000,
+    });
+    const watching = new AbortController();
+    const watched = servers.watch(watching.signal);
+    try {
+      expect(servers.endpoints.length).toBeGreaterThanOrEqual(1);
+      const endpoints = () => (existsSync(endpointsFile) ? readEndpointsFile(endpointsFile) : []);
+      const until = async (what: () => boolean) => {
+        for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
+        return what();
+      };
+      expect(await until(() => endpoints().length === 2)).toBe(true);
+      expect(servers.instances[1]!.submissions).toBe(2);
+      // A ready instance lost while serving (its job cancelled from outside): dropped, submitted again, back.
+      const lost = servers.instances[0]!;
+      const firstJob = lost.jobId;
+      execFileSync('scancel', [firstJob]);
+      expect(await until(() => lost.jobId !== firstJob)).toBe(true);
+      expect(await until(() => endpoints().length === 2 && lost.state === 'ready')).toBe(true);
+      expect(lost.submissions).toBe(2);
+    } finally {
+      watching.abort();
+      await watched.catch(() => undefined);
+      await servers.stop();
+    }
+    expect(queueOf(`${JOB_NAME}-flaky`)).toEqual([]);
+  }, 90_000);
 
   it('never takes another server on the address for its own: health means our job runs and our model is served', async () => {
     // Someone else's server, already listening where the job says its server is.
@@ -162,6 +210,7 @@ describe('cosmo serve', () => {
         instances: 1,
         endpointsFile: join(dir, 'never.json'),
         dir: join(dir, 'squatted'),
+        resubmits: 0,
         jobName: JOB_NAME,
         pollMs: 200,
         healthTimeoutMs: 2_000,
