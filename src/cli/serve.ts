@@ -18,7 +18,7 @@ interface ServeCliOptions {
   cpusPerInstance?: string;
   mem?: string;
   time?: string;
-  concurrency: string;
+  concurrency?: string;
   serverArgs?: string;
   sbatchArg: string[];
   healthTimeout: string;
@@ -52,7 +52,7 @@ export function registerServe(program: Command): void {
     .option('--cpus-per-instance <n>', 'CPUs per instance')
     .option('--mem <size>', 'memory per instance, e.g. 64G')
     .option('--time <limit>', 'time limit per instance, e.g. 12:00:00')
-    .option('--concurrency <n>', 'requests in flight per endpoint that generate may send', '64')
+    .option('--concurrency <n>', "requests in flight per endpoint that generate may send (default: the server's own limit: TGI's max concurrent requests, 256 sequences for vLLM and SGLang, 64 for a custom template)")
     .option('--server-args <args>', 'extra arguments for the server command line')
     .option('--sbatch-arg <arg>', 'extra sbatch option (repeatable), e.g. --sbatch-arg=--account=proj', (v: string, all: string[]) => [...all, v], [])
     .option('--job-name <prefix>', 'job name prefix (instance i is <prefix>-i)')

@@ -45,7 +45,7 @@ export interface ServeOptions {
   sbatchArgs?: string[];
   /** Extra server arguments, in place of {{args}} in the template. */
   serverArgs?: string;
-  /** Requests in flight per endpoint that generate may send. */
+  /** Requests in flight per endpoint that generate may send; default: what the server admits (TGI's /info `max_concurrent_requests`, vLLM's and SGLang's 256 sequences; 64 for a custom template). */
   concurrency?: number;
   /** Job name prefix, to tell these jobs apart in squeue. */
   jobName?: string;
@@ -89,6 +89,8 @@ export interface ServerInstance {
   /** When its current job started running (its health clock), and what was said about it. */
   runningSince?: number;
   warned?: 'foreign' | 'queued';
+  /** Why its last warm-up generation failed, when it did. */
+  warmUpError?: string;
   misses: number;
 }
 
@@ -157,7 +159,7 @@ async function healthy(url: string): Promise<boolean> {
  * `<api>/models`. Undefined when neither answers. A server on the expected address that serves
  * another model is someone else's, started on the same node and port: never ours to use.
  */
-export async function servedModelAt(root: string, api: string): Promise<string[] | undefined> {
+export async function servedModelAt(root: string, api: string): Promise<{ models: string[]; maxConcurrent?: number } | undefined> {
   const get = async (url: string) => {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
@@ -167,9 +169,29 @@ export async function servedModelAt(root: string, api: string): Promise<string[]
     }
   };
   const info = await get(`${root}/info`);
-  if (typeof info?.model_id === 'string') return [info.model_id];
+  if (typeof info?.model_id === 'string')
+    return { models: [info.model_id], ...(typeof info.max_concurrent_requests === 'number' && { maxConcurrent: info.max_concurrent_requests }) };
   const models = (await get(`${root}${api}/models`))?.data;
-  return Array.isArray(models) ? models.map((m: { id?: unknown }) => String(m.id)) : undefined;
+  return Array.isArray(models) ? { models: models.map((m: { id?: unknown }) => String(m.id)) } : undefined;
+}
+
+/** Requests in flight per endpoint when `--concurrency` is not given: what each server admits by default (vLLM and SGLang: 256 sequences; TGI says its own in /info). */
+const SERVER_CONCURRENCY: Record<ServerEngine, number> = { vllm: 256, sglang: 256, tgi: 128, custom: 64 };
+
+/** One short generation, so that an instance is ready only once it really answers (the first request also loads kernels and warms caches). */
+async function warmUp(baseUrl: string, model: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${baseUrl}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello.' }], max_tokens: 4, temperature: 0 }),
+      signal: AbortSignal.timeout(120_000),
+    });
+    const text = await res.text();
+    return res.ok ? undefined : `HTTP ${res.status}: ${text.slice(0, 200)}`;
+  } catch (err) {
+    return errorMessage(err);
+  }
 }
 
 /** Jobs of every RunningServers not yet stopped: cancelled even if the process exits without stop(). */
@@ -348,35 +370,49 @@ class Fleet {
     const address = existsSync(inst.addressFile) ? readFileSync(inst.addressFile, 'utf8').trim() : '';
     if (address && job?.state === 'RUNNING') {
       const root = address.startsWith('http') ? address.replace(/\/+$/, '') : `http://${address}`;
-      const models = (await healthy(root + tpl.health)) ? await servedModelAt(root, tpl.api) : undefined;
-      if (models?.includes(opts.model)) {
+      const served = (await healthy(root + tpl.health)) ? await servedModelAt(root, tpl.api) : undefined;
+      if (served?.models.includes(opts.model)) {
+        const failed = await warmUp(root + tpl.api, opts.model);
+        if (failed) {
+          if (!inst.warmUpError) ctx.log.info('server answers, but its warm-up generation failed; still waiting', { instance: inst.index, error: failed });
+          inst.warmUpError = failed;
+          return this.timedOut(inst, address) ?? undefined;
+        }
         inst.state = 'ready';
         inst.misses = 0;
-        inst.endpoint = { base_url: root + tpl.api, model: opts.model, concurrency: opts.concurrency ?? 64, ...(opts.engine !== 'custom' && { server: opts.engine }) };
-        ctx.log.info('server healthy', { instance: inst.index, url: inst.endpoint.base_url, after_s: Math.round((Date.now() - inst.runningSince!) / 1000) });
+        const concurrency = opts.concurrency ?? served.maxConcurrent ?? SERVER_CONCURRENCY[opts.engine];
+        inst.endpoint = { base_url: root + tpl.api, model: opts.model, concurrency, ...(opts.engine !== 'custom' && { server: opts.engine }) };
+        ctx.log.info('server healthy', { instance: inst.index, url: inst.endpoint.base_url, concurrency, after_s: Math.round((Date.now() - inst.runningSince!) / 1000) });
         return 'ready';
       }
-      if (models && inst.warned !== 'foreign') {
+      if (served && inst.warned !== 'foreign') {
         inst.warned = 'foreign';
-        ctx.log.warn('the address answers, but serves another model: not this instance; still waiting', { instance: inst.index, address, serves: models.join(', '), expected: opts.model });
+        ctx.log.warn('the address answers, but serves another model: not this instance; still waiting', { instance: inst.index, address, serves: served.models.join(', '), expected: opts.model });
       }
     }
     if (!job || !['PENDING', 'CONFIGURING', 'RUNNING'].includes(job.state))
       return `server instance ${inst.index} (job ${inst.jobId}) ended before it became healthy${job ? ` (state ${job.state})` : ''}; log: ${inst.log}\n${tail(inst.log)}`;
-    if (inst.runningSince !== undefined && Date.now() - inst.runningSince > ctx.timeoutMs) {
-      const where =
-        inst.warned === 'foreign'
-          ? `${address} serves another model than ${opts.model} (another server on that port?)`
-          : address
-            ? `${address}${tpl.health} does not answer 200`
-            : `it never wrote ${inst.addressFile}`;
-      return `server instance ${inst.index} (job ${inst.jobId}) not healthy ${Math.round(ctx.timeoutMs / 1000)} s after it started running: ${where}; log: ${inst.log}\n${tail(inst.log)}`;
-    }
+    const late = this.timedOut(inst, address);
+    if (late) return late;
     if (job.state === 'PENDING' && !inst.warned) {
       inst.warned = 'queued';
       ctx.log.info('server job waiting in the queue (the health clock starts when it runs)', { instance: inst.index, job: inst.jobId, reason: job.reason });
     }
     return undefined;
+  }
+
+  /** Why an instance that has run for longer than the health timeout is not healthy, or undefined while it has time. */
+  private timedOut(inst: ServerInstance, address: string): string | undefined {
+    const { tpl, opts, ctx } = this;
+    if (inst.runningSince === undefined || Date.now() - inst.runningSince <= ctx.timeoutMs) return undefined;
+    const where = inst.warmUpError
+      ? `its warm-up generation fails: ${inst.warmUpError}`
+      : inst.warned === 'foreign'
+        ? `${address} serves another model than ${opts.model} (another server on that port?)`
+        : address
+          ? `${address}${tpl.health} does not answer 200`
+          : `it never wrote ${inst.addressFile}`;
+    return `server instance ${inst.index} (job ${inst.jobId}) not healthy ${Math.round(ctx.timeoutMs / 1000)} s after it started running: ${where}; log: ${inst.log}\n${tail(inst.log)}`;
   }
 
   /** A ready instance: a problem when its job is gone or it missed three health checks in a row (one can be a busy server). */
@@ -402,7 +438,7 @@ class Fleet {
       return;
     }
     ctx.log.warn('server instance submitted again', { instance: inst.index, problem: problem.split('\n')[0] });
-    Object.assign(inst, { state: 'starting', runningSince: undefined, warned: undefined, misses: 0 });
+    Object.assign(inst, { state: 'starting', runningSince: undefined, warned: undefined, warmUpError: undefined, misses: 0 });
     inst.jobId = await this.submit(inst);
     inst.submissions++;
   }

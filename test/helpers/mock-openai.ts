@@ -332,6 +332,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       'retry-after-s': { type: 'string', default: '1' },
       'api-key': { type: 'string' },
       'context-length': { type: 'string' },
+      flavor: { type: 'string', default: 'openai' },
     },
   });
   const server = await startMockOpenAI({
@@ -343,6 +344,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     failRate: Number(values['fail-rate']),
     hangRate: Number(values['hang-rate']),
     rateLimitRate: Number(values['rate-limit-rate']),
+    flavor: values.flavor as MockOptions['flavor'],
     retryAfterS: Number(values['retry-after-s']),
     apiKey: values['api-key'],
     contextLength: values['context-length'] === undefined ? undefined : Number(values['context-length']),

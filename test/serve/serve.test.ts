@@ -197,6 +197,26 @@ describe('cosmo serve', () => {
     expect(queueOf(`${JOB_NAME}-flaky`)).toEqual([]);
   }, 90_000);
 
+  it('is ready only once a warm-up generation succeeds, and takes TGI\'s own concurrency limit from /info', async () => {
+    const tgi = join(dir, 'tgi-like.sbatch');
+    writeFileSync(tgi, MOCK_TEMPLATE.replace('--model {{model}}', '--model {{model}} --flavor tgi'));
+    const up = await startServers({ engine: 'custom', template: tgi, model: 'mock-model', instances: 1, endpointsFile: join(dir, 'tgi.json'), dir: join(dir, 'tgi'), jobName: JOB_NAME, pollMs: 200, healthTimeoutMs: 60_000 });
+    try {
+      expect(up.endpoints[0]!.concurrency).toBe(128);
+    } finally {
+      await up.stop();
+    }
+    // A server that answers its health URL and names the model but cannot generate is never ready.
+    const broken = join(dir, 'cannot-generate.sbatch');
+    writeFileSync(broken, MOCK_TEMPLATE.replace('--model {{model}}', '--model {{model}} --fail-rate 1'));
+    const err = await startServers({ engine: 'custom', template: broken, model: 'mock-model', instances: 1, endpointsFile: join(dir, 'never.json'), dir: join(dir, 'cannot'), jobName: JOB_NAME, pollMs: 200, healthTimeoutMs: 3_000, resubmits: 0 }).then(
+      () => new Error('startServers should have failed'),
+      (e: unknown) => e as Error,
+    );
+    expect(err.message).toMatch(/its warm-up generation fails: HTTP 500/);
+    expect(queueOf(JOB_NAME)).toEqual([]);
+  }, 60_000);
+
   it('never takes another server on the address for its own: health means our job runs and our model is served', async () => {
     // Someone else's server, already listening where the job says its server is.
     const other = await startMockOpenAI({ model: 'someone-elses-model', host: '127.0.0.1' });
