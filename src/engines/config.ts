@@ -100,6 +100,8 @@ export const endpointsFileSchema = z.strictObject({
         model: z.string(),
         concurrency: z.number().int().positive().default(64),
         api_key_env: z.string().optional(),
+        /** The server kind `cosmo serve` started (see `server` of an openai engine). */
+        server: z.enum(SERVER_KINDS).optional(),
       }),
     )
     .min(1, 'lists no endpoint'),

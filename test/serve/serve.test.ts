@@ -3,7 +3,7 @@
  * OpenAI server (test/helpers/mock-openai.ts), started by the Slurm job on a free port.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -311,16 +311,41 @@ describe('cosmo serve', () => {
 
   it('gives each TGI instance its own Prometheus port, master port and shard socket path (TGI\'s defaults collide)', () => {
     const t = loadTemplate('tgi');
-    const ports = [0, 1].map((i) => renderTemplate(t, { ...FIELDS, port: 8080 + i, instance: i }));
-    const flag = (text: string, name: string) => text.split('\n').find((line) => line.includes(`--${name} `));
-    for (const name of ['prometheus-port', 'master-port', 'shard-uds-path']) {
-      const [a, b] = ports.map((text) => flag(text, name));
-      expect(a, name).toBeDefined();
-      expect(a, name).not.toBe(b);
-    }
-    // The values bash computes from them do not collide with any instance's --port either.
-    const evaluated = execFileSync('bash', ['-c', 'for p in 8080 8081; do echo $(( p + 10000 )) $(( p + 20000 )); done'], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
-    expect(new Set(evaluated).size).toBe(4);
-    expect(evaluated).not.toContain('8080');
+    const [a, b] = [0, 1].map((i) => renderTemplate(t, { ...FIELDS, port: 8080 + i, instance: i }));
+    // Ports are picked free on the node when the job runs; the socket path is per job and instance.
+    expect(a).toMatch(/--prometheus-port "\$\(free_port\)"/);
+    expect(a).toMatch(/--master-port "\$\(free_port\)"/);
+    const socket = (text: string) => /--shard-uds-path (\S+)/.exec(text)![1];
+    expect(socket(a!)).not.toBe(socket(b!));
   });
+
+  it('runs the shipped vLLM and TGI templates as they are: a free port, the address written once the server answers', async () => {
+    // Stand-ins for the launchers, on PATH: they start the mock with the port and model they were given.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const launcher = (flavor: string, modelFlag: string) =>
+      `#!/bin/bash\nmodel=; port=\nwhile [ $# -gt 0 ]; do case $1 in ${modelFlag}) model=$2; shift;; --port) port=$2; shift;; esac; shift; done\nexec node --import tsx ${MOCK} --host 0.0.0.0 --port "$port" --model "$model" --flavor ${flavor}\n`;
+    writeFileSync(join(bin, 'vllm'), launcher('vllm', '--served-model-name'), { mode: 0o755 });
+    writeFileSync(join(bin, 'text-generation-launcher'), launcher('tgi', '--model-id'), { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      for (const engine of ['vllm', 'tgi'] as const) {
+        const servers = await startServers({ engine, model: 'mock-model', instances: 2, gpusPerInstance: 0, cpusPerInstance: 1, endpointsFile: join(dir, `${engine}.json`), dir: join(dir, `shipped-${engine}`), jobName: `${JOB_NAME}-${engine}`, pollMs: 200, healthTimeoutMs: 60_000, resubmits: 0 });
+        try {
+          const endpoints = readEndpointsFile(join(dir, `${engine}.json`));
+          expect(endpoints.map((e) => e.type === 'openai' && e.server)).toEqual([engine, engine]);
+          const ports = servers.endpoints.map((e) => new URL(e.base_url).port);
+          expect(new Set(ports).size).toBe(2);
+          expect(ports).not.toContain(String(engine === 'tgi' ? 8080 : 8000));
+        } finally {
+          await servers.stop();
+        }
+      }
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(queueOf(JOB_NAME)).toEqual([]);
+  }, 120_000);
+
 });
