@@ -73,28 +73,7 @@ describe('faithfulness', () => {
 
 describe('the filter with faithfulness', () => {
   const sample = (text: string, inPrompt: boolean): Sample =>
-    ({
-      id: 's1',
-      prompt: 'p',
-      seed_id: 'x',
-      seed_data: 'x',
-      seed_source: 'x',
-      format: 'textbook_academic',
-      audience: 'college',
-      template_id: 't',
-      template_version: 1,
-      language: 'en',
-      text,
-      token_length: 400,
-      model: 'm',
-      finish_reason: 'stop',
-      usage: { prompt_tokens: 1, completion_tokens: 1 },
-      gen_params: { temperature: 0, top_p: 1, max_tokens: 512 },
-      engine: 'e',
-      latency_ms: 1,
-      created_at: '',
-      grounding: { query: 'q', in_prompt: inPrompt, passages: PASSAGES.map((p, i) => ({ id: `d#${i}`, score: 1, ...p })) },
-    }) as Sample;
+    makeSample(text, { token_length: 400, grounding: { query: 'q', in_prompt: inPrompt, passages: PASSAGES.map((p, i) => ({ id: `d#${i}`, score: 1, ...p })) } });
   const cfg = (f: object) => filterSchema.parse({ min_tokens: 0, repetition: { enabled: false }, language: { enabled: false }, faithfulness: f });
 
   it('measures by default and drops only past the thresholds set, and only samples that carried their passages', () => {

@@ -18,6 +18,9 @@ const MOCK = join(ROOT, 'test/helpers/mock-openai.ts');
 const JOB_NAME = `cosmo-serve-test-${process.pid}`;
 let dir: string;
 
+/** For `.then(...failedWith)`: the error a start that should fail ended with, or an Error saying it did not fail. */
+const failedWith = [() => new Error('startServers should have failed'), (e: unknown) => e as Error] as const;
+
 /** Every field cosmo fills in a template, with sample values. */
 const FIELDS = { model: 'org/m', gpus: 2, address_file: '/a', dir: '/d', args: '', heartbeat: '/d/heartbeat', heartbeat_stale_s: 600, heartbeat_check_s: 60 };
 
@@ -118,10 +121,7 @@ describe('cosmo serve', () => {
       jobName: JOB_NAME,
       pollMs: 200,
       healthTimeoutMs: 60_000,
-    }).then(
-      () => new Error('startServers should have failed'),
-      (e: unknown) => e as Error,
-    );
+    }).then(...failedWith);
     expect(err.message).toContain('server instance 1');
     expect(err.message).toContain('ended before it became healthy');
     expect(err.message).toContain(`log: ${join(dir, 'broken', 'instance-1.log')}`);
@@ -144,10 +144,7 @@ describe('cosmo serve', () => {
       jobName: JOB_NAME,
       pollMs: 200,
       healthTimeoutMs: 2_000,
-    }).then(
-      () => new Error('startServers should have failed'),
-      (e: unknown) => e as Error,
-    );
+    }).then(...failedWith);
     expect(err.message).toContain('not healthy 2 s after it started running');
     expect(err.message).toContain('127.0.0.1:9/health does not answer 200');
     expect(err.message).toContain('loading weights...');
@@ -209,10 +206,7 @@ describe('cosmo serve', () => {
     // A server that answers its health URL and names the model but cannot generate is never ready.
     const broken = join(dir, 'cannot-generate.sbatch');
     writeFileSync(broken, MOCK_TEMPLATE.replace('--model {{model}}', '--model {{model}} --fail-rate 1'));
-    const err = await startServers({ engine: 'custom', template: broken, model: 'mock-model', instances: 1, endpointsFile: join(dir, 'never.json'), dir: join(dir, 'cannot'), jobName: JOB_NAME, pollMs: 200, healthTimeoutMs: 3_000, resubmits: 0 }).then(
-      () => new Error('startServers should have failed'),
-      (e: unknown) => e as Error,
-    );
+    const err = await startServers({ engine: 'custom', template: broken, model: 'mock-model', instances: 1, endpointsFile: join(dir, 'never.json'), dir: join(dir, 'cannot'), jobName: JOB_NAME, pollMs: 200, healthTimeoutMs: 3_000, resubmits: 0 }).then(...failedWith);
     expect(err.message).toMatch(/its warm-up generation fails: HTTP 500/);
     expect(queueOf(JOB_NAME)).toEqual([]);
   }, 60_000);
@@ -234,10 +228,7 @@ describe('cosmo serve', () => {
         jobName: JOB_NAME,
         pollMs: 200,
         healthTimeoutMs: 2_000,
-      }).then(
-        () => new Error('startServers should have failed'),
-        (e: unknown) => e as Error,
-      );
+      }).then(...failedWith);
       expect(err.message).toMatch(/serves another model than mock-model/);
       expect(existsSync(join(dir, 'never.json'))).toBe(false);
       expect(queueOf(JOB_NAME)).toEqual([]);
