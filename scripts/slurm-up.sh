@@ -40,8 +40,10 @@ alive() {
 }
 
 node_idle() { sinfo -h -N -o '%t' 2>/dev/null | grep -Eq '^(idle|mix|alloc)'; }
+# A cluster an older version of this script started lacks the partitions added since: restart it.
+current_conf() { sinfo -h -o '%P' 2>/dev/null | grep -qx short; }
 
-if alive munged && alive slurmctld && alive slurmd && node_idle; then
+if alive munged && alive slurmctld && alive slurmd && node_idle && current_conf; then
   echo "export SLURM_CONF=$CONF"
   exit 0
 fi
@@ -132,6 +134,8 @@ SlurmdTimeout=30
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 # Tests run a long-lived server job beside short array tasks: let up to 4 jobs share a CPU.
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+# A partition with a time limit, as real clusters have: cosmo serve checks its jobs' --time against it.
+PartitionName=short Nodes=$HOST MaxTime=00:30:00 State=UP OverSubscribe=FORCE:4
 EOF
 
 # --- daemons ----------------------------------------------------------------------------------

@@ -106,6 +106,45 @@ export async function waitGone(jobIds: string[], pollMs: number, timeoutMs = 60_
   }
 }
 
+/**
+ * A Slurm time limit in seconds (Infinity for "infinite"/"UNLIMITED"), in any form sbatch takes:
+ * "M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S". Undefined when it is none of them.
+ */
+export function parseSlurmTime(text: string): number | undefined {
+  const t = text.trim();
+  if (/^(infinite|unlimited)$/i.test(t)) return Infinity;
+  const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(t);
+  if (!m) return undefined;
+  const [days, a, b, c] = [m[1], m[2]!, m[3], m[4]].map((x) => (x === undefined ? undefined : Number(x)));
+  if (days !== undefined) return days * 86400 + a! * 3600 + (b ?? 0) * 60 + (c ?? 0);
+  if (c !== undefined) return a! * 3600 + b! * 60 + c;
+  return b !== undefined ? a! * 60 + b : a! * 60;
+}
+
+/** Seconds as a Slurm time limit, "D-HH:MM:SS". */
+export function formatSlurmTime(s: number): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const days = Math.floor(s / 86400);
+  return `${days}-${pad(Math.floor((s % 86400) / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(Math.floor(s % 60))}`;
+}
+
+/**
+ * A partition's name and time limit (seconds, Infinity when unlimited), as sinfo reports them; the
+ * default partition when none is named. Undefined when sinfo does not know it.
+ */
+export async function partitionLimit(partition?: string): Promise<{ partition: string; seconds: number; text: string } | undefined> {
+  const out = await slurmCommand('sinfo', ['--noheader', '--format=%P|%l']);
+  for (const line of out.split('\n')) {
+    const [raw, limit] = line.trim().split('|');
+    if (!raw || !limit) continue;
+    const name = raw.replace(/\*$/, '');
+    const wanted = partition === undefined ? raw.endsWith('*') : name === partition;
+    const seconds = parseSlurmTime(limit);
+    if (wanted && seconds !== undefined) return { partition: name, seconds, text: limit };
+  }
+  return undefined;
+}
+
 /** Wait `ms`, ending early (without error) when the signal aborts: callers check the signal themselves. */
 export const sleep = (ms: number, signal?: AbortSignal): Promise<void> => abortableSleep(ms, signal).catch(() => undefined);
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { readYaml, validate, type ConfigSource } from '../config/load.js';
 import { executorSchema, type ExecutorConfig } from '../exec/config.js';
 import type { AnyStage, CorpusEnv, StageDef } from '../exec/stage.js';
+import { serveSchema } from '../serve/config.js';
 import { STAGES } from './registry.js';
 
 /**
@@ -16,6 +17,8 @@ const corpusKeys = {
   /** Seed of every random choice, so the same file always yields the same corpus. */
   seed: z.number().int().default(42),
   executor: executorSchema.prefault({}),
+  /** Inference servers for `cosmo serve corpus.yaml` (not a stage: it runs beside the pipeline). */
+  serve: serveSchema.optional(),
 };
 
 type Stage = (typeof STAGES)[number];

@@ -8,14 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { sbatch, scancel, sleep, squeue, waitGone, type QueueEntry } from '../exec/slurm.js';
+import { formatSlurmTime, parseSlurmTime, partitionLimit, sbatch, scancel, shellQuote, sleep, squeue, waitGone, type QueueEntry } from '../exec/slurm.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { shippedDir } from '../util/shipped.js';
-
-export const SERVER_ENGINES = ['vllm', 'tgi', 'sglang', 'custom'] as const;
-export type ServerEngine = (typeof SERVER_ENGINES)[number];
+import type { ServeConfig, ServerEngine } from './config.js';
 
 /** Where the shipped templates live (`templates/serve/<engine>.sbatch`), from src/ or dist/. */
 export const TEMPLATE_DIR = shippedDir('serve');
@@ -38,9 +36,18 @@ export interface ServeOptions {
   port?: number;
   gpusPerInstance?: number;
   partition?: string;
+  /** Time limit per instance (default 24 h, or the partition's limit when shorter); one longer than the partition's is refused. */
   time?: string;
+  /** CPUs per GPU of an instance (default 8), scaled with gpusPerInstance; `cpusPerInstance` fixes the number instead. */
+  cpusPerGpu?: number;
   cpusPerInstance?: number;
+  /** Memory per GPU (e.g. "64G"), scaled with gpusPerInstance; `mem` fixes it per instance instead. Default: the cluster's. */
+  memPerGpu?: string;
   mem?: string;
+  /** Model revision (branch, tag or commit) the server loads ({{revision}} in the template). */
+  revision?: string;
+  /** Hugging Face cache on a shared filesystem, HF_HOME in the jobs ({{cache_dir}}), so that N instances download once. */
+  cacheDir?: string;
   /** More sbatch options, e.g. ["--account=proj", "--exclusive"]. */
   sbatchArgs?: string[];
   /** Extra server arguments, in place of {{args}} in the template. */
@@ -194,6 +201,65 @@ async function warmUp(baseUrl: string, model: string): Promise<string | undefine
   }
 }
 
+/** CPUs and memory per instance: fixed, or per GPU times its GPUs (a CPU-only instance counts as one). */
+export function instanceResources(o: Pick<ServeOptions, 'cpusPerInstance' | 'cpusPerGpu' | 'mem' | 'memPerGpu'>, gpus: number): { cpus: number; mem?: string } {
+  const scale = Math.max(1, gpus);
+  const perGpu = o.memPerGpu && /^(\d+)([KMGT]?)$/i.exec(o.memPerGpu);
+  if (o.memPerGpu && !perGpu) throw new CosmoError(`mem_per_gpu "${o.memPerGpu}" is not a Slurm memory size such as 64G`);
+  const mem = o.mem ?? (perGpu ? `${Number(perGpu[1]) * scale}${perGpu[2]!.toUpperCase()}` : undefined);
+  return { cpus: o.cpusPerInstance ?? (o.cpusPerGpu ?? 8) * scale, ...(mem && { mem }) };
+}
+
+/** The instances' default time limit: a day, as llm-swarm's templates ask. */
+const DEFAULT_TIME = '1-00:00:00';
+
+/**
+ * The time limit to ask for, checked against the partition's (sinfo): a job asking for more than its
+ * partition allows waits in the queue for ever (reason PartitionTimeLimit) on most clusters, so a
+ * longer `time` is refused here, and the default is shortened to the partition's limit.
+ */
+export async function instanceTime(time: string | undefined, partition: string | undefined, log: Logger): Promise<string> {
+  const wanted = parseSlurmTime(time ?? DEFAULT_TIME);
+  if (wanted === undefined || wanted === Infinity) throw new CosmoError(`time "${time}" is not a Slurm time limit such as 12:00:00 or 2-00:00:00`);
+  const limit = await partitionLimit(partition);
+  if (!limit || wanted <= limit.seconds) return time ?? DEFAULT_TIME;
+  if (time !== undefined)
+    throw new CosmoError(`time ${time} is longer than partition ${limit.partition}'s limit of ${limit.text} (sinfo): its jobs would wait in the queue for ever. Ask for ${limit.text} or less, or another --partition.`);
+  log.info("the default time limit is longer than the partition allows: asking for the partition's limit", { partition: limit.partition, time: limit.text });
+  return formatSlurmTime(limit.seconds);
+}
+
+/** The library's options from a `serve:` section, paths made absolute with `resolvePath`. */
+export function serveOptions(c: ServeConfig, resolvePath: (p: string) => string): Omit<ServeOptions, 'endpointsFile' | 'dir'> & { endpointsFile?: string; dir?: string } {
+  const path = (p: string | undefined) => (p === undefined ? undefined : resolvePath(p));
+  return {
+    engine: c.engine,
+    model: c.model,
+    instances: c.instances,
+    template: path(c.template),
+    endpointsFile: path(c.endpoints_file),
+    dir: path(c.dir),
+    port: c.port,
+    partition: c.partition,
+    time: c.time,
+    gpusPerInstance: c.gpus_per_instance,
+    cpusPerGpu: c.cpus_per_gpu,
+    cpusPerInstance: c.cpus_per_instance,
+    memPerGpu: c.mem_per_gpu,
+    mem: c.mem,
+    revision: c.revision,
+    cacheDir: path(c.cache_dir),
+    serverArgs: c.server_args,
+    sbatchArgs: c.sbatch_args,
+    jobName: c.job_name,
+    concurrency: c.concurrency,
+    minReady: c.min_ready,
+    resubmits: c.resubmits,
+    heartbeatStaleS: c.heartbeat_stale,
+    healthTimeoutMs: c.health_timeout === undefined ? undefined : c.health_timeout * 1000,
+  };
+}
+
 /** Jobs of every RunningServers not yet stopped: cancelled even if the process exits without stop(). */
 const live = new Set<string>();
 let exitHookInstalled = false;
@@ -219,6 +285,8 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
   const gpus = opts.gpusPerInstance ?? (opts.engine === 'custom' ? 0 : 1);
   const basePort = opts.port ?? DEFAULT_PORT[opts.engine];
   const jobName = opts.jobName ?? `cosmo-serve-${opts.engine}`;
+  const resources = instanceResources(opts, gpus);
+  const time = await instanceTime(opts.time, opts.partition, log);
   await mkdir(dir, { recursive: true });
   // The jobs' watchdogs look at this file's age; it is touched for as long as this process lives.
   const heartbeat = join(dir, 'heartbeat');
@@ -255,9 +323,8 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
     const args = [`--job-name=${jobName}-${inst.index}`, `--output=${inst.log}`, '--open-mode=append'];
     if (gpus > 0) args.push(`--gres=gpu:${gpus}`);
     if (opts.partition) args.push(`--partition=${opts.partition}`);
-    if (opts.time) args.push(`--time=${opts.time}`);
-    if (opts.cpusPerInstance) args.push(`--cpus-per-task=${opts.cpusPerInstance}`);
-    if (opts.mem) args.push(`--mem=${opts.mem}`);
+    args.push(`--time=${time}`, `--cpus-per-task=${resources.cpus}`);
+    if (resources.mem) args.push(`--mem=${resources.mem}`);
     args.push(...(opts.sbatchArgs ?? []));
     signal.throwIfAborted();
     const jobId = await sbatch(inst.script, args);
@@ -281,6 +348,9 @@ export async function startServers(opts: ServeOptions): Promise<RunningServers> 
         address_file: addressFile,
         dir,
         args: opts.serverArgs ?? '',
+        // Shell words, quoted: the templates pass them on only when set.
+        revision: shellQuote(opts.revision ?? ''),
+        cache_dir: shellQuote(opts.cacheDir ? resolve(opts.cacheDir) : ''),
         heartbeat,
         heartbeat_stale_s: staleS,
         heartbeat_check_s: checkS,

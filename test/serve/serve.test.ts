@@ -22,7 +22,7 @@ let dir: string;
 const failedWith = [() => new Error('startServers should have failed'), (e: unknown) => e as Error] as const;
 
 /** Every field cosmo fills in a template, with sample values. */
-const FIELDS = { model: 'org/m', gpus: 2, address_file: '/a', dir: '/d', args: '', heartbeat: '/d/heartbeat', heartbeat_stale_s: 600, heartbeat_check_s: 60 };
+const FIELDS = { model: 'org/m', revision: "'v1.0'", cache_dir: "''", gpus: 2, address_file: '/a', dir: '/d', args: '', heartbeat: '/d/heartbeat', heartbeat_stale_s: 600, heartbeat_check_s: 60 };
 
 /** A serve template whose server is the mock: it listens on port 0 and reports the port it got. */
 const MOCK_TEMPLATE = `#!/bin/bash
@@ -61,6 +61,7 @@ describe('cosmo serve', () => {
     const endpointsFile = join(dir, 'endpoints.json');
     const servers = await startServers({
       engine: 'custom',
+      cpusPerInstance: 1,
       template: join(dir, 'mock.sbatch'),
       model: 'mock-model',
       instances: 2,
@@ -112,6 +113,7 @@ describe('cosmo serve', () => {
     writeFileSync(tpl, '#!/bin/bash\nif [ {{instance}} = 1 ]; then echo "CUDA error: no CUDA-capable device is detected" >&2; exit 1; fi\nsleep 300\n');
     const err = await startServers({
       engine: 'custom',
+      cpusPerInstance: 1,
       template: tpl,
       model: 'm',
       instances: 2,
@@ -135,6 +137,7 @@ describe('cosmo serve', () => {
     writeFileSync(tpl, '#!/bin/bash\necho "127.0.0.1:9" > {{address_file}}\necho "loading weights..."\nsleep 300\n');
     const err = await startServers({
       engine: 'custom',
+      cpusPerInstance: 1,
       template: tpl,
       model: 'm',
       instances: 1,
@@ -158,6 +161,7 @@ describe('cosmo serve', () => {
     const endpointsFile = join(dir, 'flaky-endpoints.json');
     const servers = await startServers({
       engine: 'custom',
+      cpusPerInstance: 1,
       template: tpl,
       model: 'mock-model',
       instances: 2,
@@ -197,7 +201,7 @@ describe('cosmo serve', () => {
   it('is ready only once a warm-up generation succeeds, and takes TGI\'s own concurrency limit from /info', async () => {
     const tgi = join(dir, 'tgi-like.sbatch');
     writeFileSync(tgi, MOCK_TEMPLATE.replace('--model {{model}}', '--model {{model}} --flavor tgi'));
-    const up = await startServers({ engine: 'custom', template: tgi, model: 'mock-model', instances: 1, endpointsFile: join(dir, 'tgi.json'), dir: join(dir, 'tgi'), jobName: JOB_NAME, pollMs: 200, healthTimeoutMs: 60_000 });
+    const up = await startServers({ engine: 'custom', cpusPerInstance: 1, template: tgi, model: 'mock-model', instances: 1, endpointsFile: join(dir, 'tgi.json'), dir: join(dir, 'tgi'), jobName: JOB_NAME, pollMs: 200, healthTimeoutMs: 60_000 });
     try {
       expect(up.endpoints[0]!.concurrency).toBe(128);
     } finally {
@@ -206,7 +210,7 @@ describe('cosmo serve', () => {
     // A server that answers its health URL and names the model but cannot generate is never ready.
     const broken = join(dir, 'cannot-generate.sbatch');
     writeFileSync(broken, MOCK_TEMPLATE.replace('--model {{model}}', '--model {{model}} --fail-rate 1'));
-    const err = await startServers({ engine: 'custom', template: broken, model: 'mock-model', instances: 1, endpointsFile: join(dir, 'never.json'), dir: join(dir, 'cannot'), jobName: JOB_NAME, pollMs: 200, healthTimeoutMs: 3_000, resubmits: 0 }).then(...failedWith);
+    const err = await startServers({ engine: 'custom', cpusPerInstance: 1, template: broken, model: 'mock-model', instances: 1, endpointsFile: join(dir, 'never.json'), dir: join(dir, 'cannot'), jobName: JOB_NAME, pollMs: 200, healthTimeoutMs: 3_000, resubmits: 0 }).then(...failedWith);
     expect(err.message).toMatch(/its warm-up generation fails: HTTP 500/);
     expect(queueOf(JOB_NAME)).toEqual([]);
   }, 60_000);
@@ -219,6 +223,7 @@ describe('cosmo serve', () => {
       writeFileSync(tpl, `#!/bin/bash\necho "${new URL(other.url).host}" > {{address_file}}\nsleep 300\n`);
       const err = await startServers({
         engine: 'custom',
+        cpusPerInstance: 1,
         template: tpl,
         model: 'mock-model',
         instances: 1,
@@ -237,20 +242,24 @@ describe('cosmo serve', () => {
     }
   });
 
-  it('the CLI cancels its jobs on SIGHUP (an ssh session dropped), as on SIGTERM', async () => {
+  it('the CLI takes its settings from the corpus file\'s serve: section (flags win), and cancels its jobs on SIGHUP (an ssh session dropped)', async () => {
+    // The endpoints go where this corpus's generate step reads them; paths are the corpus file's.
     const endpointsFile = join(dir, 'cli-endpoints.json');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--engine', 'custom', '--template', join(dir, 'mock.sbatch'), '--model', 'mock-model',
-        '--instances', '1', '--endpoints-file', endpointsFile, '--dir', join(dir, 'cli'), '--job-name', `${JOB_NAME}-cli`],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } },
+    writeFileSync(
+      join(dir, 'served.yaml'),
+      `name: served\nseeds:\n  - kind: web\n    path: web.jsonl\ngenerate:\n  endpoints_file: cli-endpoints.json\nserve:\n  engine: custom\n  template: mock.sbatch\n  model: mock-model\n  instances: 3\n  cpus_per_gpu: 1\n  dir: cli\n  job_name: ${JOB_NAME}-cli\n`,
     );
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', join(dir, 'served.yaml'), '--instances', '1'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env },
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     let errText = '';
     child.stderr.on('data', (d: Buffer) => (errText += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    for (let i = 0; i < 600 && !out.includes('server(s) up'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 600 && !out.includes('server(s) up') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
     expect(out, errText).toContain('1 server(s) up');
     expect(readEndpointsFile(endpointsFile)).toHaveLength(1);
     expect(queueOf(`${JOB_NAME}-cli`)).toHaveLength(1);
@@ -264,13 +273,13 @@ describe('cosmo serve', () => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--engine', 'custom', '--template', join(dir, 'mock.sbatch'), '--model', 'mock-model',
-        '--instances', '1', '--endpoints-file', join(dir, 'lost-endpoints.json'), '--dir', join(dir, 'lost'), '--job-name', `${JOB_NAME}-lost`, '--heartbeat-stale', '4'],
+        '--instances', '1', '--cpus-per-instance', '1', '--endpoints-file', join(dir, 'lost-endpoints.json'), '--dir', join(dir, 'lost'), '--job-name', `${JOB_NAME}-lost`, '--heartbeat-stale', '4'],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } },
     );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    for (let i = 0; i < 600 && !out.includes('server(s) up'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 600 && !out.includes('server(s) up') && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
     expect(out).toContain('1 server(s) up');
     // Killed outright, as by a lost ssh session's OOM or kill -9: no chance to cancel anything.
     child.kill('SIGKILL');
@@ -315,14 +324,14 @@ describe('cosmo serve', () => {
     const bin = join(dir, 'bin');
     mkdirSync(bin, { recursive: true });
     const launcher = (flavor: string, modelFlag: string) =>
-      `#!/bin/bash\nmodel=; port=\nwhile [ $# -gt 0 ]; do case $1 in ${modelFlag}) model=$2; shift;; --port) port=$2; shift;; esac; shift; done\nexec node --import tsx ${MOCK} --host 0.0.0.0 --port "$port" --model "$model" --flavor ${flavor}\n`;
+      `#!/bin/bash\necho "$* HF_HOME=\${HF_HOME:-}" >> ${join(dir, 'launched.txt')}\nmodel=; port=\nwhile [ $# -gt 0 ]; do case $1 in ${modelFlag}) model=$2; shift;; --port) port=$2; shift;; esac; shift; done\nexec node --import tsx ${MOCK} --host 0.0.0.0 --port "$port" --model "$model" --flavor ${flavor}\n`;
     writeFileSync(join(bin, 'vllm'), launcher('vllm', '--served-model-name'), { mode: 0o755 });
     writeFileSync(join(bin, 'text-generation-launcher'), launcher('tgi', '--model-id'), { mode: 0o755 });
     const path = process.env.PATH;
     process.env.PATH = `${bin}:${path}`;
     try {
       for (const engine of ['vllm', 'tgi'] as const) {
-        const servers = await startServers({ engine, model: 'mock-model', instances: 2, gpusPerInstance: 0, cpusPerInstance: 1, endpointsFile: join(dir, `${engine}.json`), dir: join(dir, `shipped-${engine}`), jobName: `${JOB_NAME}-${engine}`, pollMs: 200, healthTimeoutMs: 60_000, resubmits: 0 });
+        const servers = await startServers({ engine, model: 'mock-model', revision: 'v1.0', cacheDir: join(dir, 'hf cache'), instances: 2, gpusPerInstance: 0, cpusPerInstance: 1, endpointsFile: join(dir, `${engine}.json`), dir: join(dir, `shipped-${engine}`), jobName: `${JOB_NAME}-${engine}`, pollMs: 200, healthTimeoutMs: 60_000, resubmits: 0 });
         try {
           const endpoints = readEndpointsFile(join(dir, `${engine}.json`));
           expect(endpoints.map((e) => e.type === 'openai' && e.server)).toEqual([engine, engine]);
@@ -337,6 +346,27 @@ describe('cosmo serve', () => {
       process.env.PATH = path;
     }
     expect(queueOf(JOB_NAME)).toEqual([]);
+    // The revision reaches each server's command line, and the shared cache its environment (a path with a space included).
+    const launched = readFileSync(join(dir, 'launched.txt'), 'utf8').trim().split('\n');
+    expect(launched).toHaveLength(4);
+    for (const line of launched) {
+      expect(line).toContain('--revision v1.0');
+      expect(line).toContain(`HF_HOME=${join(dir, 'hf cache')}`);
+    }
   }, 120_000);
+
+  it("checks the time limit against the partition's (sinfo): a longer one is refused before anything is submitted, the default is shortened", async () => {
+    const base = { engine: 'custom', cpusPerInstance: 1, template: join(dir, 'mock.sbatch'), model: 'mock-model', instances: 1, partition: 'short', jobName: `${JOB_NAME}-short`, pollMs: 200, healthTimeoutMs: 60_000 } as const;
+    const err = await startServers({ ...base, time: '01:00:00', endpointsFile: join(dir, 'short.json'), dir: join(dir, 'short') }).then(...failedWith);
+    expect(err.message).toContain("time 01:00:00 is longer than partition short's limit of 30:00");
+    expect(queueOf(`${JOB_NAME}-short`)).toEqual([]);
+    const servers = await startServers({ ...base, endpointsFile: join(dir, 'short.json'), dir: join(dir, 'short') });
+    try {
+      const limits = execFileSync('squeue', ['--noheader', '--me', '--format=%j|%l|%P'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`${JOB_NAME}-short`));
+      expect(limits).toEqual([`${JOB_NAME}-short-0|30:00|short`]);
+    } finally {
+      await servers.stop();
+    }
+  }, 60_000);
 
 });
