@@ -77,17 +77,22 @@ function httpError(id: string, status: number, headers: Record<string, string>, 
 }
 
 /**
- * Why sampling parameters would be refused by a server kind, or [] (TGI validates top_p in (0, 1),
- * seeds as unsigned and at most 4 stop sequences; a top_p of 1 is left out of every request, so it
- * never counts). Checked before a run where the kind is configured, and at the first request where it
- * is found out.
+ * Why sampling parameters would be refused (or silently changed) by a server kind, or []. TGI
+ * validates top_p in (0, 1), seeds as unsigned and at most 4 stop sequences (a top_p of 1 is left
+ * out of every request, so it never counts); llama.cpp server reads the seed as a uint32 where
+ * 0xFFFFFFFF (and so -1) means "a new random seed each time". vLLM and SGLang check top_p in (0, 1]
+ * and temperature ≥ 0, which generate.params already requires. Checked before a run where the kind
+ * is configured, and at the first request where it is found out.
  */
 export function paramProblems(kind: ServerKind, p: GenParams): string[] {
-  if (kind !== 'tgi') return [];
   const out: string[] = [];
-  if (p.top_p <= 0) out.push(`top_p ${p.top_p}: TGI needs 0 < top_p < 1 (1 is left out: it is the neutral value)`);
-  if (p.seed !== undefined && p.seed < 0) out.push(`seed ${p.seed}: TGI takes seeds of 0 or more`);
-  if ((p.stop?.length ?? 0) > 4) out.push(`${p.stop!.length} stop sequences: TGI takes at most 4`);
+  if (kind === 'tgi') {
+    if (p.top_p <= 0) out.push(`top_p ${p.top_p}: TGI needs 0 < top_p < 1 (1 is left out: it is the neutral value)`);
+    if (p.seed !== undefined && p.seed < 0) out.push(`seed ${p.seed}: TGI takes seeds of 0 or more`);
+    if ((p.stop?.length ?? 0) > 4) out.push(`${p.stop!.length} stop sequences: TGI takes at most 4`);
+  }
+  if (kind === 'llamacpp' && p.seed !== undefined && !(p.seed >= 0 && p.seed < 0xffffffff))
+    out.push(`seed ${p.seed}: llama.cpp server takes seeds from 0 to 4294967294 (-1 and 4294967295 mean a new random seed for every request)`);
   return out;
 }
 

@@ -2,7 +2,8 @@
  * The OpenAI-compatible engine against stand-ins that enforce each server's documented contract
  * (test/helpers/mock-openai.ts, `flavor`): TGI's grammar-shaped structured output and sampling
  * limits, its 424 generation errors; vLLM's model check, its `abort` finish reason, empty answers;
- * context-length errors as each server words them; `--endpoint` without `--endpoint-model`.
+ * SGLang's and llama.cpp server's response formats and limits; context-length errors as each server
+ * words them; `--endpoint` without `--endpoint-model`.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { paramProblems, requestBody } from '../../src/engines/openai.js';
 import type { OpenAIEngineConfig } from '../../src/engines/config.js';
 import { silentLogger } from '../../src/util/log.js';
 import { cosmo } from '../helpers/cli.js';
-import { startMockOpenAI, type MockOptions, type MockServer } from '../helpers/mock-openai.js';
+import { startMockOpenAI, type Flavor, type MockOptions, type MockServer } from '../helpers/mock-openai.js';
 
 const closers: (() => unknown)[] = [];
 afterEach(async () => {
@@ -132,15 +133,47 @@ describe('vLLM', () => {
 });
 
 describe('context-length errors, as each server words them', () => {
-  for (const flavor of ['openai', 'vllm', 'tgi'] as const) {
+  const worded = {
+    openai: /maximum context length is 2 tokens/,
+    vllm: /maximum context length is 2 tokens/,
+    tgi: /must be <= 2/,
+    sglang: /exceeds the model's maximum context length of 2 tokens/,
+    llamacpp: /request \(3 tokens\) exceeds the available context size \(2 tokens\)/,
+  };
+  for (const [flavor, message] of Object.entries(worded) as [Flavor, RegExp][]) {
     it(`${flavor}: final, with the server's message`, async () => {
-      const s = await server({ flavor, contextLength: 20 });
+      const s = await server({ flavor, contextLength: 2 });
       const err = await failure(engine(s.url).complete({ ...req(), params: { temperature: 0, top_p: 0.9, max_tokens: 100 } }));
       expect(err!.kind).toBe('context_length');
       expect(err!.retryable).toBe(false);
-      expect(err!.message).toMatch(flavor === 'tgi' ? /must be <= 20/ : /maximum context length is 20 tokens/);
+      expect(err!.message).toMatch(message);
     });
   }
+});
+
+describe('SGLang and llama.cpp server', () => {
+  for (const flavor of ['sglang', 'llamacpp'] as const) {
+    it(`${flavor}: found to speak OpenAI's API, and given structured output in OpenAI's shape (TGI's grammar is a 400 there)`, async () => {
+      const s = await server({ flavor, reply: () => '{"score": 2}' });
+      const auto = engine(s.url);
+      expect(await auto.kind()).toBe('openai');
+      expect((await auto.complete(req({ top_p: 0.9, seed: 7 }, SCHEMA))).text).toBe('{"score": 2}');
+      expect(s.log.at(-1)!.body.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema: SCHEMA, strict: true } });
+      const asTgi = await failure(engine(s.url, { server: 'tgi' }).complete(req({}, SCHEMA)));
+      expect(asTgi!.kind).toBe('bad_request');
+      expect(asTgi!.message).toMatch(flavor === 'sglang' ? /HTTP 400: .*literal_error/s : /HTTP 400: response_format type must be one of/);
+    });
+  }
+
+  it('llama.cpp: a seed it would read as "random" is refused before sending, and at config time', async () => {
+    const s = await server({ flavor: 'llamacpp' });
+    const err = await failure(engine(s.url, { server: 'llamacpp' }).complete(req({ seed: -1 })));
+    expect(err!.kind).toBe('bad_request');
+    expect(err!.message).toContain('seed -1: llama.cpp server takes seeds from 0 to 4294967294');
+    expect(s.stats.requests).toBe(0);
+    expect(paramProblems('llamacpp', { temperature: 0, top_p: 1, max_tokens: 8, seed: 4294967294 })).toEqual([]);
+    expect(paramProblems('vllm', { temperature: 0, top_p: 1, max_tokens: 8, seed: -1 })).toEqual([]);
+  });
 });
 
 describe('--endpoint without --endpoint-model', () => {

@@ -54,8 +54,18 @@ export interface MockOptions extends Partial<MockFaults> {
    *   seeds unsigned, at most 4 stop sequences (422 `Input validation error`); context errors as TGI words them.
    * - `vllm`: a request for another model than the served one gets 404 `NotFoundError`; context
    *   errors as vLLM words them.
+   * - `sglang`: `GET /get_model_info` names the model path; sampling checked as SGLang's
+   *   SamplingParams.verify does (top_p in (0, 1], temperature ≥ 0), structured output only in
+   *   OpenAI's shapes (`text`, `json_object`, `json_schema` with `json_schema.schema`), errors as
+   *   `{object: error, message, type: BadRequestError, code: 400}`; context errors as SGLang words them.
+   * - `llamacpp` (llama.cpp's llama-server): `/health` answers 503 `Loading model` for `loadingMs`;
+   *   `response_format` of `text`, `json_object` (optionally with `schema`) or `json_schema`, else
+   *   400; seeds are uint32 (-1 means a random one); errors as `{error: {code, message, type}}`, a
+   *   context overflow as `exceed_context_size_error`. The model name is not checked.
    */
-  flavor?: 'openai' | 'tgi' | 'vllm';
+  flavor?: Flavor;
+  /** llamacpp: /health answers 503 for this long after the start, as llama-server does while it loads the model. */
+  loadingMs?: number;
   /** Per chat request n: a finish reason to answer instead (vLLM's `abort`, `content_filter`, …), with `content: null` for `null`. */
   finishWith?: (n: number) => { finish_reason: string; content?: null } | undefined;
   /** TGI: the first this many chat requests fail during generation (424 Failed Dependency). */
@@ -96,13 +106,37 @@ export interface MockServer {
   close(): Promise<void>;
 }
 
+export type Flavor = 'openai' | 'tgi' | 'vllm' | 'sglang' | 'llamacpp';
+
+/** vLLM's and SGLang's error body. */
+const pythonError = (message: string, type: string, code: number) => ({ status: code, body: { object: 'error', message, type, param: null, code } });
+/** llama.cpp server's error body. */
+const llamaError = (message: string, type: string, code = 400, extra: Record<string, unknown> = {}) => ({ status: code, body: { error: { code, message, type, ...extra } } });
+
 /** A request the flavor's server would refuse, with the status and body it answers. */
-function flavorRefusal(flavor: 'openai' | 'tgi' | 'vllm', body: Record<string, unknown>, model: string): { status: number; body: unknown } | undefined {
-  if (flavor === 'vllm' && body.model !== model)
-    return { status: 404, body: { object: 'error', message: `The model \`${String(body.model)}\` does not exist.`, type: 'NotFoundError', param: null, code: 404 } };
+function flavorRefusal(flavor: Flavor, body: Record<string, unknown>, model: string): { status: number; body: unknown } | undefined {
+  const rf = body.response_format as { type?: string; value?: unknown; json_schema?: { schema?: unknown } } | undefined;
+  if (flavor === 'vllm' && body.model !== model) return pythonError(`The model \`${String(body.model)}\` does not exist.`, 'NotFoundError', 404);
+  if (flavor === 'sglang') {
+    const topP = (body.top_p as number | undefined) ?? 1;
+    if (!(topP > 0 && topP <= 1)) return pythonError(`top_p must be in (0, 1], got ${topP}.`, 'BadRequestError', 400);
+    const temperature = (body.temperature as number | undefined) ?? 1;
+    if (temperature < 0) return pythonError(`temperature must be non-negative, got ${temperature}.`, 'BadRequestError', 400);
+    if (rf !== undefined && !['text', 'json_object', 'json_schema', 'structural_tag'].includes(String(rf.type)))
+      return pythonError(`1 validation error for ChatCompletionRequest\nresponse_format.type\n  Input should be 'text', 'json_object', 'json_schema' or 'structural_tag' [type=literal_error, input_value='${String(rf.type)}']`, 'BadRequestError', 400);
+    if (rf?.type === 'json_schema' && rf.json_schema?.schema === undefined)
+      return pythonError('1 validation error for ChatCompletionRequest\nresponse_format.json_schema\n  Field required [type=missing]', 'BadRequestError', 400);
+    return undefined;
+  }
+  if (flavor === 'llamacpp') {
+    if (rf !== undefined && !['text', 'json_object', 'json_schema'].includes(String(rf.type)))
+      return llamaError(`response_format type must be one of "text" or "json_object", but got: ${String(rf.type)}`, 'invalid_request_error');
+    const seed = body.seed as number | undefined;
+    if (seed !== undefined && (seed < -1 || seed > 0xffffffff)) return llamaError(`[json.exception.type_error.302] seed ${seed} is not a uint32`, 'invalid_request_error');
+    return undefined;
+  }
   if (flavor !== 'tgi') return undefined;
   const invalid = (error: string) => ({ status: 422, body: { error, error_type: 'validation' } });
-  const rf = body.response_format as { type?: string; value?: unknown } | undefined;
   // serde's tagged enum GrammarType {type, value}: OpenAI's {type: json_schema, json_schema} has no `value`.
   if (rf !== undefined && (!['json', 'json_schema', 'regex'].includes(String(rf.type)) || rf.value === undefined))
     return invalid('Failed to deserialize the JSON body into the target type: response_format: missing field `value` at line 1 column 400');
@@ -202,12 +236,22 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
     }
     const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : Infinity;
     const promptTokens = Math.ceil(prompt.length / 4);
-    if (opts.contextLength !== undefined && promptTokens + maxTokens > opts.contextLength) {
+    // llama-server checks the prompt alone against its slot's context (the answer stops where it ends); the others, prompt + max_tokens.
+    const needed = opts.flavor === 'llamacpp' ? promptTokens + 1 : promptTokens + maxTokens;
+    if (opts.contextLength !== undefined && needed > opts.contextLength) {
       if (entry) entry.status = 400;
       if (opts.flavor === 'tgi')
         return send(res, 422, { error: `Input validation error: \`inputs\` tokens + \`max_new_tokens\` must be <= ${opts.contextLength}. Given: ${promptTokens} \`inputs\` tokens and ${maxTokens} \`max_new_tokens\``, error_type: 'validation' });
       if (opts.flavor === 'vllm')
         return send(res, 400, { object: 'error', message: `This model's maximum context length is ${opts.contextLength} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`, type: 'BadRequestError', param: null, code: 400 });
+      if (opts.flavor === 'sglang') {
+        const e = pythonError(`Requested token count exceeds the model's maximum context length of ${opts.contextLength} tokens. You requested a total of ${promptTokens + maxTokens} tokens: ${promptTokens} tokens from the input messages and ${maxTokens} tokens for the completion. Please reduce the number of tokens in the input messages or the completion to fit within the limit.`, 'BadRequestError', 400);
+        return send(res, e.status, e.body);
+      }
+      if (opts.flavor === 'llamacpp') {
+        const e = llamaError(`request (${promptTokens} tokens) exceeds the available context size (${opts.contextLength} tokens), try increasing it`, 'exceed_context_size_error', 400, { n_prompt_tokens: promptTokens, n_ctx: opts.contextLength });
+        return send(res, e.status, e.body);
+      }
       return send(res, 400, {
         error: {
           message: `This model's maximum context length is ${opts.contextLength} tokens. However, you requested ${promptTokens + maxTokens} tokens.`,
@@ -256,7 +300,11 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
   };
 
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/health' || req.url === '/v1/health')) return reply(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && (req.url === '/health' || req.url === '/v1/health')) {
+      if (opts.flavor === 'llamacpp' && Date.now() - started < (opts.loadingMs ?? 0)) return reply(res, 503, { error: { code: 503, message: 'Loading model', type: 'unavailable_error' } });
+      return reply(res, 200, { status: 'ok' });
+    }
+    if (req.method === 'GET' && req.url === '/get_model_info' && opts.flavor === 'sglang') return reply(res, 200, { model_path: model, tokenizer_path: model, is_generation: true });
     if (req.method === 'GET' && req.url === '/info' && opts.flavor === 'tgi')
       return reply(res, 200, { model_id: model, model_sha: null, max_concurrent_requests: 128, max_input_tokens: 4095, max_total_tokens: 4096, version: '3.0.0' });
     if (req.method === 'GET' && req.url === '/v1/models')
@@ -344,7 +392,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     failRate: Number(values['fail-rate']),
     hangRate: Number(values['hang-rate']),
     rateLimitRate: Number(values['rate-limit-rate']),
-    flavor: values.flavor as MockOptions['flavor'],
+    flavor: values.flavor as Flavor,
     retryAfterS: Number(values['retry-after-s']),
     apiKey: values['api-key'],
     contextLength: values['context-length'] === undefined ? undefined : Number(values['context-length']),
