@@ -147,7 +147,7 @@ class Slots {
 /** A GGUF model loaded with the process's shared llama.cpp binding (an `hf:` model is downloaded first). */
 export async function loadGgufModel(
   model: string,
-  opts: { gpu?: EmbeddedEngineConfig['gpu']; log?: Logger; cacheDir?: string; progress?: 'bar' | 'lines' | 'none'; onProgress?: (p: DownloadProgress) => void } = {},
+  opts: { gpu?: EmbeddedEngineConfig['gpu']; log?: Logger; cacheDir?: string; progress?: 'bar' | 'lines' | 'none'; onProgress?: (p: DownloadProgress) => void; vocabOnly?: boolean } = {},
 ): Promise<{ model: LlamaModel; path: string; llama: Llama }> {
   const log = opts.log ?? silentLogger;
   llamaLog = log;
@@ -155,7 +155,7 @@ export async function loadGgufModel(
   await checkModelFile(path);
   const llama = await sharedLlama(opts.gpu);
   try {
-    return { model: await llama.loadModel({ modelPath: path, gpuLayers: llama.gpu === false ? 0 : 'auto' }), path, llama };
+    return { model: await llama.loadModel({ modelPath: path, gpuLayers: llama.gpu === false ? 0 : 'auto', vocabOnly: opts.vocabOnly }), path, llama };
   } catch (err) {
     throw new CosmoError(`cannot load model ${path}: ${errorMessage(err)}`, { cause: err });
   }

@@ -4,14 +4,16 @@
  * SIGKILL mid-generation completes on rerun with no duplicate ids.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadTokenizer } from '../../src/engines/tokenizer.js';
 import { readExport, EXPORT_COLUMNS } from '../../src/export/stage.js';
 import { parquetSchema } from '../../src/io/parquet.js';
 import { listShards, readAll, collect } from '../../src/io/shards.js';
 import type { PromptRecord } from '../../src/records/types.js';
+import { readTokenFile } from '../../src/tokenize/formats.js';
 import { tinyModelPath } from '../helpers/tiny-model.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -67,6 +69,18 @@ describe('quickstart end to end (real llama.cpp engine)', () => {
     }
     expect(new Set(rows.map((x) => x.audience))).toEqual(new Set(['young_children', 'high_school', 'college', 'researchers']));
     expect(readFileSync(join(first, 'export/README.md'), 'utf8')).toMatch(/num_examples: 48/);
+
+    // Training files in both formats, whose documents decode to the exported text (issue #16).
+    const tok = await loadTokenizer(model);
+    for (const [format, ext] of [['datatrove', '.ds'], ['megatron', '.bin']] as const) {
+      const dir = join(first, 'tokenize', format);
+      const docs = readdirSync(dir)
+        .filter((f) => f.endsWith(ext))
+        .flatMap((f) => readTokenFile(format, join(dir, f.slice(0, -ext.length))));
+      expect(docs.every((d) => d.at(-1) === tok.eos)).toBe(true);
+      expect(docs.map((d) => tok.decode(d.subarray(0, -1))).sort()).toEqual(rows.map((r) => r.text as string).sort());
+    }
+    expect(readFileSync(join(first, 'export/README.md'), 'utf8')).toContain('## Tokenized for training');
   });
 
   it('gives the same ids and prompts on a second run, and resumes after SIGKILL with no duplicates', async () => {
