@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineStage, type TaskContext } from '../exec/stage.js';
 import { GzipJsonlWriter } from '../io/gzip-writer.js';
@@ -133,7 +133,9 @@ export const exportStage = defineStage({
   schema: exportSchema.prefault({}),
   description: 'write the dataset as Parquet / JSONL.gz files with a dataset card',
   input: { records: SAMPLE_RECORD },
-  settings: (cfg) => cfg,
+  reads: ['filter', 'dedup', 'decontaminate'],
+  // The card's words do not shape the files.
+  settings: ({ card: _card, ...files }) => files,
   enabled: () => true,
   tasks: (cfg) => cfg.tasks,
   async runTask(cfg, ctx) {
@@ -148,7 +150,21 @@ export const exportStage = defineStage({
     ctx.log.info('exported', { rows: ctx.stats.get('rows'), files, dir: ctx.outputDir });
   },
   async finalize(cfg, ctx) {
-    await writeDatasetCard(ctx.outputDir, { name: ctx.corpus.name, formats: cfg.formats, config: ctx.corpus.publicConfig }, ctx.stats);
+    // What the cleaning stages left, when they ran (a stage that did not run has no such file).
+    const upstream = <T>(stage: string, file: string): T | undefined => {
+      const path = join(ctx.dir(stage), file);
+      return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
+    };
+    await writeDatasetCard(ctx.outputDir, {
+      name: ctx.corpus.name,
+      formats: cfg.formats,
+      card: cfg.card,
+      config: ctx.corpus.publicConfig,
+      stats: ctx.stats,
+      filter: upstream('filter', 'stats.json'),
+      dedup: upstream('dedup', 'stats.json'),
+      decontaminate: upstream('decontaminate', 'report.json'),
+    });
   },
 });
 

@@ -22,6 +22,8 @@ export const seedSourceSchema = z.strictObject({
   topic_field: z.string().optional(),
   /** Keep only rows whose fields match these regular expressions, e.g. {book: "Calculus|Statistics"}. */
   match: z.record(z.string(), z.string()).optional(),
+  /** The source's license (e.g. CC-BY-4.0), shown in the dataset card. */
+  license: z.string().optional(),
   /** Keep at most this many records from this source. */
   limit: z.number().int().positive().optional(),
   /** Document extracts (web, math) are cut to this many characters (Cosmopedia used 1,000). */
