@@ -48,7 +48,11 @@ describe.skipIf(!hasSharedData)('dataset card', () => {
 
     const card = readFileSync(join(dir, 'out/card-test/export/README.md'), 'utf8');
     const [, yaml, body] = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(card)!;
-    const front = parse(yaml!) as Record<string, any>;
+    const front = parse(yaml!) as {
+      dataset_info: { features: unknown[]; splits: unknown[]; download_size: number; dataset_size: number };
+      configs: unknown[];
+      tags: string[];
+    } & Record<string, unknown>;
     const exportDir = join(dir, 'out/card-test/export');
     const files = readdirSync(exportDir).filter((f) => f.endsWith('.parquet'));
     const list = `[${files.map((f) => sqlString(join(exportDir, f))).join(', ')}]`;
