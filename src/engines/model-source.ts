@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import cliProgress from 'cli-progress';
+import { ByteProgress } from '../util/byte-progress.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -182,7 +182,7 @@ async function downloadHfModel(spec: string, ref: HfModelRef, dest: string, opts
 
   const lengthHeader = res.headers.get('content-length');
   const total = lengthHeader ? Number(lengthHeader) : undefined;
-  const progress = new ProgressReporter(spec, total, opts, log);
+  const progress = new ByteProgress(spec, total, { mode: opts.progress, log, doing: 'downloading model', field: 'model' });
   log.info('downloading model', { model: spec, url, bytes: total, to: dest });
   await mkdir(dirname(dest), { recursive: true });
   const tmp = `${dest}.download-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -198,6 +198,7 @@ async function downloadHfModel(spec: string, ref: HfModelRef, dest: string, opts
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       armStall();
+      opts.onProgress?.({ bytes, total });
       progress.update(bytes);
     });
     await pipeline(body, createWriteStream(tmp));
@@ -219,54 +220,4 @@ async function downloadHfModel(spec: string, ref: HfModelRef, dest: string, opts
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
   log.info('model downloaded', { model: spec, bytes, path: dest });
-}
-
-/** A cli-progress bar (bytes, MB/s, ETA) on a TTY; a log line every 10 s otherwise. */
-class ProgressReporter {
-  private bar: cliProgress.SingleBar | undefined;
-  private readonly started = Date.now();
-  private lastLog = Date.now();
-  private readonly mode: 'bar' | 'lines' | 'none';
-
-  constructor(
-    private readonly spec: string,
-    private readonly total: number | undefined,
-    private readonly opts: ModelSourceOptions,
-    private readonly log: Logger,
-  ) {
-    this.mode = opts.progress ?? (process.stderr.isTTY ? 'bar' : 'lines');
-    if (this.mode === 'bar' && process.stderr.isTTY) {
-      this.bar = new cliProgress.SingleBar(
-        {
-          format: `${spec} [{bar}] {percentage}% {mb}/{totalMb} MB {speed} MB/s ETA {eta_formatted}`,
-          stream: process.stderr,
-          hideCursor: true,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      this.bar.start(total ?? 0, 0, { mb: '0.0', totalMb: total ? (total / 1e6).toFixed(1) : '?', speed: '0.0' });
-    }
-  }
-
-  update(bytes: number): void {
-    this.opts.onProgress?.({ bytes, total: this.total });
-    const secs = Math.max((Date.now() - this.started) / 1000, 1e-3);
-    if (this.bar) {
-      this.bar.update(bytes, { mb: (bytes / 1e6).toFixed(1), speed: (bytes / 1e6 / secs).toFixed(1) });
-    } else if (this.mode === 'lines' && Date.now() - this.lastLog >= 10_000) {
-      this.lastLog = Date.now();
-      const rate = bytes / secs;
-      this.log.info('downloading model', {
-        model: this.spec,
-        mb: +(bytes / 1e6).toFixed(1),
-        of_mb: this.total ? +(this.total / 1e6).toFixed(1) : undefined,
-        mb_per_s: +(rate / 1e6).toFixed(2),
-        eta_s: this.total ? Math.round((this.total - bytes) / rate) : undefined,
-      });
-    }
-  }
-
-  stop(): void {
-    this.bar?.stop();
-  }
 }
