@@ -18,16 +18,21 @@ function words(): string[] {
   return out.filter(Boolean);
 }
 
-/** `n` generated samples of ~2 KB (a ~1.5 KB text, its prompt and provenance) in `shards` JSONL shards under `dir`; returns their bytes. */
-export async function writeSamples(dir: string, n: number, shards: number): Promise<number> {
+/** Spans of real web text of about `chars` characters, from seeded places. */
+export function textSpans(seed: number): (chars: number) => string {
   const vocab = words();
-  const r = rng(7);
-  const span = (chars: number) => {
+  const r = rng(seed);
+  return (chars) => {
     let at = Math.floor(r() * (vocab.length - 400));
     let s = '';
-    while (s.length < chars) s += vocab[at++] + ' ';
+    while (s.length < chars) s += vocab[at++ % vocab.length] + ' ';
     return s.trimEnd();
   };
+}
+
+/** `n` generated samples of ~2 KB (a ~1.5 KB text, its prompt and provenance) in `shards` JSONL shards under `dir`; returns their bytes. */
+export async function writeSamples(dir: string, n: number, shards: number): Promise<number> {
+  const span = textSpans(7);
   mkdirSync(dir, { recursive: true });
   const writers = await Promise.all(Array.from({ length: shards }, (_, i) => JsonlWriter.open(join(dir, `${i}.jsonl`))));
   for (let i = 0; i < n; i++) {

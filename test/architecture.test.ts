@@ -26,6 +26,7 @@ const FLOORS: Record<string, number> = {
   dedup: 4,
   decontaminate: 4,
   export: 4,
+  mix: 4,
   tokenize: 4,
   serve: 4,
   pipeline: 5,

@@ -32,9 +32,10 @@ export async function resolveEndpointModel(opts: CommonOptions): Promise<void> {
 }
 
 /** The corpus config with command-line overrides applied (before validation, so they are checked like the file). */
-export async function configFromOptions(file: string, opts: CommonOptions): Promise<CorpusConfig> {
+export async function configFromOptions(file: string, opts: CommonOptions, edit?: (raw: Record<string, unknown>) => void): Promise<CorpusConfig> {
   await resolveEndpointModel(opts);
   return loadConfig(file, (raw) => {
+    edit?.(raw);
     if (opts.output) raw.output = fromHere(opts.output);
     if (opts.workers) raw.executor = { ...(raw.executor as object), workers: Math.max(1, Number(opts.workers) | 0) };
     const generate = (raw.generate ?? {}) as Record<string, unknown>;

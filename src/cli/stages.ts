@@ -21,8 +21,12 @@ export function registerStageCommands(program: Command): void {
     if (!def.description || OWN_COMMAND.has(def.name)) continue;
     const cmd = addCommonOptions(program.command(def.name).description(def.description).argument('<corpus.yaml>', 'corpus file'));
     if (def.name === 'prompts') cmd.option('--stats', 'print and write the distribution of sources, formats, audiences, languages and templates');
-    cmd.action(async (file: string, opts: CommonOptions & { stats?: boolean }) => {
-      const cfg = await configFromOptions(file, opts);
+    if (def.name === 'mix') cmd.option('--max-tokens <n>', 'at most this many tokens in the mix (mix.max_tokens)');
+    cmd.action(async (file: string, opts: CommonOptions & { stats?: boolean; maxTokens?: string }) => {
+      const cfg = await configFromOptions(file, opts, (raw) => {
+        // Checked with the rest of the file: a bad number is named as mix.max_tokens.
+        if (opts.maxTokens !== undefined) raw.mix = { ...(raw.mix as object), max_tokens: Number(opts.maxTokens) };
+      });
       const progress = process.stderr.isTTY ? 'bar' : 'lines';
       const only = [...(ALSO_RUNS[def.name] ?? []), def.name];
       const results = await withInterrupt((signal) => runPipeline(cfg, { only, log: createLogger(), signal, skipBad: opts.skipBad, progress }));

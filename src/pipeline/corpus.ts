@@ -44,16 +44,19 @@ export type CorpusConfig = z.output<z.ZodObject<typeof corpusKeys>> &
 /**
  * Defaults one section takes from another, the only place sections meet: the LLMs that judge
  * samples (filter) and name clusters (cluster) ask generate's engines (and endpoints file) unless
- * they list their own, and tokenize uses the embedded model's tokenizer unless it names one.
+ * they list their own, and tokenize and mix use the embedded model's tokenizer unless they name one
+ * (mix: tokenize's).
  */
 function link(cfg: CorpusConfig): CorpusConfig {
   const engines = <T extends { engines?: unknown[]; endpoints_file?: string }>(own: T): T =>
     own.engines === undefined && own.endpoints_file === undefined ? { ...own, engines: cfg.generate.engines, endpoints_file: cfg.generate.endpoints_file } : own;
   // Training tokens are the generating model's unless a tokenizer is named.
   const embedded = cfg.generate.engines?.find((e) => e.type === 'embedded');
+  const tokenizer = cfg.tokenize.tokenizer ?? (embedded?.type === 'embedded' ? embedded.model : undefined);
   return {
     ...cfg,
-    tokenize: { ...cfg.tokenize, tokenizer: cfg.tokenize.tokenizer ?? (embedded?.type === 'embedded' ? embedded.model : undefined) },
+    tokenize: { ...cfg.tokenize, tokenizer },
+    mix: { ...cfg.mix, tokenizer: cfg.mix.tokenizer ?? tokenizer },
     filter: { ...cfg.filter, judge: engines(cfg.filter.judge) },
     cluster: { ...cfg.cluster, label: engines(cfg.cluster.label) },
   };

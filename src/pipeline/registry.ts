@@ -6,6 +6,7 @@ import { exportStage } from '../export/stage.js';
 import { filterStage } from '../filter/stage.js';
 import { generateStage } from '../generate/stage.js';
 import { KNOWLEDGE_STAGES } from '../knowledge/stage.js';
+import { mixStage } from '../mix/stage.js';
 import { promptsStage } from '../prompts/stage.js';
 import { seedsStage } from '../seeds/stage.js';
 import { tokenizeStage } from '../tokenize/stage.js';
@@ -16,7 +17,7 @@ import { CosmoError } from '../util/errors.js';
  * CLI's stage commands and the worker entry are all derived from. Adding a stage is its folder
  * plus one line here.
  */
-export const STAGES = [seedsStage, clusterStage, promptsStage, ...KNOWLEDGE_STAGES, generateStage, filterStage, ...DEDUP_STAGES, decontaminateStage, exportStage, tokenizeStage] as const;
+export const STAGES = [seedsStage, clusterStage, promptsStage, ...KNOWLEDGE_STAGES, generateStage, filterStage, ...DEDUP_STAGES, decontaminateStage, exportStage, mixStage, tokenizeStage] as const;
 
 /**
  * Check that a list of stages can work as a pipeline: each is well formed (a fingerprint

@@ -128,7 +128,7 @@ function listFiles(dir: string, format: TokenFormat): { file: string; documents:
  * nanotron (and Megatron's preprocess_data feeds Megatron): the model's own tokenizer, an
  * end-of-text token after every document, the documents of each task in a seeded random order.
  * It reads the same samples export writes (failed requests left out), so every document decodes to
- * its exported text.
+ * its exported text; or, when mix is on, the mix.
  */
 export const tokenizeStage = defineStage({
   name: 'tokenize',
