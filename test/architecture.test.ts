@@ -29,6 +29,7 @@ const FLOORS: Record<string, number> = {
   mix: 4,
   tokenize: 4,
   serve: 4,
+  push: 4,
   pipeline: 5,
   cli: 6,
   'index.ts': 7,

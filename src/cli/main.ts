@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerDebug } from './debug.js';
 import { registerRun } from './run.js';
+import { registerPush } from './push.js';
 import { registerServe } from './serve.js';
 import { registerStageCommands } from './stages.js';
 import { registerContamination } from './contamination.js';
@@ -24,6 +25,7 @@ registerContamination(program);
 registerRetrieve(program);
 registerDebug(program);
 registerServe(program);
+registerPush(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Errors meant for a person print without a stack; anything else is a bug and keeps its stack.
