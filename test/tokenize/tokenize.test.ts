@@ -3,7 +3,7 @@
  * or a GGUF's vocabulary through llama.cpp), training files in datatrove's and Megatron's formats
  * read back and decoded to the exported text, seeded shuffling, and the card's section.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -95,6 +95,17 @@ describe('tokenizer', () => {
     expect(fast.vocabSize).toBe(49152);
     expect(fast.eos).toBe(0);
     expect(fast.tokenId('<|im_end|>')).toBe(2);
+  });
+
+  it.runIf(hasSharedData)('takes the tokenizer.json next to a GGUF model over the GGUF\'s own vocabulary', async () => {
+    const { loadTokenizer } = await import('../../src/engines/tokenizer.js');
+    const dir = mkdtempSync(join(tmpdir(), 'cosmo-beside-'));
+    copyFileSync(await tinyModelPath(), join(dir, 'model.gguf'));
+    expect((await loadTokenizer(join(dir, 'model.gguf'))).vocabSize).toBeLessThan(1000);
+    copyFileSync(SMOLLM2, join(dir, 'tokenizer.json'));
+    const beside = await loadTokenizer(join(dir, 'model.gguf'));
+    expect([beside.name, beside.vocabSize]).toEqual(['tokenizer.json', 49152]);
+    expect(await loadTokenizer(dir).then((t) => t.vocabSize)).toBe(49152);
   });
 
   it('stores tokens in 2 bytes below 65,536 ids (Megatron: 65,500) and in 4 above, and reads both back', () => {
