@@ -1,6 +1,7 @@
 import type { ZodType } from 'zod';
 import type { JsonlWriter } from '../io/jsonl-writer.js';
 import type { RecordSpec } from '../records/check.js';
+import type { Sample } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Stats, StatsJson } from './stats.js';
@@ -130,4 +131,19 @@ export function defineStage<Cfg, In = never, const Key extends string = string>(
   if (def.output && def.sides?.includes('')) problems.push('named side outputs');
   if (problems.length) throw new CosmoError(`stage "${def.name}" cannot be registered: it needs ${problems.join(', ')}`);
   return def;
+}
+
+/**
+ * The task's samples that belong in the dataset, for the stages after cleaning (export, mix,
+ * tokenize): a failed request stays in generate's output for the record, and is counted here as
+ * `failed_skipped` instead (unless `count` is false: a second reading of the same input).
+ */
+export async function* datasetSamples(ctx: TaskContext<Sample>, count = true): AsyncGenerator<Sample> {
+  for await (const s of ctx.input()) {
+    ctx.signal.throwIfAborted();
+    if (s.error) {
+      if (count) ctx.stats.inc('failed_skipped');
+    }
+    else yield s;
+  }
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { defineStage, type TaskContext } from '../exec/stage.js';
+import { datasetSamples, defineStage, type TaskContext } from '../exec/stage.js';
 import { GzipJsonlWriter } from '../io/gzip-writer.js';
 import { columnsSpec, jsonlToParquet, ParquetFileWriter, queryRows, sqlString } from '../io/parquet.js';
 import { collect, listShards, readRecords } from '../io/shards.js';
@@ -54,13 +54,7 @@ class FileSet {
 async function exportRecords(cfg: ExportConfig, ctx: TaskContext<Sample>): Promise<number> {
   const files = new FileSet(cfg, ctx.outputDir, ctx.rank);
   try {
-    for await (const s of ctx.input()) {
-      ctx.signal.throwIfAborted();
-      // Failed requests stay in generate's output for the record; they are not part of the dataset.
-      if (s.error) {
-        ctx.stats.inc('failed_skipped');
-        continue;
-      }
+    for await (const s of datasetSamples(ctx)) {
       await files.write(toExportRow(s));
       ctx.stats.inc('rows');
       ctx.stats.inc('tokens', s.token_length ?? 0);

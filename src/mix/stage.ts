@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { seededRandom } from '../embed/linalg.js';
 import { loadTokenizer } from '../engines/tokenizer.js';
-import { defineStage, type CorpusEnv, type TaskContext } from '../exec/stage.js';
+import { datasetSamples, defineStage, type CorpusEnv, type TaskContext } from '../exec/stage.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { dataFiles } from '../io/files.js';
 import { readRecords } from '../io/shards.js';
@@ -39,9 +39,9 @@ function sourceFiles(src: MixSource, corpus: CorpusEnv): string[] {
  * This task's documents of a source, in a stable order: its share of the corpus's samples, or of a
  * real source's files (whole files when there are at least as many as tasks, else every n-th row).
  */
-async function* sourceDocs(src: MixSource, ctx: TaskContext<Sample>): AsyncGenerator<{ id: string; text: string }> {
+async function* sourceDocs(src: MixSource, ctx: TaskContext<Sample>, pass: 1 | 2): AsyncGenerator<{ id: string; text: string }> {
   if (!src.path) {
-    for await (const s of ctx.input()) if (!s.error && s.text) yield { id: s.id, text: s.text };
+    for await (const s of datasetSamples(ctx, pass === 1)) if (s.text) yield { id: s.id, text: s.text };
     return;
   }
   const files = sourceFiles(src, ctx.corpus);
@@ -51,7 +51,7 @@ async function* sourceDocs(src: MixSource, ctx: TaskContext<Sample>): AsyncGener
   for (const [i, file] of files.entries()) {
     if (byFile && i % ctx.worldSize !== ctx.rank) continue;
     let line = 0;
-    for await (const r of readRecords(file, { check, skipBad: ctx.options.skipBad, onBad: () => ctx.stats.inc('bad_lines') })) {
+    for await (const r of readRecords(file, { check, skipBad: ctx.options.skipBad, onBad: () => pass === 1 && ctx.stats.inc('bad_lines') })) {
       line++;
       if (!byFile && row++ % ctx.worldSize !== ctx.rank) continue;
       const text = r[src.text_field] as string;
@@ -118,7 +118,7 @@ export const mixStage = defineStage({
     const counts: number[][] = [];
     for (const src of cfg.sources) {
       const c: number[] = [];
-      for await (const d of sourceDocs(src, ctx)) {
+      for await (const d of sourceDocs(src, ctx, 1)) {
         ctx.signal.throwIfAborted();
         c.push(tok.encode(d.text).length);
       }
@@ -139,7 +139,7 @@ export const mixStage = defineStage({
     if (limit >= 0 && bounds[limit]! <= total) ctx.stats.note('limited_by', cfg.sources[limit]!.name);
 
     // Pass 2: the chosen documents, interleaved: always from the source furthest behind its quota.
-    const streams = cfg.sources.map((src, i) => ({ src, i, docs: sourceDocs(src, ctx)[Symbol.asyncIterator](), at: 0, emitted: 0, done: false }));
+    const streams = cfg.sources.map((src, i) => ({ src, i, docs: sourceDocs(src, ctx, 2)[Symbol.asyncIterator](), at: 0, emitted: 0, done: false }));
     const nextChosen = async (s: (typeof streams)[number]) => {
       for (;;) {
         const r = await s.docs.next();

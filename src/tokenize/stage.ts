@@ -2,8 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import { seededRandom } from '../embed/linalg.js';
 import { loadTokenizer } from '../engines/tokenizer.js';
-import type { CorpusEnv, TaskContext } from '../exec/stage.js';
-import { defineStage } from '../exec/stage.js';
+import { datasetSamples, defineStage, type CorpusEnv, type TaskContext } from '../exec/stage.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { upsertSection } from '../io/markdown.js';
 import { SAMPLE_RECORD } from '../records/check.js';
@@ -31,13 +30,7 @@ async function tokenizeInput(ctx: TaskContext<Sample>, encode: (text: string) =>
   let buf = Buffer.allocUnsafe(1 << 22);
   let used = 0;
   try {
-    for await (const s of ctx.input()) {
-      ctx.signal.throwIfAborted();
-      // Failed requests are not part of the dataset (export leaves them out too).
-      if (s.error) {
-        ctx.stats.inc('failed_skipped');
-        continue;
-      }
+    for await (const s of datasetSamples(ctx)) {
       const ids = encode(s.text);
       ids.push(eos);
       const bytes = 4 * ids.length;
