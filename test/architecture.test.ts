@@ -31,6 +31,7 @@ const FLOORS: Record<string, number> = {
   serve: 4,
   push: 4,
   pipeline: 5,
+  report: 5,
   cli: 6,
   'index.ts': 7,
 };

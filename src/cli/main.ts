@@ -4,6 +4,7 @@ import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerDebug } from './debug.js';
 import { registerRun } from './run.js';
 import { registerPush } from './push.js';
+import { registerReport } from './report.js';
 import { registerServe } from './serve.js';
 import { registerStageCommands } from './stages.js';
 import { registerContamination } from './contamination.js';
@@ -26,6 +27,7 @@ registerRetrieve(program);
 registerDebug(program);
 registerServe(program);
 registerPush(program);
+registerReport(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Errors meant for a person print without a stack; anything else is a bug and keeps its stack.
