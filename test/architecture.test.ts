@@ -32,6 +32,7 @@ const FLOORS: Record<string, number> = {
   push: 4,
   pipeline: 5,
   report: 5,
+  view: 5,
   cli: 6,
   'index.ts': 7,
 };

@@ -5,6 +5,7 @@ import { registerDebug } from './debug.js';
 import { registerRun } from './run.js';
 import { registerPush } from './push.js';
 import { registerReport } from './report.js';
+import { registerView } from './view.js';
 import { registerServe } from './serve.js';
 import { registerStageCommands } from './stages.js';
 import { registerContamination } from './contamination.js';
@@ -28,6 +29,7 @@ registerDebug(program);
 registerServe(program);
 registerPush(program);
 registerReport(program);
+registerView(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Errors meant for a person print without a stack; anything else is a bug and keeps its stack.

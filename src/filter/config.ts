@@ -95,6 +95,8 @@ export const faithfulnessSchema = z.strictObject({
 export const filterSchema = z.strictObject({
   enabled: z.boolean().default(true),
   tasks: z.number().int().positive().default(1),
+  /** Drop the samples a person flagged `bad` in `cosmo view` (the output folder's review/flags.jsonl). */
+  review: z.boolean().default(true),
   /** Drop samples shorter than this many tokens (Cosmopedia kept >= 150); 0 turns the check off. */
   min_tokens: z.number().int().nonnegative().default(150),
   /** Drop generations cut off by max_tokens. */

@@ -5,7 +5,7 @@ import { faithfulness, type Faithfulness } from './faithfulness.js';
 import { repetitionFailure } from './repetition.js';
 
 /** Why a sample was dropped; stats count them as `dropped.<reason>`. */
-export type RejectReason = 'failed' | 'empty' | 'truncated' | 'boilerplate' | 'too_short' | 'repetition' | 'language' | 'unfaithful' | `judge.${string}`;
+export type RejectReason = 'failed' | 'empty' | 'truncated' | 'boilerplate' | 'too_short' | 'repetition' | 'language' | 'unfaithful' | 'review' | `judge.${string}`;
 
 /** A rejected sample as written to the rejects shard. */
 export type RejectedSample = Sample & { reject_reason: RejectReason; reject_detail?: string };

@@ -4,6 +4,7 @@ import { poolModels } from '../engines/config.js';
 import { defineStage } from '../exec/stage.js';
 import type { Stats } from '../exec/stats.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { flaggedBad, flagsPath } from '../records/review.js';
 import { SAMPLE_RECORD } from '../records/check.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
@@ -59,7 +60,8 @@ export const filterStage = defineStage({
   output: SAMPLE_RECORD,
   sides: ['rejects'],
   // The judge's models and rubrics shape the output; its concurrency, addresses and retries do not.
-  settings: (cfg) => {
+  // The review flags are a person's, added between runs; like a rerun's retries, they are not a setting.
+  settings: ({ review: _review, ...cfg }) => {
     const { enabled, rubrics, temperature, max_tokens, max_text_chars, on_error, engines } = cfg.judge;
     return { ...cfg, judge: { enabled, rubrics, temperature, max_tokens, max_text_chars, on_error, models: engines && poolModels(engines) } };
   },
@@ -94,8 +96,12 @@ export const filterStage = defineStage({
           if (v.kind) ctx.stats.inc(`${v.reason}.${v.kind}`);
         }
       };
-      /** The heuristics, the language, then (for survivors) the judge. */
+      const flagged = cfg.review ? flaggedBad(flagsPath(ctx.workDir)) : new Map<string, string>();
+      if (flagged.size) ctx.log.info('dropping the samples flagged bad in review', { flagged: flagged.size });
+      /** A person's flag, the heuristics, the language, then (for survivors) the judge. */
       const decide = async (s: Sample): Promise<Verdict> => {
+        const review = flagged.get(s.id);
+        if (review !== undefined) return { keep: false, reason: 'review', detail: review };
         let v = filter.check(s);
         if (v.keep && lid) {
           const found = await lid.identify(v.sample.text);

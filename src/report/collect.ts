@@ -53,7 +53,7 @@ export interface ReportData {
 }
 
 /** Columns the report reads when a dataset has them. */
-const DIMENSIONS = ['seed_source', 'format', 'audience', 'language', 'template_id', 'topic', 'model'];
+export const DIMENSIONS = ['seed_source', 'format', 'audience', 'language', 'template_id', 'topic', 'model'];
 const RECORD_STAGES = ['decontaminate', 'dedup', 'filter', 'generate'];
 const DATA_FILE = /\.(parquet|jsonl|jsonl\.gz)$/;
 
@@ -76,7 +76,7 @@ export function datasetFiles(paths: string[]): { files: string[]; source: string
 }
 
 /** The files as one DuckDB relation, failed requests left out. */
-async function relation(files: string[]): Promise<{ from: string; columns: Set<string> }> {
+export async function relation(files: string[]): Promise<{ from: string; columns: Set<string> }> {
   const parquet = files.every((f) => f.endsWith('.parquet'));
   const list = `[${files.map(sqlString).join(', ')}]`;
   const raw = parquet ? `read_parquet(${list}, union_by_name = true)` : `read_json(${list}, format = 'newline_delimited', union_by_name = true, maximum_object_size = 100000000)`;
