@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { createLogger } from '../util/log.js';
 import { CosmoError } from '../util/errors.js';
 import { startViewer } from '../view/server.js';
-import { withInterrupt } from './interrupt.js';
 
 /** `cosmo view OUT_DIR`: browse and review the dataset in a local web page until Ctrl-C. */
 export function registerView(program: Command): void {
@@ -18,7 +17,10 @@ export function registerView(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CosmoError(`--port must be a port number, not "${o.port}"`);
       const viewer = await startViewer({ dir, port, host: o.host, reviewer: o.reviewer, log: createLogger('view') });
       process.stdout.write(`cosmo view: ${viewer.rows.toLocaleString('en-US')} samples at ${viewer.url}  (Ctrl-C stops)\n`);
-      await withInterrupt((signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+      // Ctrl-C, SIGTERM or a closed terminal stop the server; there is nothing to resume.
+      await new Promise<void>((resolve) => {
+        for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve());
+      });
       await viewer.close();
     });
 }
