@@ -33,6 +33,7 @@ const FLOORS: Record<string, number> = {
   pipeline: 5,
   report: 5,
   view: 5,
+  pilot: 5,
   cli: 6,
   'index.ts': 7,
 };

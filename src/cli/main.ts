@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerDebug } from './debug.js';
 import { registerRun } from './run.js';
+import { registerPilot } from './pilot.js';
 import { registerPush } from './push.js';
 import { registerReport } from './report.js';
 import { registerView } from './view.js';
@@ -28,6 +29,7 @@ registerRetrieve(program);
 registerDebug(program);
 registerServe(program);
 registerPush(program);
+registerPilot(program);
 registerReport(program);
 registerView(program);
 
