@@ -81,6 +81,12 @@ describe('quickstart end to end (real llama.cpp engine)', () => {
       expect(docs.map((d) => tok.decode(d.subarray(0, -1))).sort()).toEqual(rows.map((r) => r.text as string).sort());
     }
     expect(readFileSync(join(first, 'export/README.md'), 'utf8')).toContain('## Tokenized for training');
+
+    // The report on it (issue #11).
+    const report = await cosmo(['report', first]).done;
+    expect(report.code, report.stderr).toBe(0);
+    const numbers = JSON.parse(readFileSync(join(first, 'report/report.json'), 'utf8')) as { rows: number; stages: { generate?: { samples: number } } };
+    expect([numbers.rows, numbers.stages.generate?.samples]).toEqual([48, 48]);
   });
 
   it('gives the same ids and prompts on a second run, and resumes after SIGKILL with no duplicates', async () => {
