@@ -4,7 +4,7 @@
  * run, on loose files; and the page itself in real Chromium: charts drawn, nothing fetched, no
  * console error, text from the data never run.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import { makeSample } from '../helpers/sample.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(import.meta.dirname, '../../out/screenshots');
 const EVIL = '<script>window.__hacked = 1</script><img src=x onerror="window.__hacked = 2"></textarea> Evil opening words here';
 
 describe.skipIf(!hasSharedData)('cosmo report', () => {
@@ -117,6 +118,9 @@ describe.skipIf(!hasSharedData)('cosmo report', () => {
       const png = join(out, 'report', 'report.png');
       await page.screenshot({ path: png, fullPage: true });
       expect(readFileSync(png).length).toBeGreaterThan(20_000);
+      // Kept for CI's artifacts: the checkout's out/screenshots/.
+      mkdirSync(SHOTS, { recursive: true });
+      copyFileSync(png, join(SHOTS, 'report.png'));
     } finally {
       await browser.close();
     }

@@ -3,7 +3,7 @@
  * the data shown and never run; the server's guards (host, origin, content type, CSP); and the loop
  * closed: the flagged sample is dropped by the next filter run and counted by the report.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import { makeSample } from '../helpers/sample.js';
 import { hasSharedData } from '../helpers/shared-data.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(import.meta.dirname, '../../out/screenshots');
 const EVIL = '<script>window.__hacked = 1</script><img src=x onerror="window.__hacked = 2"></textarea><b>bold?</b>';
 
 describe.skipIf(!hasSharedData)('cosmo view', () => {
@@ -118,6 +119,9 @@ describe.skipIf(!hasSharedData)('cosmo view', () => {
       expect(await page.evaluate(() => (globalThis as unknown as { __hacked?: number }).__hacked)).toBeUndefined();
       expect(await page.locator('article.sample img, article.sample b').count()).toBe(0);
       await page.screenshot({ path: join(out, 'view.png') });
+      // Kept for CI's artifacts: the checkout's out/screenshots/.
+      mkdirSync(SHOTS, { recursive: true });
+      copyFileSync(join(out, 'view.png'), join(SHOTS, 'view.png'));
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
