@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { AppendLog, collect, readJsonl, readTaskInput, writeParquet, readParquet, parquetSchema, writeShard } from '../src/io/index.js';
+import { AppendLog, collect, readJsonl, readTaskInput, writeParquet, readParquet, parquetSchema, queryRows, writeShard } from '../src/io/index.js';
 import { stableId } from '../src/records/id.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'cosmo-io-'));
@@ -59,6 +59,17 @@ describe('parquet', () => {
     expect(n).toBe(2);
     expect(await collect(readParquet(f))).toEqual([{ a: 'x', b: 1 }, { a: 'y\n"q"', b: 2 }]);
     expect(await parquetSchema(f)).toEqual({ a: 'VARCHAR', b: 'INTEGER' });
+  });
+
+  it('gives every row to readers that overlap each other and queries (a mix of Parquet sources, the viewer)', async () => {
+    const f = join(tmp(), 'many.parquet');
+    await writeParquet(f, Array.from({ length: 30_000 }, (_, i) => ({ i })), { i: 'INTEGER' });
+    const count = async () => {
+      let n = 0;
+      for await (const _ of readParquet(f)) if (++n % 5000 === 0) await queryRows(`SELECT count(*) FROM read_parquet('${f}')`);
+      return n;
+    };
+    expect(await Promise.all([count(), count(), count()])).toEqual([30_000, 30_000, 30_000]);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -7,14 +7,20 @@ import { tempPathFor } from './atomic.js';
 /** DuckDB column types by column name, in output order. */
 export type ParquetColumns = Record<string, string>;
 
+let db: Promise<DuckDBInstance> | undefined;
 let shared: Promise<DuckDBConnection> | undefined;
 /**
  * One DuckDB per process, on one thread: a task is the unit of parallelism (several run at once),
  * and for JSON to Parquet a second thread bought no wall time here, only twice the CPU.
  */
-function connection(): Promise<DuckDBConnection> {
+function database(): Promise<DuckDBInstance> {
   // Loaded on first use, not with the module: every worker process would pay for it.
-  shared ??= import('@duckdb/node-api').then(({ DuckDBInstance }) => DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '512MB' })).then((db) => db.connect());
+  db ??= import('@duckdb/node-api').then(({ DuckDBInstance }) => DuckDBInstance.create(':memory:', { threads: '1', memory_limit: '512MB' }));
+  return db;
+}
+/** The connection for statements run to completion (a COPY, a count): they never overlap a stream's. */
+function connection(): Promise<DuckDBConnection> {
+  shared ??= database().then((d) => d.connect());
   return shared;
 }
 
@@ -156,12 +162,20 @@ export async function writeParquet(path: string, rows: Iterable<Record<string, u
   return w.rows;
 }
 
-/** Rows of a Parquet file as plain JSON-compatible objects, streamed in chunks. */
+/**
+ * Rows of a Parquet file as plain JSON-compatible objects, streamed in chunks. Each stream has a
+ * connection of its own: a connection's next query ends its open stream, which then yields no more
+ * rows and no error, so two readers (or a reader and the viewer's queries) sharing one lost rows.
+ */
 export async function* readParquet(path: string): AsyncGenerator<Record<string, unknown>> {
-  const con = await connection();
-  const result = await con.stream(`SELECT * FROM read_parquet(${sqlString(path)})`);
-  for await (const rows of result.yieldRowObjectJson()) {
-    for (const row of rows) yield row as Record<string, unknown>;
+  const con = await (await database()).connect();
+  try {
+    const result = await con.stream(`SELECT * FROM read_parquet(${sqlString(path)})`);
+    for await (const rows of result.yieldRowObjectJson()) {
+      for (const row of rows) yield row as Record<string, unknown>;
+    }
+  } finally {
+    con.closeSync();
   }
 }
 
