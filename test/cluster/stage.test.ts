@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchChromium } from '../helpers/chromium.js';
 import { describe, expect, it } from 'vitest';
 import type { ClusterInfo } from '../../src/cluster/run.js';
 import { collect, readAll } from '../../src/io/shards.js';
@@ -20,7 +21,6 @@ import { tinyModelPath } from '../helpers/tiny-model.js';
 
 const mock = mockServers();
 /** Debian's Chromium, which .ci/run installs; never a browser a tool downloads. */
-const CHROMIUM = '/usr/bin/chromium';
 
 /** The shared web seeds (C4 and Dolma documents) as one JSONL file. */
 function webFile(dir: string, extra: string[] = []): string {
@@ -101,12 +101,8 @@ describe.runIf(hasSharedData)('the cluster stage', () => {
     expect(assignments.length).toBe(321);
     expect(assignments[0]).toMatchObject({ id: expect.any(String), cluster_id: expect.any(Number), topic: null });
 
-    if (!existsSync(CHROMIUM)) return console.warn(`skipped the map in a browser: ${CHROMIUM} is missing (apt-get install chromium)`);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const browser = await launchChromium('the map');
+    if (!browser) return;
     try {
       const page = await browser.newPage();
       const requests: string[] = [];

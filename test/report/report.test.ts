@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchChromium } from '../helpers/chromium.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeShard } from '../../src/io/shards.js';
 import { parseConfig } from '../../src/pipeline/corpus.js';
@@ -18,7 +19,6 @@ import { rng, seedParagraphs } from '../decontaminate/planted-corpus.js';
 import { makeSample } from '../helpers/sample.js';
 import { hasSharedData, sharedPath } from '../helpers/shared-data.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(import.meta.dirname, '../../out/screenshots');
 const EVIL = '<script>window.__hacked = 1</script><img src=x onerror="window.__hacked = 2"></textarea> Evil opening words here';
 
@@ -93,12 +93,8 @@ describe.skipIf(!hasSharedData)('cosmo report', () => {
   it('renders in Chromium: charts, no request, no console error, and data shown as text only', async () => {
     const html = join(out, 'report', 'report.html');
     if (!existsSync(html)) await cosmo(['report', out], { cwd: dir }).done;
-    if (!existsSync(CHROMIUM)) return console.warn(`skipped the report in a browser: ${CHROMIUM} is missing (apt-get install chromium)`);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const browser = await launchChromium('the report');
+    if (!browser) return;
     try {
       const page = await browser.newPage({ viewport: { width: 1150, height: 900 } });
       const errors: string[] = [];

@@ -3,9 +3,10 @@
  * the data shown and never run; the server's guards (host, origin, content type, CSP); and the loop
  * closed: the flagged sample is dropped by the next filter run and counted by the report.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readExport } from '../../src/export/stage.js';
 import { collect, readAll, writeShard } from '../../src/io/shards.js';
@@ -19,7 +20,6 @@ import { rng, seedParagraphs } from '../decontaminate/planted-corpus.js';
 import { makeSample } from '../helpers/sample.js';
 import { hasSharedData } from '../helpers/shared-data.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(import.meta.dirname, '../../out/screenshots');
 const EVIL = '<script>window.__hacked = 1</script><img src=x onerror="window.__hacked = 2"></textarea><b>bold?</b>';
 
@@ -71,12 +71,8 @@ describe.skipIf(!hasSharedData)('cosmo view', () => {
   });
 
   it('pages, filters, searches, sorts and flags in Chromium, showing markup from the data as text', async () => {
-    if (!existsSync(CHROMIUM)) return console.warn(`skipped the viewer in a browser: ${CHROMIUM} is missing (apt-get install chromium)`);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const browser = await launchChromium('the viewer');
+    if (!browser) return;
     try {
       const page = await browser.newPage({ viewport: { width: 1150, height: 900 } });
       const errors: string[] = [];
