@@ -110,8 +110,11 @@ export interface StageDef<Cfg = unknown, In = unknown, Key extends string = stri
   inputFiles?(cfg: Cfg, corpus: CorpusEnv, rank: number): string[];
   /** Before anything runs: fail now, not hours later, if what this stage needs (files, models) is not there. */
   check?(cfg: Cfg, corpus: CorpusEnv, log: Logger): Promise<void>;
-  /** Whether a finished task should run again (generate: failures that a retry may fix). */
-  rerun?(cfg: Cfg, marker: TaskMarker): boolean;
+  /**
+   * Whether a finished task should run again (generate: failures that a retry may fix; filter:
+   * review flags added since it ran). `workDir` is the corpus output folder.
+   */
+  rerun?(cfg: Cfg, marker: TaskMarker, workDir: string): boolean;
   runTask(cfg: Cfg, ctx: TaskContext<In>): Promise<void>;
   /** Runs once, after every task is complete, with the merged stats (reports, summaries). */
   finalize?(cfg: Cfg, ctx: StageContext): Promise<void>;

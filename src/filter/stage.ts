@@ -4,7 +4,7 @@ import { poolModels } from '../engines/config.js';
 import { defineStage } from '../exec/stage.js';
 import type { Stats } from '../exec/stats.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { flaggedBad, flagsPath } from '../records/review.js';
+import { flaggedBad, flagsChangedSince, flagsPath } from '../records/review.js';
 import { SAMPLE_RECORD } from '../records/check.js';
 import type { Sample } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
@@ -67,6 +67,9 @@ export const filterStage = defineStage({
   },
   enabled: (cfg) => cfg.enabled,
   tasks: (cfg) => cfg.tasks,
+  // A flag written after a task started may not have been seen by it: the task runs again, and the
+  // stages after filter are made again from its new output.
+  rerun: (cfg, marker, workDir) => cfg.review && flagsChangedSince(flagsPath(workDir), Date.parse(marker.started_at)),
   async check(cfg, corpus) {
     new QualityFilter(cfg, corpus.resolve);
     if (!cfg.judge.enabled) return;

@@ -162,7 +162,7 @@ function assertInputsUnchanged(def: AnyStage, plan: StagePlan): void {
 function scheduleReruns(stage: PlannedStage, section: unknown, later: PlannedStage[], log: Logger): void {
   const { def, plan } = stage;
   if (!def.rerun) return;
-  const again = readMarkers(plan.outputDir).filter((m) => def.rerun!(section as never, m));
+  const again = readMarkers(plan.outputDir).filter((m) => def.rerun!(section as never, m, plan.workDir));
   if (again.length === 0) return;
   for (const m of again) rmSync(markerPath(plan.outputDir, m.rank), { force: true });
   log.child(def.name).info('running finished tasks again', { tasks: again.map((m) => m.rank).join(',') });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A person's verdict on one sample, from the viewer: one line of `review/flags.jsonl`, appended, never rewritten. */
@@ -34,6 +34,12 @@ export function readFlags(file: string): ReviewFlag[] {
 }
 
 /** The ids whose latest verdict is `bad`, with that flag's reason. */
+/** Whether the flags file was written at or after `ms` (epoch milliseconds). */
+export function flagsChangedSince(file: string, ms: number): boolean {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && st.mtimeMs >= ms;
+}
+
 export function flaggedBad(file: string): Map<string, string> {
   const latest = new Map<string, ReviewFlag>();
   for (const f of readFlags(file)) latest.set(f.id, f);
