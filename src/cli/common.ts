@@ -2,11 +2,13 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { servedModel } from '../engines/open.js';
 import { loadConfig, type CorpusConfig } from '../pipeline/corpus.js';
+import { CosmoError } from '../util/errors.js';
 
 export interface CommonOptions {
   model?: string;
   endpoint?: string;
   endpointModel?: string;
+  concurrency?: string;
   skipBad?: boolean;
   workers?: string;
   output?: string;
@@ -18,9 +20,17 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--model <path>', 'generate with this local GGUF model (embedded llama.cpp engine)')
     .option('--endpoint <url>', 'generate against this OpenAI-compatible endpoint (e.g. http://host:8000/v1)')
     .option('--endpoint-model <name>', 'model name to ask the endpoint for (default: the one its /v1/models lists)')
+    .option('--concurrency <n>', "requests in flight to --endpoint (default 64; a vLLM or SGLang server on a GPU takes 256 or more)")
     .option('--skip-bad', 'skip malformed input lines and count them, instead of stopping')
     .option('--workers <n>', 'local worker processes to run tasks on')
     .option('--output <dir>', 'output folder (overrides the corpus file)');
+}
+
+/** A whole number above zero typed as `flag`, or an error naming the flag and what it got. */
+function positiveInt(flag: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new CosmoError(`${flag}: a whole number above 0, not ${JSON.stringify(raw)}`);
+  return n;
 }
 
 /** A path typed on the command line: relative to the current folder, not the corpus file's. */
@@ -49,9 +59,10 @@ export async function configFromOptions(file: string, opts: CommonOptions, edit?
  * The engines `--model` and `--endpoint` ask for, as config entries (validated with the rest):
  * `base` lends an embedded engine its other settings (threads, sequences, …).
  */
-export function enginesFromOptions(opts: Pick<CommonOptions, 'model' | 'endpoint' | 'endpointModel'>, base: Record<string, unknown> = {}): Record<string, unknown>[] {
+export function enginesFromOptions(opts: Pick<CommonOptions, 'model' | 'endpoint' | 'endpointModel' | 'concurrency'>, base: Record<string, unknown> = {}): Record<string, unknown>[] {
   const engines: Record<string, unknown>[] = [];
+  if (opts.concurrency !== undefined && !opts.endpoint) throw new CosmoError('--concurrency sets the requests in flight to --endpoint: give --endpoint URL too (in a corpus file, engines[].concurrency)');
   if (opts.model) engines.push({ ...base, type: 'embedded', model: opts.model.startsWith('hf:') ? opts.model : fromHere(opts.model) });
-  if (opts.endpoint) engines.push({ type: 'openai', base_url: opts.endpoint, model: opts.endpointModel });
+  if (opts.endpoint) engines.push({ type: 'openai', base_url: opts.endpoint, model: opts.endpointModel, ...(opts.concurrency !== undefined ? { concurrency: positiveInt('--concurrency', opts.concurrency) } : {}) });
   return engines;
 }
