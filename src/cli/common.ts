@@ -27,14 +27,14 @@ export function addCommonOptions(cmd: Command): Command {
 }
 
 /** A whole number above zero typed as `flag`, or an error naming the flag and what it got. */
-function positiveInt(flag: string, raw: string): number {
+export function positiveInt(flag: string, raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new CosmoError(`${flag}: a whole number above 0, not ${JSON.stringify(raw)}`);
   return n;
 }
 
 /** A path typed on the command line: relative to the current folder, not the corpus file's. */
-const fromHere = (p: string) => (isAbsolute(p) ? p : resolve(p));
+export const fromHere = (p: string) => (isAbsolute(p) ? p : resolve(p));
 
 /** `--endpoint` without `--endpoint-model`: ask the endpoint which model it serves (vLLM answers 404 to any other name). */
 export async function resolveEndpointModel(opts: CommonOptions): Promise<void> {

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { isAbsolute, resolve } from 'node:path';
 import { loadConfig } from '../pipeline/corpus.js';
 import { pilotTable, runPilot } from '../pilot/pilot.js';
-import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
-import { addCommonOptions, configFromOptions, type CommonOptions } from './common.js';
+import { addCommonOptions, configFromOptions, fromHere, positiveInt, type CommonOptions } from './common.js';
 import { withInterrupt } from './interrupt.js';
 
 /** `cosmo pilot corpus.yaml --per-template N`: a few samples per template × audience, ranked by what is wrong with them. */
@@ -16,10 +14,9 @@ export function registerPilot(program: Command): void {
       .argument('<corpus.yaml>', 'corpus file')
       .option('--per-template <n>', 'samples per template × audience cell', '20'),
   ).action(async (file: string, o: CommonOptions & { perTemplate: string }) => {
-    const perCell = Number(o.perTemplate);
-    if (!Number.isInteger(perCell) || perCell < 1) throw new CosmoError(`--per-template must be a positive whole number, not "${o.perTemplate}"`);
+    const perCell = positiveInt('--per-template', o.perTemplate);
     // Its own folder beside the corpus's (or --output), started afresh: a pilot is for trying prompts again.
-    const output = o.output ? (isAbsolute(o.output) ? o.output : resolve(o.output)) : `${loadConfig(file).output_dir}-pilot`;
+    const output = o.output ? fromHere(o.output) : `${loadConfig(file).output_dir}-pilot`;
     const cfg = await configFromOptions(file, { ...o, output: undefined }, (raw) => {
       raw.output = output;
     });

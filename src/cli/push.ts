@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DEFAULT_HUB, pushDataset } from '../push/push.js';
 import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
+import { positiveInt } from './common.js';
 import { withInterrupt } from './interrupt.js';
 
 interface PushCliOptions {
@@ -45,8 +46,7 @@ export function registerPush(program: Command): void {
     .option('--message <text>', 'commit message')
     .option('--part-files <n>', 'files per commit (large datasets go up in several commits)', '50')
     .action(async (dir: string, o: PushCliOptions) => {
-      const partFiles = Number(o.partFiles);
-      if (!Number.isInteger(partFiles) || partFiles < 1) throw new CosmoError(`--part-files must be a positive whole number, not "${o.partFiles}"`);
+      const partFiles = positiveInt('--part-files', o.partFiles);
       const hubUrl = process.env.HF_ENDPOINT ?? DEFAULT_HUB;
       const r = await withInterrupt((signal) =>
         pushDataset({ dir, repo: o.repo, revision: o.revision, private: !o.public, token: token(o.tokenFile), hubUrl, message: o.message, partFiles, log: createLogger('push'), signal }),
