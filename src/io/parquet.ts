@@ -83,6 +83,19 @@ export async function queryRows(sql: string): Promise<Record<string, unknown>[]>
 }
 
 /**
+ * A statement on a connection of its own: a long one (the COPY of a large dataset) then holds up
+ * no query on the shared connection, which waits for the one before it.
+ */
+export async function runAlone(sql: string): Promise<void> {
+  const con = await (await database()).connect();
+  try {
+    await con.run(sql);
+  } finally {
+    con.closeSync();
+  }
+}
+
+/**
  * One zstd Parquet file written row by row with bounded memory: rows are staged as JSONL on disk,
  * and `close()` has DuckDB convert the staging file (streaming, a row group at a time) and rename
  * the result into place. Until then nothing appears under the final name.
@@ -163,20 +176,25 @@ export async function writeParquet(path: string, rows: Iterable<Record<string, u
 }
 
 /**
- * Rows of a Parquet file as plain JSON-compatible objects, streamed in chunks. Each stream has a
+ * Rows of an SQL query as plain JSON-compatible objects, streamed in chunks. Each stream has a
  * connection of its own: a connection's next query ends its open stream, which then yields no more
  * rows and no error, so two readers (or a reader and the viewer's queries) sharing one lost rows.
  */
-export async function* readParquet(path: string): AsyncGenerator<Record<string, unknown>> {
+export async function* streamRows(sql: string): AsyncGenerator<Record<string, unknown>> {
   const con = await (await database()).connect();
   try {
-    const result = await con.stream(`SELECT * FROM read_parquet(${sqlString(path)})`);
+    const result = await con.stream(sql);
     for await (const rows of result.yieldRowObjectJson()) {
       for (const row of rows) yield row as Record<string, unknown>;
     }
   } finally {
     con.closeSync();
   }
+}
+
+/** Rows of a Parquet file, streamed. */
+export function readParquet(path: string): AsyncGenerator<Record<string, unknown>> {
+  return streamRows(`SELECT * FROM read_parquet(${sqlString(path)})`);
 }
 
 /** Column names and DuckDB types of a Parquet file. */
