@@ -4,7 +4,9 @@
  * sort by length) and to review it: a person flags a sample with a reason, or marks it good, and the
  * flag is appended to `review/flags.jsonl` for the next filter run.
  *
- * DuckDB reads the Parquet (or JSONL) files for every request; nothing is loaded into memory. The
+ * DuckDB reads the Parquet (or JSONL) files; nothing but a few arrays per row is held in memory.
+ * Pages, sorts and searches go through the dataset's catalog (`catalog.ts`) once it is built in the
+ * background, and through SQL over the whole dataset until then. The
  * server binds to 127.0.0.1, answers only requests addressed to it by that name (no DNS rebinding),
  * takes flags only as JSON from its own page (a cross-site form cannot send them), and sends the
  * page with a Content-Security-Policy that runs no script but its own file: the page puts data in
@@ -13,7 +15,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { userInfo } from 'node:os';
+import { availableParallelism, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { queryRows, sqlString } from '../io/parquet.js';
 import { flagsPath, readFlags, REVIEW_REASONS, type ReviewFlag } from '../records/review.js';
@@ -21,11 +23,12 @@ import { datasetFiles, DIMENSIONS, relation } from '../report/collect.js';
 import { CosmoError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { shippedDir } from '../util/shipped.js';
+import { openCatalog, type Catalog } from './catalog.js';
+import { parseQuery, whereClause } from './query.js';
 
 const ASSETS = shippedDir('view');
 const FIELDS = ['id', 'text', 'prompt', 'format', 'audience', 'topic', 'template_id', 'seed_source', 'seed_id', 'seed_data', 'language', 'token_length', 'model', 'finish_reason', 'created_at'];
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-const PAGE_SIZE_MAX = 100;
 
 export interface ViewerOptions {
   /** A corpus output folder: its export, else its latest stage with samples. */
@@ -44,37 +47,14 @@ export interface Viewer {
   close(): Promise<void>;
 }
 
-interface Query {
-  page: number;
-  size: number;
-  q: string;
-  sort: string;
-  filters: Record<string, string>;
-}
-
-function parseQuery(url: URL, dims: string[]): Query {
-  const int = (k: string, d: number, max: number) => Math.min(max, Math.max(0, Number.parseInt(url.searchParams.get(k) ?? '', 10) || d));
-  const filters: Record<string, string> = {};
-  for (const d of dims) {
-    const v = url.searchParams.get(d);
-    if (v !== null && v !== '') filters[d] = v;
-  }
-  return { page: int('page', 0, 1e9), size: int('size', 20, PAGE_SIZE_MAX) || 20, q: (url.searchParams.get('q') ?? '').slice(0, 200), sort: url.searchParams.get('sort') ?? '', filters };
-}
-
-/** The WHERE clause of a query: every value a quoted literal. */
-function where(q: Query): string {
-  const parts = Object.entries(q.filters).map(([d, v]) => (v === '(none)' ? `"${d}" IS NULL` : `"${d}"::VARCHAR = ${sqlString(v)}`));
-  // Case-insensitive by RE2 on the text as it is: three times as fast as lower-casing every text first.
-  if (q.q) parts.push(`regexp_matches(text, ${sqlString(`(?i)${q.q.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&')}`)})`);
-  return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
-}
-
 export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const log = opts.log ?? silentLogger;
   const { files, source, outDir } = datasetFiles([opts.dir]);
   if (!outDir) throw new CosmoError(`cosmo view needs a corpus output folder (with export/ or a stage's samples), not ${opts.dir}`);
   const { from, columns } = await relation(files);
+  // The catalog's copy and a page's query run side by side, each holding a row group of the export
+  // (~120k rows, 100+ MB of text): the 512 MB a pipeline task gets is too little for both.
+  await queryRows(`SET memory_limit = '2GB'`);
   const dims = DIMENSIONS.filter((d) => columns.has(d) && d !== 'model');
   const fields = FIELDS.filter((f) => columns.has(f));
   const select = fields.map((f) => `"${f}"`).join(', ');
@@ -85,6 +65,24 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   // The first page read once before the page is served: a cold first read of a large Parquet file
   // costs about half a second, which the person opening the page would otherwise wait for.
   await queryRows(`SELECT ${select} FROM ${from} LIMIT 21`);
+  // The catalog is built (or loaded) in the background; until it is ready, SQL over the dataset answers.
+  const building = new AbortController();
+  const catalogState = { state: 'building' as 'building' | 'ready' | 'failed', done: 0, total: Number(rows) };
+  let catalog: Catalog | undefined;
+  const started = performance.now();
+  const cataloguing = openCatalog({ dir: join(outDir, 'view'), files, from, fields, dims, signal: building.signal, progress: (done) => (catalogState.done = done) })
+    .then(async (c) => {
+      // One person waits on the queries from now on, and nothing else runs: every core helps. While
+      // the catalog was built, one thread (DuckDB's default here) left the other core to the page.
+      await queryRows(`SET threads = ${availableParallelism()}`);
+      catalog = c;
+      Object.assign(catalogState, { state: 'ready', done: c.rows });
+      log.info('catalog ready: sorts and searches read only what they show', { rows: c.rows, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) });
+    })
+    .catch((err: unknown) => {
+      catalogState.state = 'failed';
+      if (!building.signal.aborted) log.warn('no catalog: every page is a query over the whole dataset', { error: String(err) });
+    });
   const flagsFile = flagsPath(outDir);
   const reviewer = opts.reviewer ?? userInfo().username;
   const host = opts.host ?? '127.0.0.1';
@@ -110,18 +108,23 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
     if (req.method === 'GET' && (url.pathname === '/app.js' || url.pathname === '/app.css'))
       return send(res, 200, await readFile(join(ASSETS, url.pathname.slice(1))), url.pathname.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8');
     if (url.pathname === '/favicon.ico') return send(res, 204, '', 'image/x-icon');
-    if (req.method === 'GET' && url.pathname === '/api/info') return json(res, 200, { title: outDir.split('/').filter(Boolean).pop(), source, rows: Number(rows), facets, reasons: REVIEW_REASONS, reviewer });
+    if (req.method === 'GET' && url.pathname === '/api/info') return json(res, 200, { title: outDir.split('/').filter(Boolean).pop(), source, rows: Number(rows), facets, reasons: REVIEW_REASONS, reviewer, catalog: catalogState });
     if (req.method === 'GET' && url.pathname === '/api/rows') {
       const q = parseQuery(url, dims);
+      const flags = latestFlags();
+      const answer = (found: Record<string, unknown>[], more: boolean) =>
+        json(res, 200, { page: q.page, size: q.size, more, rows: found.map((r) => ({ ...r, flag: flags.get(String(r.id)) ?? null })) });
+      const page = await catalog?.page(q);
+      if (page) return answer(await catalog!.fetch(page.rows, select), page.more);
       const order = q.sort === 'long' ? 'ORDER BY length(text) DESC' : q.sort === 'short' ? 'ORDER BY length(text) ASC' : '';
       // One more than a page: whether there is a next one, without counting every match.
-      const found = await queryRows(`SELECT ${select} FROM ${from} ${where(q)} ${order} LIMIT ${q.size + 1} OFFSET ${q.page * q.size}`);
-      const flags = latestFlags();
-      return json(res, 200, { page: q.page, size: q.size, more: found.length > q.size, rows: found.slice(0, q.size).map((r) => ({ ...r, flag: flags.get(String(r.id)) ?? null })) });
+      const found = await queryRows(`SELECT ${select} FROM ${from} ${whereClause(q)} ${order} LIMIT ${q.size + 1} OFFSET ${q.page * q.size}`);
+      return answer(found.slice(0, q.size), found.length > q.size);
     }
     if (req.method === 'GET' && url.pathname === '/api/count') {
-      const [c] = await queryRows(`SELECT count(*)::BIGINT AS n FROM ${from} ${where(parseQuery(url, dims))}`);
-      return json(res, 200, { total: Number(c?.n ?? 0) });
+      const q = parseQuery(url, dims);
+      const total = (await catalog?.count(q)) ?? Number((await queryRows(`SELECT count(*)::BIGINT AS n FROM ${from} ${whereClause(q)}`))[0]?.n ?? 0);
+      return json(res, 200, { total });
     }
     if (req.method === 'POST' && url.pathname === '/api/flag') {
       // JSON from this page only: a form on another site can send neither this type nor this origin.
@@ -171,10 +174,13 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   return {
     url: origin,
     rows: Number(rows),
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      building.abort();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await cataloguing;
+    },
   };
 }

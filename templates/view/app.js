@@ -85,10 +85,19 @@ function showError(err) {
   $('rows').replaceChildren(el('p', { class: 'error', text: `Could not load samples: ${err.message}` }));
 }
 
+/** The summary line, with the catalog's progress while the viewer builds it (searches and sorts are slower until then). */
+function showCatalog(catalog) {
+  const base = `from ${state.info.source}; flags are saved as ${state.info.reviewer}`;
+  if (catalog.state !== 'building') return ($('summary').textContent = catalog.state === 'failed' ? `${base}; no catalog (see the viewer log): searches read every sample` : base);
+  const pct = catalog.total ? Math.floor((100 * catalog.done) / catalog.total) : 0;
+  $('summary').textContent = `${base}; cataloguing for fast search and sort: ${pct}%`;
+  setTimeout(() => getJson('/api/info').then((i) => showCatalog(i.catalog), showError), 2000);
+}
+
 async function start() {
   state.info = await getJson('/api/info');
   $('title').textContent = `${state.info.title}: ${state.info.rows.toLocaleString('en-US')} samples`;
-  $('summary').textContent = `from ${state.info.source}; flags are saved as ${state.info.reviewer}`;
+  showCatalog(state.info.catalog);
   for (const [facet, values] of Object.entries(state.info.facets)) {
     const s = el('select', { 'data-facet': facet, 'aria-label': facet }, [el('option', { value: '', text: `all ${facet}` }), ...values.map((v) => el('option', { value: v.value, text: `${v.value} (${v.n})` }))]);
     s.addEventListener('change', reset);

@@ -46,6 +46,13 @@ describe.skipIf(!hasSharedData)('cosmo view', () => {
     cfg = parseConfig({ output: 'out', seeds: [{ kind: 'web', path: 'unused.jsonl' }], dedup: { enabled: false }, decontaminate: { enabled: false } }, { file: join(dir, 'corpus.yaml'), baseDir: dir });
     await runPipeline(cfg, { only: ['filter', 'export'], log: silentLogger });
     viewer = await startViewer({ dir: out, port: 0, reviewer: 'tester' });
+    // The page is tested on the catalog the viewer builds in the background (catalog.test.ts holds it to SQL's answers).
+    let state = 'building';
+    for (let i = 0; i < 300 && state === 'building'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = ((await (await fetch(`${viewer.url}/api/info`)).json()) as { catalog: { state: string } }).catalog.state;
+    }
+    expect(state).toBe('ready');
   }, 120_000);
 
   afterAll(async () => {
