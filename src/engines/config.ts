@@ -33,6 +33,16 @@ export const openaiEngineSchema = z.strictObject({
   /** Requests in flight at once to this endpoint. */
   concurrency: z.number().int().positive().default(64),
   /**
+   * The endpoint's quota, kept before it answers 429 (a token bucket each, refilled continuously):
+   * requests and tokens (prompt + max_tokens, corrected by the answer's usage) per minute.
+   */
+  rate_limit: z
+    .strictObject({
+      requests_per_minute: z.number().positive().optional(),
+      tokens_per_minute: z.number().positive().optional(),
+    })
+    .optional(),
+  /**
    * Which server answers, for the request shapes and limits that differ (docs/slurm.md): `auto` asks
    * the server once (TGI answers `/info` with its `model_id`); `tgi` takes structured output as a
    * grammar and rejects top_p of 1, negative seeds and more than 4 stop sequences. Absent: `auto`.

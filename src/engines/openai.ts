@@ -5,6 +5,7 @@
  * limit a GPU server. One attempt per call; the pool does retries.
  */
 import { HttpPool } from './http.js';
+import { rateHeaders, RateLimiter, tokenCost } from './rate-limit.js';
 import type { OpenAIEngineConfig, ServerKind } from './config.js';
 import type { GenParams } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
@@ -127,8 +128,12 @@ export class OpenAIEngine implements Engine {
   private kindFound: Promise<ServerKind> | undefined;
   private readonly root: string;
 
+  /** The endpoint's quota, when one is configured; `x-ratelimit-*` headers are heeded either way. */
+  private readonly limiter: RateLimiter;
+
   constructor(cfg: OpenAIEngineConfig, env: NodeJS.ProcessEnv = process.env) {
     this.id = endpointId(cfg.base_url);
+    this.limiter = new RateLimiter(cfg.rate_limit ?? {});
     this.model = cfg.model;
     this.concurrency = cfg.concurrency;
     if (cfg.server && cfg.server !== 'auto') this.kindFound = Promise.resolve(cfg.server);
@@ -161,8 +166,22 @@ export class OpenAIEngine implements Engine {
       throw new EngineError(`${this.id}: ${(err as Error).message}`, 'connection');
     }
     const text = res.body.toString('utf8');
-    if (res.status !== 200) throw httpError(this.id, res.status, res.headers, text);
-    return this.parse(text);
+    const limits = rateHeaders(res.headers);
+    if (res.status !== 200) {
+      this.limiter.settle(tokenCost(req), undefined, limits);
+      throw httpError(this.id, res.status, res.headers, text);
+    }
+    const done = this.parse(text);
+    this.limiter.settle(tokenCost(req), done.usage.prompt_tokens + done.usage.completion_tokens, limits);
+    return done;
+  }
+
+  admit(req: CompletionRequest): Promise<void> {
+    return this.limiter.admit(tokenCost(req), req.signal);
+  }
+
+  get rateWaitMs(): number {
+    return this.limiter.waitedMs;
   }
 
   /**

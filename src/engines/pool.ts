@@ -76,6 +76,8 @@ export interface EngineMetrics {
   ok: number;
   errors: number;
   completion_tokens: number;
+  /** Seconds requests waited for the engine's rate budget (requests and tokens per minute), summed. */
+  rate_wait_s?: number;
 }
 
 class Slot {
@@ -276,6 +278,14 @@ export class EnginePool {
 
   private async attempt(req: CompletionRequest, attempt: number): Promise<PooledCompletion> {
     const slot = await this.acquire(req.signal);
+    if (slot.engine.admit) {
+      try {
+        await slot.engine.admit(req);
+      } catch (err) {
+        this.release(slot);
+        throw err;
+      }
+    }
     const started = performance.now();
     slot.requests++;
     this.attempts++;
@@ -462,6 +472,7 @@ export class EnginePool {
       ok: s.ok,
       errors: s.errors,
       completion_tokens: s.completionTokens,
+      ...(s.engine.rateWaitMs !== undefined ? { rate_wait_s: Math.round(s.engine.rateWaitMs / 100) / 10 } : {}),
     }));
   }
 

@@ -59,5 +59,12 @@ export interface Engine {
   /** Requests this engine takes at once. */
   readonly concurrency: number;
   complete(req: CompletionRequest): Promise<Completion>;
+  /**
+   * Waits until the engine's rate budget (requests and tokens per minute) lets `req` start. The pool
+   * calls it before the attempt's timeout starts: a request waiting for its turn is not a slow one.
+   */
+  admit?(req: CompletionRequest): Promise<void>;
+  /** Milliseconds requests have waited for the engine's rate budget, summed. */
+  readonly rateWaitMs?: number;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { EngineMetrics } from '../engines/pool.js';
+import type { EngineMetrics, EnginePool } from '../engines/pool.js';
 import type { Logger } from '../util/log.js';
 
 export interface TimelinePoint {
@@ -178,14 +178,23 @@ export class GenerateTracker {
   }
 }
 
-/**
- * Live progress: a bar on a TTY (`bar`), a log line every `everyMs` otherwise (`lines`), or nothing.
- * `errors()` gives failed attempts so far (retried or not).
- */
+/** The pool's side of the progress line: failed attempts so far (retried or not), and seconds requests waited for rate budgets. */
+export interface PoolProgress {
+  errors: number;
+  rate_wait_s: number;
+}
+
+/** Failed attempts and rate-limit waits of a pool, for the progress line. */
+export const poolProgress = (pool: Pick<EnginePool, 'errorsByKind' | 'metrics'>): PoolProgress => ({
+  errors: Object.values(pool.errorsByKind).reduce((a, b) => a + b, 0),
+  rate_wait_s: Math.round(pool.metrics().reduce((a, m) => a + (m.rate_wait_s ?? 0), 0)),
+});
+
+/** Live progress: a bar on a TTY (`bar`), a log line every `everyMs` otherwise (`lines`), or nothing. */
 export function startProgress(
   mode: 'bar' | 'lines' | 'none' | undefined,
   t: GenerateTracker,
-  errors: () => number,
+  status: () => PoolProgress,
   log: Logger,
   everyMs = 10_000,
   stream: NodeJS.WritableStream = process.stderr,
@@ -193,7 +202,7 @@ export function startProgress(
   if (mode === 'bar') {
     const bar = new cliProgress.SingleBar(
       {
-        format: 'generate |{bar}| {value}/{total} | {rps} req/s | {tps} tok/s | {errors} errors, {failed} failed | ETA {remaining}',
+        format: 'generate |{bar}| {value}/{total} | {rps} req/s | {tps} tok/s | {errors} errors, {failed} failed{throttled} | ETA {remaining}',
         hideCursor: true,
         stream,
         fps: 5,
@@ -202,7 +211,10 @@ export function startProgress(
     );
     const payload = () => {
       const r = t.rates();
-      return { rps: r.rps.toFixed(1), tps: r.tps.toFixed(0), errors: errors(), failed: t.failed, remaining: formatEta(r.eta_s) };
+      const p = status();
+      // Time spent waiting for requests/tokens per minute: shown once there is any, as the reason for a slower rate.
+      const throttled = p.rate_wait_s > 0 ? ` | ${formatEta(p.rate_wait_s)} waited for rate limits` : '';
+      return { rps: r.rps.toFixed(1), tps: r.tps.toFixed(0), errors: p.errors, failed: t.failed, throttled, remaining: formatEta(r.eta_s) };
     };
     bar.start(t.total, t.done, payload());
     const timer = setInterval(() => bar.update(t.done, payload()), 250);
@@ -218,12 +230,14 @@ export function startProgress(
   if (mode === 'lines') {
     const line = () => {
       const r = t.rates();
+      const p = status();
       log.info('progress', {
         done: `${t.done}/${t.total}`,
         req_s: round(r.rps),
         tok_s: round(r.tps),
-        errors: errors(),
+        errors: p.errors,
         failed: t.failed,
+        ...(p.rate_wait_s > 0 ? { rate_wait_s: p.rate_wait_s } : {}),
         eta: formatEta(r.eta_s),
       });
     };

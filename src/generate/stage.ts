@@ -24,7 +24,7 @@ import type { GenParams, PromptRecord, Sample } from '../records/types.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { Checkpoint } from './checkpoint.js';
 import { generateSchema, type GenerateConfig } from './config.js';
-import { GenerateTracker, startProgress, type GenerateMetrics } from './metrics.js';
+import { GenerateTracker, poolProgress, startProgress, type GenerateMetrics } from './metrics.js';
 
 /** A generated record: a Sample, plus, when the request failed, the kind of error and the attempts made on it over all runs. */
 export type GeneratedSample = Sample & { error_kind?: EngineErrorKind; attempts?: number };
@@ -177,8 +177,7 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
       todo: ids.length - done.size,
       engines: pool.engineIds.join(','),
     });
-    const errors = () => Object.values(pool.errorsByKind).reduce((a, b) => a + b, 0);
-    const progress = startProgress(ctx.options.progress, tracker, errors, log);
+    const progress = startProgress(ctx.options.progress, tracker, () => poolProgress(pool), log);
     // A snapshot every 30 s, so a long task shows its metrics while it runs (and keeps them if killed).
     let metricsWrite = Promise.resolve(); // one write at a time: they share a temporary file name
     const saveMetrics = (m: GenerateMetrics) =>

@@ -41,7 +41,7 @@ describe('generate metrics', () => {
     const log = createLogger('gen', { write: (l) => lines.push(l) });
     const t = new GenerateTracker();
     t.total = 10;
-    const p = startProgress('lines', t, () => 4, log, 20);
+    const p = startProgress('lines', t, () => ({ errors: 4, rate_wait_s: 0 }), log, 20);
     for (let i = 0; i < 4; i++) t.recordSample({ latency_ms: 1, finish_reason: 'stop', usage: { prompt_tokens: 1, completion_tokens: 50 } }, false);
     await new Promise((r) => setTimeout(r, 70));
     p.stop();
@@ -55,12 +55,12 @@ describe('generate metrics', () => {
     tty.on('data', (c: Buffer) => (out += c.toString()));
     const t = new GenerateTracker();
     t.total = 8;
-    const p = startProgress('bar', t, () => 3, silentLogger, 10_000, tty);
+    const p = startProgress('bar', t, () => ({ errors: 3, rate_wait_s: 75 }), silentLogger, 10_000, tty);
     for (let i = 0; i < 6; i++) t.recordSample({ latency_ms: 1, finish_reason: 'stop', usage: { prompt_tokens: 1, completion_tokens: 10 } }, false);
     t.recordFailure('server');
     await new Promise((r) => setTimeout(r, 300));
     p.stop();
-    expect(out).toMatch(/generate \|.*\| 7\/8 \| [\d.]+ req\/s \| \d+ tok\/s \| 3 errors, 1 failed \| ETA (\d+s|\?)/);
+    expect(out).toMatch(/generate \|.*\| 7\/8 \| [\d.]+ req\/s \| \d+ tok\/s \| 3 errors, 1 failed \| 1m15s waited for rate limits \| ETA (\d+s|\?)/);
   });
 
   it('formats an ETA', () => {

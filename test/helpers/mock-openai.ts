@@ -4,8 +4,8 @@
  * check them; faults (500s, hangs, 429 + Retry-After, death after N requests) are injected on demand.
  *
  * Standalone (stand-in GPU server for `cosmo serve`, or a separate process for benchmarks):
- *   node --import tsx test/helpers/mock-openai.ts --port 0 --latency-ms 50
- * prints its base URL (ending in /v1) on stdout.
+ *   node --import tsx test/helpers/mock-openai.ts --port 0 --latency-ms 50 [--rpm 650] [--tpm N]
+ * prints its base URL (ending in /v1) on stdout, and its answers by status on stderr when stopped.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -70,6 +70,13 @@ export interface MockOptions extends Partial<MockFaults> {
   finishWith?: (n: number) => { finish_reason: string; content?: null } | undefined;
   /** TGI: the first this many chat requests fail during generation (424 Failed Dependency). */
   generationErrorsFirst?: number;
+  /**
+   * A quota enforced as hosted APIs do: token buckets refilled continuously, holding one second's
+   * worth (strict: a client's burst is refused), a 429 with Retry-After past them, and OpenAI's
+   * `x-ratelimit-*` headers on every answer. Tokens are counted as prompt (4 chars a token) +
+   * max_tokens, and what the answer did not use is given back.
+   */
+  limits?: { requestsPerMinute?: number; tokensPerMinute?: number };
 }
 
 export interface MockRequestLog {
@@ -180,6 +187,30 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
     hangFirst: opts.hangFirst ?? 0,
   };
   const stats: MockStats = { requests: 0, byStatus: {}, completed: 0, inflight: 0, maxInflight: 0, connections: 0 };
+  const quota = opts.limits && {
+    requests: opts.limits.requestsPerMinute ? { perMs: opts.limits.requestsPerMinute / 60_000, cap: opts.limits.requestsPerMinute / 60, level: opts.limits.requestsPerMinute / 60, at: Date.now() } : undefined,
+    tokens: opts.limits.tokensPerMinute ? { perMs: opts.limits.tokensPerMinute / 60_000, cap: opts.limits.tokensPerMinute / 60, level: opts.limits.tokensPerMinute / 60, at: Date.now() } : undefined,
+  };
+  /** Takes one request of `tokens` from the quota; the headers to send, and whether it was over. */
+  const spend = (tokens: number): { over: boolean; headers: Record<string, string> } => {
+    const now = Date.now();
+    const headers: Record<string, string> = {};
+    let over = false;
+    for (const [, b, cost] of [['requests', quota?.requests, 1], ['tokens', quota?.tokens, tokens]] as const) {
+      if (!b) continue;
+      b.level = Math.min(b.cap, b.level + (now - b.at) * b.perMs);
+      b.at = now;
+      if (b.level < cost) over = true;
+    }
+    for (const [name, b, cost] of [['requests', quota?.requests, 1], ['tokens', quota?.tokens, tokens]] as const) {
+      if (!b) continue;
+      if (!over) b.level -= cost;
+      headers[`x-ratelimit-limit-${name}`] = String(Math.round(b.perMs * 60_000));
+      headers[`x-ratelimit-remaining-${name}`] = String(Math.max(0, Math.floor(b.level)));
+      headers[`x-ratelimit-reset-${name}`] = `${Math.max(0, (b.cap - b.level) / b.perMs / 1000).toFixed(3)}s`;
+    }
+    return { over, headers };
+  };
   const log: MockRequestLog[] = [];
   const started = Date.now();
   const sockets = new Set<Socket>();
@@ -273,8 +304,15 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
       if (entry) entry.status = 429;
       return send(res, 429, { error: { message: 'rate limited', type: 'rate_limit_error' } }, { 'retry-after': String(faults.retryAfterS) });
     }
+    const limited = quota ? spend(promptTokens + (Number.isFinite(maxTokens) ? maxTokens : completionTokens)) : undefined;
+    if (limited?.over) {
+      if (entry) entry.status = 429;
+      return send(res, 429, { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } }, { 'retry-after': '1', ...limited.headers });
+    }
     const tokens = Math.min(completionTokens, maxTokens);
     const forced = opts.finishWith?.(n);
+    // The quota counted max_tokens; the answer gives back what it did not use.
+    if (quota?.tokens && Number.isFinite(maxTokens)) quota.tokens.level = Math.min(quota.tokens.cap, quota.tokens.level + maxTokens - tokens);
     const answer = () => {
       stats.inflight--;
       if (dead || res.destroyed) return;
@@ -291,7 +329,7 @@ export async function startMockOpenAI(opts: MockOptions = {}): Promise<MockServe
           },
         ],
         usage: { prompt_tokens: promptTokens, completion_tokens: tokens, total_tokens: promptTokens + tokens },
-      });
+      }, limited?.headers);
     };
     stats.inflight++;
     stats.maxInflight = Math.max(stats.maxInflight, stats.inflight);
@@ -381,6 +419,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       'api-key': { type: 'string' },
       'context-length': { type: 'string' },
       flavor: { type: 'string', default: 'openai' },
+      rpm: { type: 'string' },
+      tpm: { type: 'string' },
     },
   });
   const server = await startMockOpenAI({
@@ -396,10 +436,15 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     retryAfterS: Number(values['retry-after-s']),
     apiKey: values['api-key'],
     contextLength: values['context-length'] === undefined ? undefined : Number(values['context-length']),
+    limits: values.rpm || values.tpm ? { requestsPerMinute: values.rpm ? Number(values.rpm) : undefined, tokensPerMinute: values.tpm ? Number(values.tpm) : undefined } : undefined,
     record: false,
   });
   process.stdout.write(`${server.url}\n`);
-  const stop = () => void server.close().then(() => process.exit(0));
+  // Its answers by status on stderr when stopped: what a benchmark counts (429s, completions).
+  const stop = () => void server.close().then(() => {
+    process.stderr.write(`${JSON.stringify(server.stats)}\n`);
+    process.exit(0);
+  });
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
