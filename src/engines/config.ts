@@ -33,6 +33,12 @@ export const openaiEngineSchema = z.strictObject({
   /** Requests in flight at once to this endpoint. */
   concurrency: z.number().int().positive().default(64),
   /**
+   * Dollars per million prompt (`input`) and completion (`output`) tokens, for the live cost, the
+   * dry run's estimate and `generate.max_cost`. Absent: the table of known hosted models
+   * (`src/engines/prices.ts`), else free.
+   */
+  price: z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }).optional(),
+  /**
    * The endpoint's quota, kept before it answers 429 (a token bucket each, refilled continuously):
    * requests and tokens (prompt + max_tokens, corrected by the answer's usage) per minute.
    */

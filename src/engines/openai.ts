@@ -5,6 +5,7 @@
  * limit a GPU server. One attempt per call; the pool does retries.
  */
 import { HttpPool } from './http.js';
+import { priceOf, type Price } from './prices.js';
 import { rateHeaders, RateLimiter, tokenCost } from './rate-limit.js';
 import type { OpenAIEngineConfig, ServerKind } from './config.js';
 import type { GenParams } from '../records/types.js';
@@ -131,8 +132,11 @@ export class OpenAIEngine implements Engine {
   /** The endpoint's quota, when one is configured; `x-ratelimit-*` headers are heeded either way. */
   private readonly limiter: RateLimiter;
 
+  readonly price: Price | undefined;
+
   constructor(cfg: OpenAIEngineConfig, env: NodeJS.ProcessEnv = process.env) {
     this.id = endpointId(cfg.base_url);
+    this.price = priceOf(cfg.model, cfg.price);
     this.limiter = new RateLimiter(cfg.rate_limit ?? {});
     this.model = cfg.model;
     this.concurrency = cfg.concurrency;

@@ -10,6 +10,7 @@ import type { EngineConfig } from './config.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { createEngine } from './create.js';
+import type { Price } from './prices.js';
 import { EngineError, type Completion, type CompletionRequest, type Engine, type EngineErrorKind } from './types.js';
 
 export interface PoolPolicy {
@@ -220,6 +221,11 @@ export class EnginePool {
 
   engines(): Engine[] {
     return this.slots.map((s) => s.engine);
+  }
+
+  /** The price of the engine with this id (none: free, or not in the pool). */
+  priceOf(engineId: string): Price | undefined {
+    return this.slots.find((s) => s.engine.id === engineId)?.engine.price;
   }
 
   get engineIds(): string[] {

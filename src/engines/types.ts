@@ -1,5 +1,6 @@
 import type { FinishReason, GenParams, Usage } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
+import type { Price } from './prices.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -66,5 +67,7 @@ export interface Engine {
   admit?(req: CompletionRequest): Promise<void>;
   /** Milliseconds requests have waited for the engine's rate budget, summed. */
   readonly rateWaitMs?: number;
+  /** What its tokens cost (none: free). */
+  readonly price?: Price;
   close(): Promise<void>;
 }

@@ -33,6 +33,14 @@ const generateObject = z
      * fault (too long for the context, refused as a bad request) are final at once.
      */
     max_attempts_total: z.number().int().positive().default(18),
+    /**
+     * Dollars the generation may cost, answers already in the ledger included (prices per engine:
+     * `engines[].price`, else the table of known hosted models). When the next request would pass
+     * it, no new request starts; those in flight finish and are kept, and the run stops with an
+     * error naming what was spent. Raise it and run again to go on. With several tasks, each gets
+     * an equal share.
+     */
+    max_cost: z.number().positive().optional(),
     /** Stop with an error (exit code 1) when more than this share of the prompts failed; 1 never stops. */
     max_failed_share: z.number().min(0).max(1).default(0.01),
   })

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { EngineMetrics, EnginePool } from '../engines/pool.js';
+import { formatUsd } from '../engines/prices.js';
 import type { Logger } from '../util/log.js';
 
 export interface TimelinePoint {
@@ -44,6 +45,12 @@ export interface GenerateMetrics {
   failed_by_kind: Record<string, number>;
   finish_reasons: Record<string, number>;
   engines: EngineMetrics[];
+  /**
+   * Dollars, when an engine has a price: spent by this task (answers in the ledger from earlier runs
+   * included; answers from the request cache are free), and the projection for all its prompts at
+   * this run's cost per answer.
+   */
+  cost?: { usd: number; earlier_usd: number; projected_usd: number };
 }
 
 type MetricsBase = { stage: string; rank: number; world_size: number; status: GenerateMetrics['status'] };
@@ -72,6 +79,10 @@ export class GenerateTracker {
   completionTokens = 0;
   private readonly latencies: number[] = [];
   readonly failedByKind: Record<string, number> = {};
+  /** Dollars this run's answers cost, and those earlier runs left in the ledger; `priced` when an engine has a price. */
+  costUsd = 0;
+  earlierCostUsd = 0;
+  priced = false;
   readonly finishReasons: Record<string, number> = {};
   readonly timeline: TimelinePoint[] = [];
   private last = { t: this.started, done: 0, tokens: 0 };
@@ -86,8 +97,9 @@ export class GenerateTracker {
     return this.resumed + this.generated;
   }
 
-  recordSample(s: { latency_ms: number; finish_reason: string; usage: { prompt_tokens: number; completion_tokens: number } }, cached: boolean): void {
+  recordSample(s: { latency_ms: number; finish_reason: string; usage: { prompt_tokens: number; completion_tokens: number } }, cached: boolean, costUsd = 0): void {
     this.samples++;
+    this.costUsd += costUsd;
     if (cached) this.cached++;
     else this.latencies.push(s.latency_ms);
     this.promptTokens += s.usage.prompt_tokens;
@@ -98,6 +110,13 @@ export class GenerateTracker {
   recordFailure(kind: string): void {
     this.failed++;
     this.failedByKind[kind] = (this.failedByKind[kind] ?? 0) + 1;
+  }
+
+  /** Dollars spent so far (earlier runs included), and for all prompts at this run's cost per prompt finished. */
+  cost(): { usd: number; earlier_usd: number; projected_usd: number } {
+    const usd = this.earlierCostUsd + this.costUsd;
+    const perPrompt = this.generated ? this.costUsd / this.generated : 0;
+    return { usd: round(usd, 4), earlier_usd: round(this.earlierCostUsd, 4), projected_usd: round(usd + perPrompt * (this.total - this.done), 4) };
   }
 
   /** Requests/s and tokens/s since this run started. */
@@ -174,6 +193,7 @@ export class GenerateTracker {
       failed_by_kind: { ...this.failedByKind },
       finish_reasons: { ...this.finishReasons },
       engines: pool.engines,
+      ...(this.priced ? { cost: this.cost() } : {}),
     };
   }
 }
@@ -202,7 +222,7 @@ export function startProgress(
   if (mode === 'bar') {
     const bar = new cliProgress.SingleBar(
       {
-        format: 'generate |{bar}| {value}/{total} | {rps} req/s | {tps} tok/s | {errors} errors, {failed} failed{throttled} | ETA {remaining}',
+        format: 'generate |{bar}| {value}/{total} | {rps} req/s | {tps} tok/s | {errors} errors, {failed} failed{throttled}{cost} | ETA {remaining}',
         hideCursor: true,
         stream,
         fps: 5,
@@ -214,7 +234,9 @@ export function startProgress(
       const p = status();
       // Time spent waiting for requests/tokens per minute: shown once there is any, as the reason for a slower rate.
       const throttled = p.rate_wait_s > 0 ? ` | ${formatEta(p.rate_wait_s)} waited for rate limits` : '';
-      return { rps: r.rps.toFixed(1), tps: r.tps.toFixed(0), errors: p.errors, failed: t.failed, throttled, remaining: formatEta(r.eta_s) };
+      const c = t.cost();
+      const cost = t.priced ? ` | ${formatUsd(c.usd)} of ~${formatUsd(c.projected_usd)}` : '';
+      return { rps: r.rps.toFixed(1), tps: r.tps.toFixed(0), errors: p.errors, failed: t.failed, throttled, cost, remaining: formatEta(r.eta_s) };
     };
     bar.start(t.total, t.done, payload());
     const timer = setInterval(() => bar.update(t.done, payload()), 250);
@@ -238,6 +260,7 @@ export function startProgress(
         errors: p.errors,
         failed: t.failed,
         ...(p.rate_wait_s > 0 ? { rate_wait_s: p.rate_wait_s } : {}),
+        ...(t.priced ? { cost_usd: t.cost().usd, projected_usd: t.cost().projected_usd } : {}),
         eta: formatEta(r.eta_s),
       });
     };

@@ -12,6 +12,7 @@ import { poolModels } from '../engines/config.js';
 import { openPool, readEndpointsFile, resolveEngines } from '../engines/open.js';
 import { paramProblems } from '../engines/openai.js';
 import type { EngineMetrics, PooledCompletion } from '../engines/pool.js';
+import { costOf, formatUsd, type Price } from '../engines/prices.js';
 import { EngineError, type ChatMessage, type EngineErrorKind } from '../engines/types.js';
 import { defineStage, type TaskContext } from '../exec/stage.js';
 import type { Stats } from '../exec/stats.js';
@@ -110,6 +111,8 @@ interface Prior {
   failures: GeneratedSample[];
   /** Attempts already made on each failure a rerun retries. */
   attempts: Map<string, number>;
+  /** Tokens of the samples by the engine that answered: what they cost once the engines' prices are known. */
+  usageByEngine: Map<string, { prompt_tokens: number; completion_tokens: number }>;
 }
 
 /** Which owned prompts earlier runs finished for good (later records win), and their totals. */
@@ -117,7 +120,7 @@ function finishedBefore(records: GeneratedSample[], owned: Set<string>, maxAttem
   const latest = new Map<string, GeneratedSample>();
   for (const s of records) latest.set(s.id, s);
   const done = new Set<string>();
-  const prior: Prior = { samples: 0, prompt_tokens: 0, completion_tokens: 0, failures: [], attempts: new Map() };
+  const prior: Prior = { samples: 0, prompt_tokens: 0, completion_tokens: 0, failures: [], attempts: new Map(), usageByEngine: new Map() };
   for (const [id, s] of latest) {
     if (!owned.has(id)) continue;
     if (s.error && finalReason(s, maxAttempts) === undefined) {
@@ -126,7 +129,13 @@ function finishedBefore(records: GeneratedSample[], owned: Set<string>, maxAttem
     }
     done.add(id);
     if (s.error) prior.failures.push(s);
-    else prior.samples++;
+    else {
+      prior.samples++;
+      const u = prior.usageByEngine.get(s.engine) ?? { prompt_tokens: 0, completion_tokens: 0 };
+      u.prompt_tokens += s.usage.prompt_tokens;
+      u.completion_tokens += s.usage.completion_tokens;
+      prior.usageByEngine.set(s.engine, u);
+    }
     prior.prompt_tokens += s.usage.prompt_tokens;
     prior.completion_tokens += s.usage.completion_tokens;
   }
@@ -177,6 +186,8 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
       todo: ids.length - done.size,
       engines: pool.engineIds.join(','),
     });
+    tracker.priced = pool.engines().some((e) => e.price);
+    for (const [engine, usage] of prior.usageByEngine) tracker.earlierCostUsd += costOf(usage, pool.priceOf(engine));
     const progress = startProgress(ctx.options.progress, tracker, () => poolProgress(pool), log);
     // A snapshot every 30 s, so a long task shows its metrics while it runs (and keeps them if killed).
     let metricsWrite = Promise.resolve(); // one write at a time: they share a temporary file name
@@ -219,7 +230,7 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
       const params = paramsFor(g, p);
       try {
         const c = await pool.complete({ messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal });
-        tracker.recordSample(c, c.cached);
+        tracker.recordSample(c, c.cached, c.cached ? 0 : costOf(c.usage, pool.priceOf(c.engine)));
         checkpoint.add(toSample(p, params, c));
       } catch (err) {
         if (run.signal.aborted) return; // not recorded: a rerun asks again
@@ -241,6 +252,16 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
     };
     const started = new Set<string>();
     let loopFailed = true;
+    // max_cost: each task's equal share. A request starts only if what is spent, what those in flight
+    // will likely cost, and it fit; before any answer, a request's likely cost is its most (prompt + max_tokens).
+    const budget = g.max_cost === undefined ? undefined : g.max_cost / ctx.worldSize;
+    const dearest = pool.engines().reduce<Price | undefined>((a, e) => (e.price && (!a || e.price.input + e.price.output > a.input + a.output) ? e.price : a), undefined);
+    let overBudget: CosmoError | undefined;
+    const fits = (p: PromptRecord): boolean => {
+      if (budget === undefined || !dearest) return true;
+      const likely = tracker.samples ? tracker.costUsd / tracker.samples : costOf({ prompt_tokens: Math.ceil(p.prompt.length / 4), completion_tokens: paramsFor(g, p).max_tokens }, dearest);
+      return tracker.earlierCostUsd + tracker.costUsd + (inflight + 1) * likely <= budget;
+    };
     try {
       for await (const p of readAgain(ctx)) {
         if (run.signal.aborted) break;
@@ -248,6 +269,18 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
         started.add(p.id);
         await waitUntil(() => inflight < pool.concurrency * 2);
         if (run.signal.aborted) break;
+        // Over the budget: no new request; those in flight finish and reach the ledger (nothing paid
+        // for is lost), and if what they really cost leaves room, the run goes on.
+        if (!fits(p)) await waitUntil(() => inflight === 0);
+        if (!fits(p)) {
+          const spent = tracker.earlierCostUsd + tracker.costUsd;
+          overBudget = new CosmoError(
+            `generate task ${rank}: stopped at generate.max_cost: ${formatUsd(spent)} spent of ${formatUsd(budget!)}` +
+              `${ctx.worldSize > 1 ? ` (this task's share of ${formatUsd(g.max_cost!)} over ${ctx.worldSize} tasks)` : ''}; ` +
+              `${done.size} of ${ids.length} prompts are done and kept. Raise generate.max_cost (or remove it) and run the same command again to go on.`,
+          );
+          break;
+        }
         inflight++;
         void generateOne(p).finally(() => {
           inflight--;
@@ -266,7 +299,7 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
       await close();
       checkpoint.close();
     }
-    const interrupted = stopError ?? (ctx.signal.aborted ? ctx.signal.reason : undefined);
+    const interrupted = stopError ?? overBudget ?? (ctx.signal.aborted ? ctx.signal.reason : undefined);
     const status = interrupted ? (stopError ? 'failed' : 'interrupted') : 'complete';
     await saveMetrics(tracker.finish({ ...metricsBase, status }, poolSnapshot(pool)));
     if (interrupted) throw interrupted;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readAll } from '../io/shards.js';
 import type { PromptRecord } from '../records/types.js';
+import { costOf, formatUsd, priceOf, type Price } from '../engines/prices.js';
 import type { Logger } from '../util/log.js';
 import { resolvePath, type CorpusConfig } from './corpus.js';
 import { runPipeline, stageDir } from './run.js';
@@ -17,6 +18,11 @@ export interface DryRunReport {
   tokensPerSecond: number;
   /** Seconds to generate maxOutputTokens at tokensPerSecond. */
   maxSeconds: number;
+  /**
+   * Dollars at most (every prompt's tokens and max_tokens) at the dearest priced engine's price,
+   * and the per-run cap, when an engine has a price.
+   */
+  cost?: { maxUsd: number; model: string; price: Price; maxCost?: number };
 }
 
 type Counter = { name: string; count: (text: string) => number; close: () => Promise<void> };
@@ -63,6 +69,13 @@ export async function dryRun(
     await counter.close();
   }
   report.maxSeconds = report.maxOutputTokens / Math.max(1e-9, opts.tokensPerSecond);
+  let dearest: { model: string; price: Price } | undefined;
+  for (const e of cfg.generate.engines) {
+    const price = e.type === 'openai' ? priceOf(e.model, e.price) : undefined;
+    if (price && (!dearest || price.input + price.output > dearest.price.input + dearest.price.output)) dearest = { model: e.model, price };
+  }
+  if (dearest)
+    report.cost = { maxUsd: costOf({ prompt_tokens: report.promptTokens, completion_tokens: report.maxOutputTokens }, dearest.price), ...dearest, maxCost: cfg.generate.max_cost };
   return report;
 }
 
@@ -87,5 +100,11 @@ export function formatDryRun(r: DryRunReport): string {
     `  prompt tokens:       ${r.promptTokens} (${r.tokenizer})`,
     `  output tokens:       up to ${r.maxOutputTokens} (max_tokens per prompt)`,
     `  time at ${r.tokensPerSecond} tok/s:  up to ${formatDuration(r.maxSeconds)}`,
+    ...(r.cost
+      ? [
+          `  cost:                up to ${formatUsd(r.cost.maxUsd)} (${r.cost.model} at $${r.cost.price.input}/M prompt and $${r.cost.price.output}/M completion tokens; answers shorter than max_tokens cost less)` +
+            (r.cost.maxCost !== undefined ? `; generate.max_cost stops at ${formatUsd(r.cost.maxCost)}` : ''),
+        ]
+      : []),
   ].join('\n');
 }
