@@ -251,7 +251,7 @@ export class EnginePool {
 
   async complete(req: CompletionRequest): Promise<PooledCompletion> {
     const key = this.cache ? this.requestKey(req) : '';
-    const hit = this.cache?.get(key);
+    const hit = req.fresh ? undefined : this.cache?.get(key);
     if (hit) return { ...hit, cached: true, attempts: 0 };
     let last: EngineError | undefined;
     for (let attempt = 1; attempt <= this.policy.maxAttempts; attempt++) {

@@ -12,6 +12,8 @@ export interface CompletionRequest {
   params: GenParams;
   /** Constrain the output to this JSON schema (cluster labels, judges). */
   jsonSchema?: Record<string, unknown>;
+  /** Ask the engine even if the request cache has an answer (that answer was not usable); the new one replaces it. */
+  fresh?: boolean;
   signal?: AbortSignal;
 }
 
@@ -36,6 +38,9 @@ export type EngineErrorKind =
   | 'aborted'
   /** An answer without text (a reasoning model out of tokens returns `content: null`): retried, but the server is well. */
   | 'empty'
+  /** Answers asked for as JSON that were not JSON, or not valid for the schema (the generate stage's check). */
+  | 'invalid_json'
+  | 'schema_mismatch'
   | 'unknown';
 
 export class EngineError extends CosmoError {

@@ -52,7 +52,7 @@ export function hfFeature(name: string, duckType: string): Record<string, unknow
 }
 
 function hfDtype(type: string): string {
-  const dtype = { VARCHAR: 'string', INTEGER: 'int32', BIGINT: 'int64', SMALLINT: 'int16', TINYINT: 'int8', DOUBLE: 'float64', FLOAT: 'float32', BOOLEAN: 'bool' }[type];
+  const dtype = { VARCHAR: 'string', INTEGER: 'int32', BIGINT: 'int64', SMALLINT: 'int16', TINYINT: 'int8', DOUBLE: 'float64', FLOAT: 'float32', BOOLEAN: 'bool', JSON: 'string' }[type];
   if (!dtype) throw new CosmoError(`dataset card: no Hugging Face feature type for the column type ${type}`);
   return dtype;
 }

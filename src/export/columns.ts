@@ -69,3 +69,30 @@ export const SAMPLE_FIELDS: ParquetColumns = {
 export const EXPORT_SELECT = Object.keys(EXPORT_COLUMNS)
   .map((c) => (NESTED[c] ? `${NESTED[c]} AS "${c}"` : `"${c}"`))
   .join(', ');
+
+/** The export's columns, how to read them from sample shards in DuckDB, and how to make a row of one sample. */
+export interface ExportShape {
+  columns: ParquetColumns;
+  fields: ParquetColumns;
+  select: string;
+  row(s: Sample): Record<string, unknown>;
+}
+
+/**
+ * The export's shape, with the columns of structured answers (generate.json_schema: property →
+ * DuckDB type) after the others; a property named like a column above is `structured_<name>`.
+ */
+export function exportShape(structured: ParquetColumns = {}): ExportShape {
+  const extra = Object.entries(structured).map(([name, type]) => ({ name, type, column: name in EXPORT_COLUMNS ? `structured_${name}` : name }));
+  if (extra.length === 0) return { columns: EXPORT_COLUMNS, fields: SAMPLE_FIELDS, select: EXPORT_SELECT, row: toExportRow };
+  return {
+    columns: { ...EXPORT_COLUMNS, ...Object.fromEntries(extra.map((e) => [e.column, e.type])) },
+    fields: { ...SAMPLE_FIELDS, structured: `STRUCT(${extra.map((e) => `"${e.name}" ${e.type}`).join(', ')})` },
+    select: `${EXPORT_SELECT}, ${extra.map((e) => `structured."${e.name}" AS "${e.column}"`).join(', ')}`,
+    row: (s) => {
+      const r = toExportRow(s);
+      for (const e of extra) r[e.column] = s.structured?.[e.name] ?? null;
+      return r;
+    },
+  };
+}

@@ -2,13 +2,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from 'node:path';
 import { datasetSamples, defineStage, type TaskContext } from '../exec/stage.js';
 import { GzipJsonlWriter } from '../io/gzip-writer.js';
-import { columnsSpec, jsonlToParquet, ParquetFileWriter, queryRows, sqlString } from '../io/parquet.js';
+import { columnsSpec, jsonlToParquet, ParquetFileWriter, queryRows, sqlString, type ParquetColumns } from '../io/parquet.js';
 import { collect, listShards, readRecords } from '../io/shards.js';
 import { SAMPLE_RECORD } from '../records/check.js';
-import type { Sample } from '../records/types.js';
+import { STRUCTURED_COLUMNS_FILE, type Sample } from '../records/types.js';
 import { errorMessage } from '../util/errors.js';
 import { writeDatasetCard } from './card.js';
-import { EXPORT_COLUMNS, EXPORT_SELECT, SAMPLE_FIELDS, toExportRow } from './columns.js';
+import { EXPORT_COLUMNS, exportShape, type ExportShape } from './columns.js';
 import { exportSchema, type ExportConfig } from './config.js';
 
 type FileWriter = ParquetFileWriter | GzipJsonlWriter;
@@ -26,6 +26,7 @@ class FileSet {
     private readonly cfg: ExportConfig,
     private readonly dir: string,
     private readonly rank: number,
+    private readonly columns: ParquetColumns,
   ) {}
 
   async write(row: Record<string, unknown>): Promise<void> {
@@ -38,7 +39,7 @@ class FileSet {
   async open(): Promise<void> {
     const name = join(this.dir, fileName(this.rank, this.count++));
     for (const format of this.cfg.formats)
-      this.files.push(format === 'parquet' ? await ParquetFileWriter.open(`${name}.parquet`, EXPORT_COLUMNS) : new GzipJsonlWriter(`${name}.jsonl.gz`));
+      this.files.push(format === 'parquet' ? await ParquetFileWriter.open(`${name}.parquet`, this.columns) : new GzipJsonlWriter(`${name}.jsonl.gz`));
   }
 
   async close(): Promise<void> {
@@ -51,11 +52,11 @@ class FileSet {
 }
 
 /** Record by record: any input format, bad lines named by file and line (or skipped and counted). */
-async function exportRecords(cfg: ExportConfig, ctx: TaskContext<Sample>): Promise<number> {
-  const files = new FileSet(cfg, ctx.outputDir, ctx.rank);
+async function exportRecords(cfg: ExportConfig, ctx: TaskContext<Sample>, shape: ExportShape): Promise<number> {
+  const files = new FileSet(cfg, ctx.outputDir, ctx.rank, shape.columns);
   try {
     for await (const s of datasetSamples(ctx)) {
-      await files.write(toExportRow(s));
+      await files.write(shape.row(s));
       ctx.stats.inc('rows');
       ctx.stats.inc('tokens', s.token_length ?? 0);
       ctx.stats.inc(`model.${s.model}`);
@@ -75,7 +76,7 @@ async function exportRecords(cfg: ExportConfig, ctx: TaskContext<Sample>): Promi
  * as fast. Returns undefined when DuckDB refuses the input: the record-by-record path then reads it
  * again and names the bad line.
  */
-async function exportShards(cfg: ExportConfig, ctx: TaskContext<Sample>, shards: string[]): Promise<number | undefined> {
+async function exportShards(cfg: ExportConfig, ctx: TaskContext<Sample>, shards: string[], shape: ExportShape): Promise<number | undefined> {
   const tmp = join(ctx.outputDir, `.${prefix(ctx.rank)}parts`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -83,8 +84,8 @@ async function exportShards(cfg: ExportConfig, ctx: TaskContext<Sample>, shards:
   try {
     parts = await jsonlToParquet({
       files: shards,
-      fields: SAMPLE_FIELDS,
-      select: EXPORT_SELECT,
+      fields: shape.fields,
+      select: shape.select,
       // A record without an id or a text is not a sample: stop, and let the careful path say where.
       where: `error IS NULL AND (CASE WHEN id IS NULL OR text IS NULL THEN error('not a sample record') ELSE true END)`,
       dir: tmp,
@@ -107,12 +108,12 @@ async function exportShards(cfg: ExportConfig, ctx: TaskContext<Sample>, shards:
   }
   // Every field listed, as in the copy: DuckDB reads a JSON record slowly when asked for one field only.
   const [failed] = await queryRows(
-    `SELECT count(error)::BIGINT AS n FROM read_json([${shards.map(sqlString).join(', ')}], format='newline_delimited', columns=${columnsSpec(SAMPLE_FIELDS)})`,
+    `SELECT count(error)::BIGINT AS n FROM read_json([${shards.map(sqlString).join(', ')}], format='newline_delimited', columns=${columnsSpec(shape.fields)})`,
   );
   if (Number(failed?.n)) ctx.stats.inc('failed_skipped', Number(failed!.n));
   parts.forEach((p, i) => renameSync(p, join(ctx.outputDir, `${fileName(ctx.rank, i)}.parquet`)));
   rmSync(tmp, { recursive: true, force: true });
-  if (parts.length === 0) await new FileSet(cfg, ctx.outputDir, ctx.rank).open().then(() => undefined);
+  if (parts.length === 0) await new FileSet(cfg, ctx.outputDir, ctx.rank, shape.columns).open().then(() => undefined);
   return Math.max(1, parts.length);
 }
 
@@ -127,7 +128,7 @@ export const exportStage = defineStage({
   schema: exportSchema.prefault({}),
   description: 'write the dataset as Parquet / JSONL.gz files with a dataset card',
   input: { records: SAMPLE_RECORD },
-  reads: ['filter', 'dedup', 'decontaminate'],
+  reads: ['generate', 'filter', 'dedup', 'decontaminate'],
   // The card's words do not shape the files.
   settings: ({ card: _card, ...files }) => files,
   enabled: () => true,
@@ -139,7 +140,10 @@ export const exportStage = defineStage({
     for (const f of readdirSync(ctx.outputDir)) if (f.startsWith(mine) || f.startsWith(`.${mine}`)) rmSync(join(ctx.outputDir, f), { recursive: true, force: true });
     const shards = ctx.inputFiles();
     const direct = shards && !ctx.options.skipBad && cfg.formats.length === 1 && cfg.formats[0] === 'parquet';
-    const files = (direct ? await exportShards(cfg, ctx, shards) : undefined) ?? (await exportRecords(cfg, ctx));
+    // Structured answers' fields as columns, when generate had a json_schema.
+    const structuredFile = join(ctx.dir('generate'), STRUCTURED_COLUMNS_FILE);
+    const shape = exportShape(existsSync(structuredFile) ? (JSON.parse(readFileSync(structuredFile, 'utf8')) as ParquetColumns) : {});
+    const files = (direct ? await exportShards(cfg, ctx, shards, shape) : undefined) ?? (await exportRecords(cfg, ctx, shape));
     ctx.stats.inc('files', files);
     ctx.log.info('exported', { rows: ctx.stats.get('rows'), files, dir: ctx.outputDir });
   },

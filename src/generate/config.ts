@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { poolShape } from '../engines/config.js';
+import { answerChecker } from './structured.js';
 
 export const samplingSchema = z.strictObject({
   temperature: z.number().min(0).default(0.6),
@@ -20,8 +21,16 @@ const generateObject = z
     max_tokens_by_format: z.record(z.string(), z.number().int().positive()).default({}),
     /** System message sent before each prompt. Cosmopedia sent a single user turn, so none by default. */
     system_prompt: z.string().optional(),
-    /** Constrain every answer to this JSON schema (structured output). */
+    /**
+     * Constrain every answer to this JSON schema (structured output). Every answer is also parsed
+     * and checked against it; a valid one's object is the sample's `structured` field, and its
+     * top-level properties become export columns.
+     */
     json_schema: z.record(z.string(), z.unknown()).optional(),
+    /** With json_schema: times an answer that is not JSON valid for the schema is asked for again; then the prompt fails for good. */
+    json_retries: z.number().int().nonnegative().default(2),
+    /** With json_schema: ask again with the invalid answer and what was wrong with it (costs its tokens again, as prompt), rather than the same question. */
+    json_feedback: z.boolean().default(true),
     /**
      * Stop the task when this many prompts in a row fail for good (every engine down, say): the
      * finished samples are kept, and a rerun retries the failed ones.
@@ -47,6 +56,14 @@ const generateObject = z
   .refine((g) => g.engines.length > 0 || g.endpoints_file !== undefined, {
     message: 'list at least one engine, or an endpoints_file',
     path: ['engines'],
+  })
+  .superRefine((g, ctx) => {
+    if (!g.json_schema) return;
+    try {
+      answerChecker(g.json_schema);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['json_schema'], message: (err as Error).message.replace(/^generate\.json_schema /, '') });
+    }
   });
 
 /** With an endpoints file and no `engines` key, the endpoints are the only engines. */

@@ -43,6 +43,8 @@ export interface GenerateMetrics {
   errors_by_kind: Record<string, number>;
   /** Prompts that failed for good, by kind. */
   failed_by_kind: Record<string, number>;
+  /** With generate.json_schema: answers that were not JSON valid for it, by kind, whether asked for again or not. */
+  invalid_answers_by_kind?: Record<string, number>;
   finish_reasons: Record<string, number>;
   engines: EngineMetrics[];
   /**
@@ -79,6 +81,8 @@ export class GenerateTracker {
   completionTokens = 0;
   private readonly latencies: number[] = [];
   readonly failedByKind: Record<string, number> = {};
+  /** Answers that were not JSON valid for generate.json_schema, by kind (`not_json`, `schema`), retried or not. */
+  readonly invalidByKind: Record<string, number> = {};
   /** Dollars this run's answers cost, and those earlier runs left in the ledger; `priced` when an engine has a price. */
   costUsd = 0;
   earlierCostUsd = 0;
@@ -105,6 +109,12 @@ export class GenerateTracker {
     this.promptTokens += s.usage.prompt_tokens;
     this.completionTokens += s.usage.completion_tokens;
     this.finishReasons[s.finish_reason] = (this.finishReasons[s.finish_reason] ?? 0) + 1;
+  }
+
+  /** An answer that was not JSON valid for the schema (asked for again, or the prompt failed); it cost what it cost. */
+  recordInvalid(kind: string, costUsd: number): void {
+    this.invalidByKind[kind] = (this.invalidByKind[kind] ?? 0) + 1;
+    this.costUsd += costUsd;
   }
 
   recordFailure(kind: string): void {
@@ -191,6 +201,7 @@ export class GenerateTracker {
       },
       errors_by_kind: { ...pool.errorsByKind },
       failed_by_kind: { ...this.failedByKind },
+      ...(Object.keys(this.invalidByKind).length ? { invalid_answers_by_kind: { ...this.invalidByKind } } : {}),
       finish_reasons: { ...this.finishReasons },
       engines: pool.engines,
       ...(this.priced ? { cost: this.cost() } : {}),

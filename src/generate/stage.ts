@@ -13,7 +13,7 @@ import { openPool, readEndpointsFile, resolveEngines } from '../engines/open.js'
 import { paramProblems } from '../engines/openai.js';
 import type { EngineMetrics, PooledCompletion } from '../engines/pool.js';
 import { costOf, formatUsd, type Price } from '../engines/prices.js';
-import { EngineError, type ChatMessage, type EngineErrorKind } from '../engines/types.js';
+import { EngineError, type ChatMessage, type CompletionRequest, type EngineErrorKind } from '../engines/types.js';
 import { defineStage, type TaskContext } from '../exec/stage.js';
 import type { Stats } from '../exec/stats.js';
 import { writeJsonAtomic } from '../io/atomic.js';
@@ -21,11 +21,12 @@ import type { JsonlWriter } from '../io/jsonl-writer.js';
 import { readLines } from '../io/jsonl.js';
 import { collect } from '../io/shards.js';
 import { PROMPT_RECORD, SAMPLE_RECORD } from '../records/check.js';
-import type { GenParams, PromptRecord, Sample } from '../records/types.js';
+import { STRUCTURED_COLUMNS_FILE, type GenParams, type PromptRecord, type Sample } from '../records/types.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { Checkpoint } from './checkpoint.js';
 import { generateSchema, type GenerateConfig } from './config.js';
 import { GenerateTracker, poolProgress, startProgress, type GenerateMetrics } from './metrics.js';
+import { answerChecker, feedbackMessage, structuredColumns } from './structured.js';
 
 /** A generated record: a Sample, plus, when the request failed, the kind of error and the attempts made on it over all runs. */
 export type GeneratedSample = Sample & { error_kind?: EngineErrorKind; attempts?: number };
@@ -34,6 +35,8 @@ export type GeneratedSample = Sample & { error_kind?: EngineErrorKind; attempts?
 const PROMPT_FAULTS: Record<string, string> = {
   bad_request: 'the server refuses the request',
   context_length: 'the prompt does not fit the context',
+  invalid_json: 'its answers were not JSON (generate.json_retries are spent)',
+  schema_mismatch: 'its answers did not match generate.json_schema (generate.json_retries are spent)',
 };
 
 /** Why a failed sample is final (no rerun retries it), or undefined when a rerun retries it. */
@@ -226,12 +229,29 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
       }
     };
 
+    const check = g.json_schema ? answerChecker(g.json_schema) : undefined;
+    const costOfAnswer = (c: PooledCompletion) => (c.cached ? 0 : costOf(c.usage, pool.priceOf(c.engine)));
     const generateOne = async (p: PromptRecord) => {
       const params = paramsFor(g, p);
       try {
-        const c = await pool.complete({ messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal });
-        tracker.recordSample(c, c.cached, c.cached ? 0 : costOf(c.usage, pool.priceOf(c.engine)));
-        checkpoint.add(toSample(p, params, c));
+        const req: CompletionRequest = { messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal };
+        let c = await pool.complete(req);
+        let structured: Record<string, unknown> | undefined;
+        // An answer that is not JSON valid for the schema is asked for again, fresh (not from the cache), up to json_retries times.
+        for (let retry = 0; check; retry++) {
+          const checked = check(c.text);
+          if (checked.ok) {
+            structured = checked.value;
+            break;
+          }
+          tracker.recordInvalid(checked.kind, costOfAnswer(c));
+          if (retry >= g.json_retries)
+            throw new EngineError(`${c.engine}: after ${retry + 1} answers, none valid; the last is ${checked.message}`, checked.kind === 'not_json' ? 'invalid_json' : 'schema_mismatch', { retryable: false });
+          const messages = g.json_feedback ? [...req.messages, { role: 'assistant' as const, content: c.text }, { role: 'user' as const, content: feedbackMessage(checked.message) }] : req.messages;
+          c = await pool.complete({ ...req, messages, fresh: true });
+        }
+        tracker.recordSample(c, c.cached, costOfAnswer(c));
+        checkpoint.add({ ...toSample(p, params, c), ...(structured ? { structured } : {}) });
       } catch (err) {
         if (run.signal.aborted) return; // not recorded: a rerun asks again
         const e = err instanceof EngineError ? err : new EngineError(errorMessage(err), 'unknown');
@@ -405,12 +425,24 @@ export const generateStage = defineStage({
   input: { records: PROMPT_RECORD },
   output: SAMPLE_RECORD,
   // The models shape the text; their addresses, keys, retries and timeouts do not.
-  settings: (g) => ({ params: g.params, max_tokens_by_format: g.max_tokens_by_format, system_prompt: g.system_prompt, json_schema: g.json_schema, models: poolModels(g.engines) }),
+  settings: (g) => ({
+    params: g.params,
+    max_tokens_by_format: g.max_tokens_by_format,
+    system_prompt: g.system_prompt,
+    json_schema: g.json_schema,
+    // Only with a schema: corpora without one keep the settings they were made with.
+    ...(g.json_schema ? { json_retries: g.json_retries, json_feedback: g.json_feedback } : {}),
+    models: poolModels(g.engines),
+  }),
   enabled: () => true,
   tasks: (g) => g.tasks,
   // A finished task whose failures a retry may fix runs again: only those prompts are asked again.
   rerun: (_g, marker) => (marker.stats.counters['retryable'] ?? 0) > 0,
   async finalize(g, ctx) {
+    // The columns a valid answer fills, for export (which reads this file, not generate's settings).
+    const columnsFile = join(ctx.outputDir, STRUCTURED_COLUMNS_FILE);
+    if (g.json_schema) await writeJsonAtomic(columnsFile, structuredColumns(g.json_schema));
+    else rmSync(columnsFile, { force: true });
     const c = ctx.stats.counters;
     const failed = c['failed'] ?? 0;
     if (failed === 0) return;

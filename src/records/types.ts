@@ -77,4 +77,12 @@ export interface Sample extends PromptRecord {
   created_at: string;
   /** Set when the request failed for good; such samples carry an empty text and are dropped by filter. */
   error?: string;
+  /** With generate.json_schema: the answer's object, checked against the schema. */
+  structured?: Record<string, unknown>;
 }
+
+/**
+ * The file in generate's output folder naming the export columns of structured answers (property →
+ * DuckDB type), written by generate when it has a json_schema and read by export.
+ */
+export const STRUCTURED_COLUMNS_FILE = 'structured-columns.json';
