@@ -56,10 +56,36 @@ export const openaiEngineSchema = z.strictObject({
   server: z.enum(SERVER_KINDS).optional(),
 });
 
-export const engineSchema = z.discriminatedUnion('type', [embeddedEngineSchema, openaiEngineSchema]);
+/**
+ * OpenAI's Batch API (or a server with a batch runner speaking it): requests go out in batches of
+ * up to `max_requests` and `max_mb`, each recorded before it is waited on, so that a killed run
+ * picks its batches up instead of paying twice.
+ */
+export const openaiBatchEngineSchema = z.strictObject({
+  type: z.literal('openai-batch'),
+  /** Base URL of the API, e.g. https://api.openai.com/v1 */
+  base_url: z.string().url(),
+  model: z.string(),
+  api_key_env: z.string().optional(),
+  /** Requests per batch (the API's limit: 50,000). */
+  max_requests: z.number().int().positive().max(50_000).default(50_000),
+  /** Megabytes of a batch's input file (the API's limit: 200). */
+  max_mb: z.number().positive().max(200).default(190),
+  /** Seconds a batch's first request waits for more before the batch is sent. */
+  gather_s: z.number().nonnegative().default(10),
+  /** Seconds between looks at a submitted batch. */
+  poll_s: z.number().positive().default(30),
+  /** Hours the API has to finish a batch (OpenAI's only window: 24). */
+  completion_window_h: z.number().int().positive().default(24),
+  /** Dollars per million tokens; absent: half the table's price for the model (the batch discount). */
+  price: z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }).optional(),
+});
+
+export const engineSchema = z.discriminatedUnion('type', [embeddedEngineSchema, openaiEngineSchema, openaiBatchEngineSchema]);
 export type EngineConfig = z.infer<typeof engineSchema>;
 export type EmbeddedEngineConfig = z.infer<typeof embeddedEngineSchema>;
 export type OpenAIEngineConfig = z.infer<typeof openaiEngineSchema>;
+export type OpenAIBatchEngineConfig = z.infer<typeof openaiBatchEngineSchema>;
 
 /**
  * How a pool of engines is opened and how it behaves: which engines, and its retries, timeouts,

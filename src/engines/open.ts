@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { RequestCache, requestCacheDir } from './cache.js';
@@ -145,7 +145,7 @@ export async function openPool(cfg: PoolConfig, opts: OpenPoolOptions): Promise<
   try {
     const engines = resolveEngines(cfg, resolvePath);
     await checkReachable(engines, opts.log);
-    pool = await EnginePool.create(engines, { ...poolPolicy(cfg), ...opts, cache });
+    pool = await EnginePool.create(engines, { ...poolPolicy(cfg), ...opts, cache, batchState: join(opts.workDir, '.cosmo', 'batches', `${opts.cacheName}.jsonl`) });
   } catch (err) {
     cache?.close();
     throw err;

@@ -63,7 +63,7 @@ const CONTEXT_LENGTH =
   /context length|maximum context|too many tokens|context window|prompt is too long|longer than the maximum model length|max_new_tokens` must be <=|inputs tokens \+ max_new_tokens must be|must have less than \d+ tokens|exceeds? the (?:maximum )?context|context size/i;
 
 /** Map an HTTP error status to an EngineError the pool can act on. */
-function httpError(id: string, status: number, headers: Record<string, string>, body: string): EngineError {
+export function httpError(id: string, status: number, headers: Record<string, string>, body: string): EngineError {
   const reason = errorText(body);
   const msg = `${id}: HTTP ${status}: ${reason}`;
   const retryAfterMs = parseRetryAfter(headers['retry-after']);
@@ -175,7 +175,7 @@ export class OpenAIEngine implements Engine {
       this.limiter.settle(tokenCost(req), undefined, limits);
       throw httpError(this.id, res.status, res.headers, text);
     }
-    const done = this.parse(text);
+    const done = parseChatAnswer(this.id, this.model, text);
     this.limiter.settle(tokenCost(req), done.usage.prompt_tokens + done.usage.completion_tokens, limits);
     return done;
   }
@@ -205,32 +205,33 @@ export class OpenAIEngine implements Engine {
     return this.kindFound;
   }
 
-  private parse(text: string): Completion {
-    let json: ChatResponse;
-    try {
-      json = JSON.parse(text) as ChatResponse;
-    } catch {
-      throw new EngineError(`${this.id}: answer is not JSON: ${text.slice(0, 200)}`, 'server');
-    }
-    const choice = json.choices?.[0];
-    const finish = choice?.finish_reason ?? undefined;
-    if (finish && FAILED_FINISH.has(finish)) throw new EngineError(`${this.id}: the server gave up on the request (finish_reason=${finish})`, 'server');
-    const content = choice?.message?.content ?? choice?.text;
-    // An empty answer is a failure, never a sample (llm-swarm stored empty completions). A reasoning
-    // model out of tokens answers `content: null`: the request's fault, not the server's health.
-    if (typeof content !== 'string' || content.length === 0)
-      throw new EngineError(`${this.id}: answer has no text (finish_reason=${finish ?? 'none'})`, 'empty');
-    return {
-      text: content,
-      finish_reason: finish ?? 'stop',
-      usage: { prompt_tokens: json.usage?.prompt_tokens ?? 0, completion_tokens: json.usage?.completion_tokens ?? 0 },
-      model: json.model ?? this.model,
-    };
-  }
-
   async close(): Promise<void> {
     this.http.close();
   }
+}
+
+/** A chat completion's answer, or the EngineError it amounts to. */
+export function parseChatAnswer(id: string, model: string, text: string): Completion {
+  let json: ChatResponse;
+  try {
+    json = JSON.parse(text) as ChatResponse;
+  } catch {
+    throw new EngineError(`${id}: answer is not JSON: ${text.slice(0, 200)}`, 'server');
+  }
+  const choice = json.choices?.[0];
+  const finish = choice?.finish_reason ?? undefined;
+  if (finish && FAILED_FINISH.has(finish)) throw new EngineError(`${id}: the server gave up on the request (finish_reason=${finish})`, 'server');
+  const content = choice?.message?.content ?? choice?.text;
+  // An empty answer is a failure, never a sample (llm-swarm stored empty completions). A reasoning
+  // model out of tokens answers `content: null`: the request's fault, not the server's health.
+  if (typeof content !== 'string' || content.length === 0)
+    throw new EngineError(`${id}: answer has no text (finish_reason=${finish ?? 'none'})`, 'empty');
+  return {
+    text: content,
+    finish_reason: finish ?? 'stop',
+    usage: { prompt_tokens: json.usage?.prompt_tokens ?? 0, completion_tokens: json.usage?.completion_tokens ?? 0 },
+    model: json.model ?? model,
+  };
 }
 
 function abortError(id: string, signal: AbortSignal): EngineError {

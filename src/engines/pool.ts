@@ -53,6 +53,8 @@ export interface PoolOptions extends Partial<PoolPolicy> {
   cache?: CompletionCache;
   /** Where the embedded engine keeps downloaded models. */
   cacheDir?: string;
+  /** Where a batch engine records its batches (a JSONL file), so that a killed run picks them up. */
+  batchState?: string;
 }
 
 export interface PooledCompletion extends Completion {
@@ -197,7 +199,7 @@ export class EnginePool {
   static async create(cfgs: EngineConfig[], opts: PoolOptions): Promise<EnginePool> {
     const engines: Engine[] = [];
     try {
-      for (const cfg of cfgs) engines.push(await createEngine(cfg, { log: opts.log, cacheDir: opts.cacheDir }));
+      for (const cfg of cfgs) engines.push(await createEngine(cfg, { log: opts.log, cacheDir: opts.cacheDir, batchState: opts.batchState }));
     } catch (err) {
       await Promise.all(engines.map((e) => e.close()));
       throw err;
@@ -296,10 +298,8 @@ export class EnginePool {
     slot.requests++;
     this.attempts++;
     const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new EngineError(`${slot.engine.id}: no answer within ${this.policy.timeoutMs} ms`, 'timeout')),
-      this.policy.timeoutMs,
-    );
+    const timeoutMs = slot.engine.attemptTimeoutMs ?? this.policy.timeoutMs;
+    const timer = setTimeout(() => controller.abort(new EngineError(`${slot.engine.id}: no answer within ${timeoutMs} ms`, 'timeout')), timeoutMs);
     const off = onAbort(req.signal, () => controller.abort(req.signal!.reason));
     // The slot stays busy until the engine really lets go, even if we stop waiting for it.
     const call = slot.engine.complete({ ...req, signal: controller.signal });

@@ -26,13 +26,14 @@ export const KNOWN_PRICES: Readonly<Record<string, Price>> = {
 
 /**
  * The price of `model`: the configured one, else the table's for the model or for the name it is a
- * dated snapshot of (`gpt-4o-mini-2024-07-18` is `gpt-4o-mini`), else none.
+ * dated snapshot of (`gpt-4o-mini-2024-07-18` is `gpt-4o-mini`), else none. Through the Batch API
+ * (`batch`), the table's price is halved, as the API discounts it.
  */
-export function priceOf(model: string, configured?: Price): Price | undefined {
+export function priceOf(model: string, configured?: Price, batch = false): Price | undefined {
   if (configured) return configured;
-  if (KNOWN_PRICES[model]) return KNOWN_PRICES[model];
   const snapshot = /^(.*)-\d{4}-\d{2}-\d{2}$/.exec(model);
-  return snapshot ? KNOWN_PRICES[snapshot[1]!] : undefined;
+  const list = KNOWN_PRICES[model] ?? (snapshot ? KNOWN_PRICES[snapshot[1]!] : undefined);
+  return list && batch ? { input: list.input / 2, output: list.output / 2 } : list;
 }
 
 /** Dollars for `usage` at `price` (none: free). */

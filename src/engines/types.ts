@@ -74,5 +74,7 @@ export interface Engine {
   readonly rateWaitMs?: number;
   /** What its tokens cost (none: free). */
   readonly price?: Price;
+  /** How long one attempt may take, when it is not the pool's `timeout_s` (a batch takes hours). */
+  readonly attemptTimeoutMs?: number;
   close(): Promise<void>;
 }

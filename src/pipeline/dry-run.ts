@@ -71,7 +71,7 @@ export async function dryRun(
   report.maxSeconds = report.maxOutputTokens / Math.max(1e-9, opts.tokensPerSecond);
   let dearest: { model: string; price: Price } | undefined;
   for (const e of cfg.generate.engines) {
-    const price = e.type === 'openai' ? priceOf(e.model, e.price) : undefined;
+    const price = e.type === 'embedded' ? undefined : priceOf(e.model, e.price, e.type === 'openai-batch');
     if (price && (!dearest || price.input + price.output > dearest.price.input + dearest.price.output)) dearest = { model: e.model, price };
   }
   if (dearest)

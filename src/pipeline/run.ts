@@ -49,7 +49,7 @@ export interface PlannedStage {
 /** The secrets a run's workers need: the keys its engines name, and a Hub token. */
 function secretEnv(cfg: CorpusConfig): string[] {
   const engines = [...cfg.generate.engines, ...(cfg.filter.judge.engines ?? []), ...(cfg.cluster.label.engines ?? [])];
-  return [...new Set([...engines.flatMap((e) => (e.type === 'openai' && e.api_key_env ? [e.api_key_env] : [])), 'HF_TOKEN'])];
+  return [...new Set([...engines.flatMap((e) => (e.type !== 'embedded' && e.api_key_env ? [e.api_key_env] : [])), 'HF_TOKEN'])];
 }
 
 /** The command line of a worker process (pipeline/worker.ts): the same runtime as this process, from any folder. */
