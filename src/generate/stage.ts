@@ -231,25 +231,27 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
 
     const check = g.json_schema ? answerChecker(g.json_schema) : undefined;
     const costOfAnswer = (c: PooledCompletion) => (c.cached ? 0 : costOf(c.usage, pool.priceOf(c.engine)));
+    /**
+     * The answer to `req`, with its object when there is a schema: an answer that is not JSON valid
+     * for it is asked for again, fresh (the cache holds the invalid one), up to json_retries times.
+     */
+    const answer = async (req: CompletionRequest): Promise<{ c: PooledCompletion; structured?: Record<string, unknown> }> => {
+      let c = await pool.complete(req);
+      for (let retry = 0; check; retry++) {
+        const checked = check(c.text);
+        if (checked.ok) return { c, structured: checked.value };
+        tracker.recordInvalid(checked.kind, costOfAnswer(c));
+        if (retry >= g.json_retries)
+          throw new EngineError(`${c.engine}: after ${retry + 1} answers, none valid; the last is ${checked.message}`, checked.kind === 'not_json' ? 'invalid_json' : 'schema_mismatch', { retryable: false });
+        const messages = g.json_feedback ? [...req.messages, { role: 'assistant' as const, content: c.text }, { role: 'user' as const, content: feedbackMessage(checked.message) }] : req.messages;
+        c = await pool.complete({ ...req, messages, fresh: true });
+      }
+      return { c };
+    };
     const generateOne = async (p: PromptRecord) => {
       const params = paramsFor(g, p);
       try {
-        const req: CompletionRequest = { messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal };
-        let c = await pool.complete(req);
-        let structured: Record<string, unknown> | undefined;
-        // An answer that is not JSON valid for the schema is asked for again, fresh (not from the cache), up to json_retries times.
-        for (let retry = 0; check; retry++) {
-          const checked = check(c.text);
-          if (checked.ok) {
-            structured = checked.value;
-            break;
-          }
-          tracker.recordInvalid(checked.kind, costOfAnswer(c));
-          if (retry >= g.json_retries)
-            throw new EngineError(`${c.engine}: after ${retry + 1} answers, none valid; the last is ${checked.message}`, checked.kind === 'not_json' ? 'invalid_json' : 'schema_mismatch', { retryable: false });
-          const messages = g.json_feedback ? [...req.messages, { role: 'assistant' as const, content: c.text }, { role: 'user' as const, content: feedbackMessage(checked.message) }] : req.messages;
-          c = await pool.complete({ ...req, messages, fresh: true });
-        }
+        const { c, structured } = await answer({ messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal });
         tracker.recordSample(c, c.cached, costOfAnswer(c));
         checkpoint.add({ ...toSample(p, params, c), ...(structured ? { structured } : {}) });
       } catch (err) {
