@@ -20,6 +20,7 @@ import { AppendLog } from '../io/append-log.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { registerSecret } from '../util/redact.js';
+import { sleep } from '../util/sleep.js';
 import { EngineError, type Completion, type CompletionRequest, type Engine } from './types.js';
 
 /** A line of the state file: a batch submitted, with the keys of its requests. */
@@ -68,6 +69,8 @@ export class OpenAIBatchEngine implements Engine {
   private readonly unclaimed = new Map<string, Completion | EngineError>();
   private readonly polls = new Map<string, Promise<void>>();
   private closed = false;
+  /** Ends the polls' sleeps when the engine closes, so a stopped run does not wait out a poll interval. */
+  private readonly stopping = new AbortController();
   /** Batches created and files uploaded by this engine (the test counts them, the log reports them). */
   submitted = 0;
 
@@ -180,7 +183,7 @@ export class OpenAIBatchEngine implements Engine {
         info = (await this.call('GET', `batches/${batch}`)) as typeof info;
         if (ENDED.has(String(info.status))) break;
         if (this.closed) return;
-        await new Promise((r) => setTimeout(r, this.cfg.poll_s * 1000));
+        await sleep(this.cfg.poll_s * 1000, this.stopping.signal);
         if (this.closed) return;
       }
       const answered = new Set<string>();
@@ -199,6 +202,7 @@ export class OpenAIBatchEngine implements Engine {
       const why = new EngineError(`${this.id}: batch ${batch} ended ${info.status} without an answer for this request`, 'server');
       for (const [key, b] of this.batchOf) if (b === batch && !answered.has(key)) this.settle(key, why, true);
     } catch (err) {
+      if (this.closed) return;
       // The batch could not be read (the server is down): its waiters fail now and are retried; the batch stays recorded.
       const e = err instanceof EngineError ? err : new EngineError(`${this.id}: batch ${batch}: ${errorMessage(err)}`, 'connection');
       for (const [key, b] of this.batchOf) if (b === batch) this.settle(key, e, false);
@@ -269,6 +273,7 @@ export class OpenAIBatchEngine implements Engine {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopping.abort();
     clearTimeout(this.flushTimer);
     this.state?.close();
     this.http.close();

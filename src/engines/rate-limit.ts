@@ -11,6 +11,7 @@
  * remote model) plus `max_tokens`, the most it can use; the answer's usage then gives back what it
  * did not use. So the long-run rate never exceeds the budget.
  */
+import { sleep } from '../util/sleep.js';
 import type { CompletionRequest } from './types.js';
 
 export interface RateLimit {
@@ -173,17 +174,3 @@ export class RateLimiter {
       this.pausedUntil = Math.max(this.pausedUntil, t + headers.resetTokensMs);
   }
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
