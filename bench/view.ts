@@ -51,6 +51,8 @@ async function timed(url: string): Promise<{ ms: number; body: unknown }> {
 async function startView(dir: string): Promise<{ url: string; ready: number; stop: () => void }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [CLI, 'view', join(dir, 'out'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // A request that fails ends the bench: the viewer must not outlive it.
+  process.once('exit', () => child.kill('SIGTERM'));
   const url = await new Promise<string>((res, rej) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
