@@ -146,7 +146,13 @@ export class OpenAIBatchEngine implements Engine {
   private async flush(): Promise<void> {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    const part = this.buffer.splice(0, this.cfg.max_requests);
+    // As many lines as fit both limits (at least one: a single request larger than max_mb is the server's to refuse).
+    let take = 0;
+    for (let bytes = 0; take < this.buffer.length && take < this.cfg.max_requests; take++) {
+      bytes += Buffer.byteLength(this.buffer[take]!.line) + 1;
+      if (take > 0 && bytes > this.cfg.max_mb * 1e6) break;
+    }
+    const part = this.buffer.splice(0, take);
     this.bufferBytes = this.buffer.reduce((n, b) => n + Buffer.byteLength(b.line) + 1, 0);
     if (this.buffer.length) this.flushTimer = setTimeout(() => void this.flush(), 0);
     if (part.length === 0) return;
@@ -199,13 +205,16 @@ export class OpenAIBatchEngine implements Engine {
         }
       }
       // Requests of the batch with no line in either file (an expired or cancelled batch): asked again.
-      const why = new EngineError(`${this.id}: batch ${batch} ended ${info.status} without an answer for this request`, 'server');
+      const why = new EngineError(`${this.id}: batch ${batch} ended ${info.status} without an answer for this request`, 'batch_item');
       for (const [key, b] of this.batchOf) if (b === batch && !answered.has(key)) this.settle(key, why, true);
     } catch (err) {
       if (this.closed) return;
-      // The batch could not be read (the server is down): its waiters fail now and are retried; the batch stays recorded.
       const e = err instanceof EngineError ? err : new EngineError(`${this.id}: batch ${batch}: ${errorMessage(err)}`, 'connection');
-      for (const [key, b] of this.batchOf) if (b === batch) this.settle(key, e, false);
+      // A batch (or its files) the server no longer knows, say one recorded long ago: its requests go into a new batch.
+      const gone = e.opts.status === 404;
+      const why = gone ? new EngineError(`${this.id}: batch ${batch} is unknown to the server (${e.message}); its requests are sent again`, 'batch_item') : e;
+      // Otherwise (the server is down) the waiters fail now and are retried, and the batch stays theirs.
+      for (const [key, b] of this.batchOf) if (b === batch) this.settle(key, why, gone);
     }
   }
 
@@ -218,8 +227,12 @@ export class OpenAIBatchEngine implements Engine {
         return err instanceof EngineError ? err : new EngineError(errorMessage(err), 'server');
       }
     }
-    if (r?.status_code) return httpError(this.id, r.status_code, {}, JSON.stringify(r.body ?? {}));
-    return new EngineError(`${this.id}: ${item.error?.code ?? 'error'}: ${item.error?.message ?? 'no answer'}`, 'server');
+    if (r?.status_code) {
+      const e = httpError(this.id, r.status_code, {}, JSON.stringify(r.body ?? {}));
+      // A request the server refuses stays refused; any other failure inside a batch is asked again in the next.
+      return e.retryable ? new EngineError(e.message, 'batch_item', { status: r.status_code }) : e;
+    }
+    return new EngineError(`${this.id}: ${item.error?.code ?? 'error'}: ${item.error?.message ?? 'no answer'}`, 'batch_item');
   }
 
   /**

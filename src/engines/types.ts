@@ -38,6 +38,12 @@ export type EngineErrorKind =
   | 'aborted'
   /** An answer without text (a reasoning model out of tokens returns `content: null`): retried, but the server is well. */
   | 'empty'
+  /**
+   * An item of a batch that came back without an answer (it failed inside the batch, the batch
+   * expired, or the server no longer knows it): asked again in a new batch. It says nothing of the
+   * engine's health, so it does not count towards the circuit breaker.
+   */
+  | 'batch_item'
   /** Answers asked for as JSON that were not JSON, or not valid for the schema (the generate stage's check). */
   | 'invalid_json'
   | 'schema_mismatch'
@@ -54,7 +60,7 @@ export class EngineError extends CosmoError {
     this.name = 'EngineError';
   }
   get retryable(): boolean {
-    return this.opts.retryable ?? ['timeout', 'connection', 'rate_limited', 'server', 'empty'].includes(this.kind);
+    return this.opts.retryable ?? ['timeout', 'connection', 'rate_limited', 'server', 'empty', 'batch_item'].includes(this.kind);
   }
 }
 

@@ -5,7 +5,7 @@
  * batches up instead of submitting them again.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shardPath } from '../../src/generate/stage.js';
@@ -47,6 +47,23 @@ describe('batch engine', () => {
     expect(s.stats.requests).toBe(N + s.stats.expiredItems + s.stats.failedItems);
     expect(s.stats.batches).toBeGreaterThanOrEqual(5);
   }, 120_000);
+
+  it('sends again the requests of a recorded batch the server no longer knows', async () => {
+    const dir = tmp();
+    const prompts = makePrompts(50);
+    writePrompts(dir, prompts);
+    const engine = (url: string) => ({ engines: [{ type: 'openai-batch', base_url: url, model: 'm', max_requests: 20, gather_s: 0.02, poll_s: 0.02 }], params: { max_tokens: 8 }, ...quick });
+    const first = await batchServer({ completionTokens: 8 });
+    await runPipeline(corpusConfig(dir, engine(first.url)), { only: ['generate'], log: silentLogger });
+    expect(first.stats.batches).toBe(3);
+    // The same requests later, against a server that never saw those batches (their record is kept).
+    rmSync(join(dir, 'generate'), { recursive: true, force: true });
+    rmSync(join(dir, '.cosmo', 'stages'), { recursive: true, force: true });
+    const second = await batchServer({ completionTokens: 8 });
+    await runPipeline(corpusConfig(dir, engine(second.url)), { only: ['generate'], log: silentLogger });
+    expect(readSamples(shardPath(join(dir, 'generate'), 0)).filter((x) => !x.error)).toHaveLength(50);
+    expect(second.submissions.size).toBe(50);
+  }, 60_000);
 
   it('killed with SIGKILL while it polls, picks its batches up on the next run instead of submitting them again', async () => {
     const N = 1_000;
