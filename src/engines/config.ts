@@ -7,10 +7,13 @@ export const embeddedEngineSchema = z.strictObject({
   type: z.literal('embedded'),
   /** A local .gguf path, or an `hf:owner/repo/file.gguf` URI downloaded on first use. */
   model: z.string().default(DEFAULT_MODEL),
-  /** CPU threads for llama.cpp. On small machines 1 thread per sequence batch is often fastest: measure. */
-  threads: z.number().int().positive().default(2),
-  /** Sequences decoded together in one context (continuous batching). */
-  sequences: z.number().int().positive().default(4),
+  /**
+   * CPU threads for llama.cpp. `auto`: the fastest of 1, 2, 4, 8 (up to the cores), timed at the
+   * first load of the model on this machine and kept (`<cache>/calibration.json`).
+   */
+  threads: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
+  /** Sequences decoded together in one context (continuous batching). `auto`: timed as threads are (1, 2, 4, 8). */
+  sequences: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
   /** Context size in tokens of each sequence: a prompt plus its answer must fit in it. */
   context_size: z.number().int().positive().default(4096),
   /** Tokens llama.cpp evaluates per batch (prompt processing). Default: llama.cpp's (512, or the context size if smaller). */

@@ -13,6 +13,7 @@ import type { Llama, LlamaCompletion, LlamaContext, LlamaContextSequence, LlamaG
 import type { EmbeddedEngineConfig } from './config.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { calibrated, calibrationKey, type Calibration } from './calibrate.js';
 import { CHATML_TEMPLATE } from './gguf.js';
 import { resolveModelPath, type DownloadProgress } from './model-source.js';
 import { EngineError, type ChatMessage, type Completion, type CompletionRequest, type Engine } from './types.js';
@@ -161,9 +162,49 @@ export async function loadGgufModel(
   }
 }
 
-export async function createEmbeddedEngine(cfg: EmbeddedEngineConfig, opts: EmbeddedEngineOptions = {}): Promise<EmbeddedEngine> {
+/** The config with `auto` threads and sequences replaced by what calibration chose. */
+type ResolvedConfig = Omit<EmbeddedEngineConfig, 'threads' | 'sequences'> & { threads: number; sequences: number };
+
+/** Tokens each sequence generates while a setting is timed. */
+const CALIBRATION_TOKENS = 32;
+
+/** Generated tokens per second of `model` with `threads` × `sequences`, on a short context of its own. */
+async function measureSetting(model: LlamaModel, cfg: EmbeddedEngineConfig, threads: number, sequences: number): Promise<number> {
+  const { LlamaCompletion } = await llamaCpp();
+  const context = await model.createContext({ sequences, contextSize: Math.min(cfg.context_size, 512), threads });
+  try {
+    const seqs = Array.from({ length: sequences }, () => context.getSequence());
+    const completions = seqs.map((contextSequence) => new LlamaCompletion({ contextSequence }));
+    const prompt = model.tokenize('Write a short textbook section about the water cycle for college students.');
+    const options = { temperature: 0.8, repeatPenalty: false as const, disableContextShift: true };
+    // The first decode allocates its buffers: not part of the figure.
+    await completions[0]!.generateCompletionWithMeta(prompt, { ...options, maxTokens: 4 });
+    const before = seqs.map((s) => s.tokenMeter.usedOutputTokens);
+    const t0 = performance.now();
+    await Promise.all(completions.map((c, i) => c.generateCompletionWithMeta(prompt, { ...options, maxTokens: CALIBRATION_TOKENS, seed: i + 1 })));
+    const secs = (performance.now() - t0) / 1000;
+    const tokens = seqs.reduce((n, s, i) => n + s.tokenMeter.usedOutputTokens - before[i]!, 0);
+    for (const c of completions) c.dispose({ disposeSequence: true });
+    return tokens / Math.max(secs, 1e-6);
+  } finally {
+    await context.dispose();
+  }
+}
+
+export async function createEmbeddedEngine(config: EmbeddedEngineConfig, opts: EmbeddedEngineOptions = {}): Promise<EmbeddedEngine> {
   const log = opts.log ?? silentLogger;
-  const { model, path, llama } = await loadGgufModel(cfg.model, { ...opts, gpu: cfg.gpu });
+  const { model, path, llama } = await loadGgufModel(config.model, { ...opts, gpu: config.gpu });
+  let calibration: Calibration | undefined;
+  if (config.threads === 'auto' || config.sequences === 'auto') {
+    const fixed = { threads: config.threads === 'auto' ? undefined : config.threads, sequences: config.sequences === 'auto' ? undefined : config.sequences };
+    try {
+      calibration = await calibrated(calibrationKey(path, String(llama.gpu), fixed), fixed, (t, s) => measureSetting(model, config, t, s), log);
+    } catch (err) {
+      await model.dispose();
+      throw new CosmoError(`cannot calibrate threads and sequences for ${path}: ${errorMessage(err)} (set generate.engines[].threads and sequences)`, { cause: err });
+    }
+  }
+  const cfg: ResolvedConfig = { ...config, threads: calibration?.threads ?? (config.threads as number), sequences: calibration?.sequences ?? (config.sequences as number) };
   let context: LlamaContext;
   try {
     context = await model.createContext({
@@ -191,7 +232,7 @@ export async function createEmbeddedEngine(cfg: EmbeddedEngineConfig, opts: Embe
   });
   const { LlamaCompletion } = await llamaCpp();
   const completions = (sequences: LlamaContextSequence[]) => sequences.map((contextSequence) => new LlamaCompletion({ contextSequence }));
-  return new LlamaEngine(cfg, name, llama, model, context, completions, log, opts.onTokens);
+  return new LlamaEngine(cfg, name, llama, model, context, completions, log, opts.onTokens, calibration);
 }
 
 class LlamaEngine implements EmbeddedEngine {
@@ -205,7 +246,7 @@ class LlamaEngine implements EmbeddedEngine {
   private closed = false;
 
   constructor(
-    cfg: EmbeddedEngineConfig,
+    cfg: ResolvedConfig,
     readonly model: string,
     private readonly llama: Llama,
     private readonly llamaModel: LlamaModel,
@@ -213,6 +254,8 @@ class LlamaEngine implements EmbeddedEngine {
     completionsOf: (sequences: LlamaContextSequence[]) => LlamaCompletion[],
     log: Logger,
     private readonly onTokens?: EmbeddedEngineOptions['onTokens'],
+    /** How threads and sequences were chosen, when they were `auto`: reported in the metrics. */
+    readonly calibration?: Calibration,
   ) {
     this.id = `embedded:${basename(model)}`;
     this.concurrency = cfg.sequences;

@@ -81,6 +81,8 @@ export interface EngineMetrics {
   completion_tokens: number;
   /** Seconds requests waited for the engine's rate budget (requests and tokens per minute), summed. */
   rate_wait_s?: number;
+  /** An embedded engine's calibration, when its threads or sequences were `auto`. */
+  calibration?: Engine['calibration'];
 }
 
 class Slot {
@@ -479,6 +481,7 @@ export class EnginePool {
       errors: s.errors,
       completion_tokens: s.completionTokens,
       ...(s.engine.rateWaitMs !== undefined ? { rate_wait_s: Math.round(s.engine.rateWaitMs / 100) / 10 } : {}),
+      ...(s.engine.calibration ? { calibration: { threads: s.engine.calibration.threads, sequences: s.engine.calibration.sequences, figures: s.engine.calibration.figures } } : {}),
     }));
   }
 

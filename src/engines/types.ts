@@ -82,5 +82,7 @@ export interface Engine {
   readonly price?: Price;
   /** How long one attempt may take, when it is not the pool's `timeout_s` (a batch takes hours). */
   readonly attemptTimeoutMs?: number;
+  /** How an embedded engine's `auto` threads and sequences were chosen: every setting timed, in tokens/s. */
+  readonly calibration?: { threads: number; sequences: number; figures: { threads: number; sequences: number; tokens_per_s: number }[] };
   close(): Promise<void>;
 }
