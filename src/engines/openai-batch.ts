@@ -14,12 +14,11 @@
 import { createHash } from 'node:crypto';
 import type { OpenAIBatchEngineConfig } from './config.js';
 import { HttpPool } from './http.js';
-import { httpError, parseChatAnswer, requestBody } from './openai.js';
+import { authHeader, httpError, parseChatAnswer, requestBody } from './openai.js';
 import { priceOf, type Price } from './prices.js';
 import { AppendLog } from '../io/append-log.js';
-import { CosmoError, errorMessage } from '../util/errors.js';
+import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { registerSecret } from '../util/redact.js';
 import { sleep } from '../util/sleep.js';
 import { EngineError, type Completion, type CompletionRequest, type Engine } from './types.js';
 
@@ -87,12 +86,7 @@ export class OpenAIBatchEngine implements Engine {
     this.http = new HttpPool(url);
     this.root = url.pathname.replace(/\/?$/, '/');
     this.log = opts.log;
-    if (cfg.api_key_env !== undefined) {
-      const key = env[cfg.api_key_env];
-      if (!key) throw new CosmoError(`endpoint ${this.id}: environment variable ${cfg.api_key_env} (api_key_env) is not set`);
-      registerSecret(key);
-      this.headers.authorization = `Bearer ${key}`;
-    }
+    Object.assign(this.headers, authHeader(this.id, cfg.api_key_env, env));
     if (opts.statePath) {
       const { log, existing } = AppendLog.open<BatchRecord>(opts.statePath, { syncEveryMs: 0 });
       this.state = log;

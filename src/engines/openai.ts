@@ -22,6 +22,19 @@ export function endpointId(baseUrl: string): string {
   return u.toString().replace(/\/$/, '');
 }
 
+/**
+ * The `authorization` header for the key in the environment variable `keyEnv` (none without one).
+ * The key is registered as a secret, so that no log line, shard or error ever shows it.
+ */
+export function authHeader(id: string, keyEnv: string | undefined, env: NodeJS.ProcessEnv): Record<string, string> {
+  if (keyEnv === undefined) return {};
+  const key = env[keyEnv];
+  // Name the variable, never the value.
+  if (!key) throw new CosmoError(`endpoint ${id}: environment variable ${keyEnv} (api_key_env) is not set`);
+  registerSecret(key);
+  return { authorization: `Bearer ${key}` };
+}
+
 /** Seconds or an HTTP date, as `Retry-After` may hold, in milliseconds from now. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
@@ -146,13 +159,7 @@ export class OpenAIEngine implements Engine {
     this.http = new HttpPool(url);
     this.root = url.pathname.replace(/\/?(v1\/?)?$/, '/');
     this.headers = { 'content-type': 'application/json' };
-    if (cfg.api_key_env !== undefined) {
-      const key = env[cfg.api_key_env];
-      // Name the variable, never the value.
-      if (!key) throw new CosmoError(`endpoint ${this.id}: environment variable ${cfg.api_key_env} (api_key_env) is not set`);
-      registerSecret(key);
-      this.headers.authorization = `Bearer ${key}`;
-    }
+    Object.assign(this.headers, authHeader(this.id, cfg.api_key_env, env));
   }
 
   async complete(req: CompletionRequest): Promise<Completion> {

@@ -36,6 +36,16 @@ export function priceOf(model: string, configured?: Price, batch = false): Price
   return list && batch ? { input: list.input / 2, output: list.output / 2 } : list;
 }
 
+/** The item with the highest price (input + output per million), and that price; none when nothing is priced. */
+export function dearest<T>(items: readonly T[], priceOfItem: (item: T) => Price | undefined): { item: T; price: Price } | undefined {
+  let best: { item: T; price: Price } | undefined;
+  for (const item of items) {
+    const price = priceOfItem(item);
+    if (price && (!best || price.input + price.output > best.price.input + best.price.output)) best = { item, price };
+  }
+  return best;
+}
+
 /** Dollars for `usage` at `price` (none: free). */
 export function costOf(usage: { prompt_tokens: number; completion_tokens: number }, price: Price | undefined): number {
   if (!price) return 0;

@@ -12,7 +12,7 @@ import { poolModels } from '../engines/config.js';
 import { openPool, readEndpointsFile, resolveEngines } from '../engines/open.js';
 import { paramProblems } from '../engines/openai.js';
 import type { EngineMetrics, PooledCompletion } from '../engines/pool.js';
-import { costOf, formatUsd, type Price } from '../engines/prices.js';
+import { costOf, dearest, formatUsd } from '../engines/prices.js';
 import { EngineError, type ChatMessage, type CompletionRequest, type EngineErrorKind } from '../engines/types.js';
 import { defineStage, type TaskContext } from '../exec/stage.js';
 import type { Stats } from '../exec/stats.js';
@@ -277,11 +277,11 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
     // max_cost: each task's equal share. A request starts only if what is spent, what those in flight
     // will likely cost, and it fit; before any answer, a request's likely cost is its most (prompt + max_tokens).
     const budget = g.max_cost === undefined ? undefined : g.max_cost / ctx.worldSize;
-    const dearest = pool.engines().reduce<Price | undefined>((a, e) => (e.price && (!a || e.price.input + e.price.output > a.input + a.output) ? e.price : a), undefined);
+    const dearestPrice = dearest(pool.engines(), (e) => e.price)?.price;
     let overBudget: CosmoError | undefined;
     const fits = (p: PromptRecord): boolean => {
-      if (budget === undefined || !dearest) return true;
-      const likely = tracker.samples ? tracker.costUsd / tracker.samples : costOf({ prompt_tokens: Math.ceil(p.prompt.length / 4), completion_tokens: paramsFor(g, p).max_tokens }, dearest);
+      if (budget === undefined || !dearestPrice) return true;
+      const likely = tracker.samples ? tracker.costUsd / tracker.samples : costOf({ prompt_tokens: Math.ceil(p.prompt.length / 4), completion_tokens: paramsFor(g, p).max_tokens }, dearestPrice);
       return tracker.earlierCostUsd + tracker.costUsd + (inflight + 1) * likely <= budget;
     };
     try {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readAll } from '../io/shards.js';
 import type { PromptRecord } from '../records/types.js';
-import { costOf, formatUsd, priceOf, type Price } from '../engines/prices.js';
+import { costOf, dearest, formatUsd, priceOf, type Price } from '../engines/prices.js';
 import type { Logger } from '../util/log.js';
 import { resolvePath, type CorpusConfig } from './corpus.js';
 import { runPipeline, stageDir } from './run.js';
@@ -69,13 +69,9 @@ export async function dryRun(
     await counter.close();
   }
   report.maxSeconds = report.maxOutputTokens / Math.max(1e-9, opts.tokensPerSecond);
-  let dearest: { model: string; price: Price } | undefined;
-  for (const e of cfg.generate.engines) {
-    const price = e.type === 'embedded' ? undefined : priceOf(e.model, e.price, e.type === 'openai-batch');
-    if (price && (!dearest || price.input + price.output > dearest.price.input + dearest.price.output)) dearest = { model: e.model, price };
-  }
-  if (dearest)
-    report.cost = { maxUsd: costOf({ prompt_tokens: report.promptTokens, completion_tokens: report.maxOutputTokens }, dearest.price), ...dearest, maxCost: cfg.generate.max_cost };
+  const priced = dearest(cfg.generate.engines, (e) => (e.type === 'embedded' ? undefined : priceOf(e.model, e.price, e.type === 'openai-batch')));
+  if (priced)
+    report.cost = { maxUsd: costOf({ prompt_tokens: report.promptTokens, completion_tokens: report.maxOutputTokens }, priced.price), model: priced.item.model, price: priced.price, maxCost: cfg.generate.max_cost };
   return report;
 }
 
