@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { corpusEnv, loadConfig, resolvePath } from '../src/pipeline/corpus.js';
+import { loadConfig } from '../src/pipeline/corpus.js';
+import { corpusEnv, resolvePath } from '../src/pipeline/env.js';
 import { JsonlWriter } from '../src/io/jsonl-writer.js';
 import { loadSeeds } from '../src/seeds/load.js';
 import { buildFromSeeds, shardRange } from '../src/prompts/stage.js';

@@ -10,7 +10,8 @@ export { CosmoError, InputError, InterruptedError } from './util/errors.js';
 export { createLogger, silentLogger, type Logger } from './util/log.js';
 export { redact, registerSecret } from './util/redact.js';
 
-export { corpusSchema, loadConfig, parseConfig, resolvePath, type CorpusConfig } from './pipeline/corpus.js';
+export { corpusSchema, loadConfig, parseConfig, type CorpusConfig } from './pipeline/corpus.js';
+export { resolvePath } from './pipeline/env.js';
 export { runPipeline, planStages, stageDir, type StageResult, type PipelineOptions } from './pipeline/run.js';
 export { dryRun, formatDryRun, type DryRunReport } from './pipeline/dry-run.js';
 export { STAGES, REGISTRY, getStage, checkRegistry } from './pipeline/registry.js';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isAbsolute, join, resolve } from 'node:path';
-import { loadConfig, resolvePath } from '../pipeline/corpus.js';
+import { loadConfig } from '../pipeline/corpus.js';
+import { resolvePath } from '../pipeline/env.js';
 import { SERVER_ENGINES, serveSchema, type ServeConfig } from '../serve/config.js';
 import { serveOptions, startServers } from '../serve/servers.js';
 import { CosmoError } from '../util/errors.js';

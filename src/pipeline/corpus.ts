@@ -1,8 +1,8 @@
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { readYaml, validate, type ConfigSource } from '../config/load.js';
 import { executorSchema, type ExecutorConfig } from '../exec/config.js';
-import type { AnyStage, CorpusEnv, StageDef } from '../exec/stage.js';
+import type { StageDef } from '../exec/stage.js';
 import { serveSchema } from '../serve/config.js';
 import { STAGES } from './registry.js';
 
@@ -77,34 +77,3 @@ export function loadConfig(file: string, edit?: (raw: Record<string, unknown>) =
   return parseConfig(raw, { ...src, baseDir: dirname(resolve(file)) });
 }
 
-/** A path from the config, made absolute against the corpus file's folder. */
-export function resolvePath(cfg: Pick<CorpusConfig, 'base_dir'>, p: string): string {
-  return isAbsolute(p) ? p : resolve(cfg.base_dir, p);
-}
-
-/** A stage's own config section. */
-export const sectionOf = (cfg: CorpusConfig, def: AnyStage): unknown => (cfg as unknown as Record<string, unknown>)[def.key];
-
-/** What every stage may know of the corpus besides its own section. */
-export function corpusEnv(cfg: CorpusConfig): CorpusEnv {
-  return { name: cfg.name, seed: cfg.seed, resolve: (p) => resolvePath(cfg, p), publicConfig: publicConfig(cfg) };
-}
-
-/**
- * The config as a dataset card may show it: the corpus file's settings without where this machine
- * keeps things. Absolute paths keep only their file name; endpoint addresses become `<endpoint>`.
- */
-export function publicConfig(cfg: CorpusConfig): unknown {
-  const { base_dir: _b, output_dir: _o, ...rest } = cfg;
-  const scrub = (v: unknown): unknown => {
-    if (typeof v === 'string') {
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return '<endpoint>';
-      if (isAbsolute(v)) return `…/${basename(v)}`;
-      return v;
-    }
-    if (Array.isArray(v)) return v.map(scrub);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x)]));
-    return v;
-  };
-  return scrub(rest);
-}

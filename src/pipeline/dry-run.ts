@@ -3,7 +3,8 @@ import { readAll } from '../io/shards.js';
 import type { PromptRecord } from '../records/types.js';
 import { costOf, dearest, formatUsd, priceOf, type Price } from '../engines/prices.js';
 import type { Logger } from '../util/log.js';
-import { resolvePath, type CorpusConfig } from './corpus.js';
+import type { CorpusConfig } from './corpus.js';
+import { resolvePath } from './env.js';
 import { runPipeline, stageDir } from './run.js';
 
 export interface DryRunReport {

@@ -1,6 +1,7 @@
 import type { AnyStage, CorpusEnv } from '../exec/stage.js';
 import { canonicalJson, stableId } from '../records/id.js';
-import { corpusEnv, sectionOf, type CorpusConfig } from './corpus.js';
+import type { CorpusConfig } from './corpus.js';
+import { corpusEnv, sectionOf } from './env.js';
 import { getStage } from './registry.js';
 
 /** The settings that shape a stage's output, as its own definition says (see `StageDef.settings`). */

@@ -13,9 +13,9 @@ import { tokenizeStage } from '../tokenize/stage.js';
 import { CosmoError } from '../util/errors.js';
 
 /**
- * Every stage, in pipeline order: the one list the corpus schema, the resume fingerprints, the
- * CLI's stage commands and the worker entry are all derived from. Adding a stage is its folder
- * plus one line here.
+ * Every stage, in pipeline order: the one list the corpus schema, the resume fingerprints and the
+ * CLI's stage commands are derived from. Adding a stage is its folder, one line here, and one
+ * in stage-modules.ts, which worker processes load a stage by (a test holds the two lists equal).
  */
 export const STAGES = [seedsStage, clusterStage, promptsStage, ...KNOWLEDGE_STAGES, generateStage, filterStage, ...DEDUP_STAGES, decontaminateStage, exportStage, mixStage, tokenizeStage] as const;
 

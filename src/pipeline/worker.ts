@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { resolvedConfigPath, runTask, TASK_ENV, type StagePlan } from '../exec/task.js';
 import { InterruptedError, errorMessage } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
-import { corpusEnv, sectionOf, type CorpusConfig } from './corpus.js';
-import { getStage } from './registry.js';
+import type { CorpusConfig } from './corpus.js';
+import { corpusEnv, sectionOf } from './env.js';
+import { loadStage } from './stage-modules.js';
 
 /** Time a worker whose parent died gives its task to stop cleanly before it exits anyway. */
 const ORPHAN_GRACE_MS = 2000;
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
     controller.abort(new InterruptedError('the cosmo process that started this worker is gone'));
     setTimeout(() => process.exit(1), ORPHAN_GRACE_MS).unref();
   });
-  const def = getStage(plan.stage);
+  const def = await loadStage(plan.stage);
   await runTask(def, sectionOf(cfg, def), corpusEnv(cfg), plan, rank, createLogger(plan.stage), controller.signal);
 }
 

@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { corpusEnv, parseConfig } from '../../src/pipeline/corpus.js';
+import { parseConfig } from '../../src/pipeline/corpus.js';
+import { corpusEnv } from '../../src/pipeline/env.js';
 import type { CorpusConfig } from '../../src/pipeline/corpus.js';
 import { stableId } from '../../src/records/id.js';
 import type { PromptRecord } from '../../src/records/types.js';

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineStage, type AnyStage } from '../../src/exec/stage.js';
 import { corpusSchema } from '../../src/pipeline/corpus.js';
 import { checkRegistry, REGISTRY, STAGES } from '../../src/pipeline/registry.js';
+import { loadStage, STAGE_NAMES } from '../../src/pipeline/stage-modules.js';
 import { SAMPLE_RECORD } from '../../src/records/check.js';
 
 /** A well-formed extra stage, to add to the registry in these tests. */
@@ -40,5 +41,11 @@ describe('the stage registry', () => {
   it('composes the corpus schema from the stages: every stage key is a section', () => {
     const keys = Object.keys(corpusSchema.shape);
     for (const def of REGISTRY) expect(keys).toContain(def.key);
+  });
+
+  it('lets a worker load each stage from its own module: the same definitions as the registry, by name', async () => {
+    expect(STAGE_NAMES, 'a stage is missing from (or extra in) src/pipeline/stage-modules.ts').toEqual(REGISTRY.map((s) => s.name));
+    for (const def of REGISTRY) expect(await loadStage(def.name)).toBe(def);
+    await expect(loadStage('nope')).rejects.toThrow(/unknown stage "nope"; stages are: seeds, /);
   });
 });

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { corpusEnv, loadConfig, resolvePath } from '../../src/pipeline/corpus.js';
+import { loadConfig } from '../../src/pipeline/corpus.js';
+import { corpusEnv, resolvePath } from '../../src/pipeline/env.js';
 import type { z } from 'zod';
 import { promptsSchema } from '../../src/prompts/config.js';
 import { buildPrompts, type BuildResult } from '../../src/prompts/build.js';
