@@ -17,7 +17,7 @@
  */
 import type { BenchmarkItem } from './benchmarks.js';
 import { NgramIndexSet, textWordHashes, type WordHashes } from './ngram-index.js';
-import { normalizeText, normalizeWords, tokenize, type Tokens } from './normalize.js';
+import { normaliseSpan, normalizeText, normalizeWords, tokenize } from './normalize.js';
 import { charCodes, densestRun, overlapScore, prepareB, runGap, type Block, type PreparedB } from './sequence-matcher.js';
 
 const WHITESPACE = /\s/;
@@ -239,7 +239,7 @@ export class Decontaminator {
       const sample = new Sample(text, slice[0], slice[1]);
       // Retrieval positions -> word positions (drop/cut modes skip one-character words).
       const at: number[] = [];
-      sample.normalised.forEach((w, i) => w.length > 1 && at.push(i));
+      for (let i = 0; i < sample.words; i++) if (sample.wordLength(i) > 1) at.push(i);
       for (const [id, [from, to]] of candidates) {
         const m = this.score(sample, this.entries[id]!, [at[from - base]!, at[to - 1 - base]! + 1]);
         if (m) matches.push(m);
@@ -392,24 +392,31 @@ export class Decontaminator {
  * map back to offsets in the whole sample.
  */
 class Sample {
-  readonly normalised: string[];
   readonly joined: string;
   readonly codes: Uint16Array;
   /** Start of each token in `joined`. */
   private readonly at: Int32Array;
-  private offsets?: Tokens;
+  private offsets?: { starts: ArrayLike<number>; ends: ArrayLike<number> };
 
   constructor(
     readonly text: string,
     private readonly start: number,
     private readonly end: number,
   ) {
-    this.normalised = normalizeWords(text.slice(start, end));
-    this.joined = this.normalised.join(' ');
+    // One pass gives the words and their offsets. The rare text it cannot take is normalised
+    // whole, and its offsets are worked out only if it matches something.
+    const fast = normaliseSpan(text, start, end);
+    if (fast) {
+      ({ joined: this.joined, codes: this.codes, at: this.at } = fast);
+      this.offsets = fast;
+      return;
+    }
+    const words = normalizeWords(text.slice(start, end));
+    this.joined = words.join(' ');
     this.codes = charCodes(this.joined);
-    this.at = new Int32Array(this.normalised.length);
+    this.at = new Int32Array(words.length);
     let pos = 0;
-    this.normalised.forEach((w, i) => {
+    words.forEach((w, i) => {
       this.at[i] = pos;
       pos += w.length + 1;
     });
@@ -419,16 +426,21 @@ class Sample {
     return this.at.length;
   }
 
-  /** Offsets of the tokens in the whole sample, computed only for samples that match something. */
-  private get tokens(): Tokens {
+  /** The number of characters of word i. */
+  wordLength(i: number): number {
+    return (i + 1 < this.at.length ? this.at[i + 1]! - 1 : this.joined.length) - this.at[i]!;
+  }
+
+  /** Offsets of the tokens in the whole sample. */
+  private get tokens(): { starts: ArrayLike<number>; ends: ArrayLike<number> } {
     if (!this.offsets) {
       const t = tokenize(this.text.slice(this.start, this.end));
-      this.offsets = { words: t.words, starts: t.starts.map((x) => x + this.start), ends: t.ends.map((x) => x + this.start) };
+      this.offsets = { starts: t.starts.map((x) => x + this.start), ends: t.ends.map((x) => x + this.start) };
       // Whole-string and per-character lowercasing differ only on Greek final sigma, which changes
       // a letter, never a token boundary; a different count would mean the map is unusable.
-      if (this.offsets.words.length !== this.at.length) {
+      if (t.words.length !== this.at.length) {
         const n = this.at.length;
-        this.offsets = { words: [], starts: new Array<number>(n).fill(this.start), ends: new Array<number>(n).fill(this.end) };
+        this.offsets = { starts: new Array<number>(n).fill(this.start), ends: new Array<number>(n).fill(this.end) };
       }
     }
     return this.offsets;

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { normalizeText, normalizeWords, tokenize } from '../../src/decontaminate/normalize.js';
+import { normaliseSpan, normalizeText, normalizeWords, tokenize } from '../../src/decontaminate/normalize.js';
 import { densestRun, matchingBlocks, overlapScore, prepareB } from '../../src/decontaminate/sequence-matcher.js';
 import { NgramIndex, NgramIndexSet, ngramKeys, ngramKeysMulti, textWordHashes, wordHashes } from '../../src/decontaminate/ngram-index.js';
 
@@ -27,6 +27,28 @@ describe('normalisation', () => {
       expect(t.words).toEqual(normalizeWords(text));
       t.words.forEach((w, i) => expect(normalizeText(text.slice(t.starts[i], t.ends[i]))).toBe(w));
     }
+  });
+
+  it('normalises a text or a part of it in one pass over the characters: the same words, joined text and offsets', () => {
+    const texts = [
+      'Hello, World! 12 apples_ok',
+      'Ünïcode façade — a b ç, “quoted” it’s e\u0301te\u0301 \u0301x ŒUVRE İstanbul straße ﬁne 한국어',
+      'Москва — Ёлка; 北京 2024 ½ 𝑥+𝑦 emoji 🙂 done Ǆemal',
+    ];
+    for (const text of texts) {
+      for (const [from, to] of [[0, text.length], [3, text.length - 5], [text.indexOf(' ') + 1, text.length]] as const) {
+        const ref = tokenize(text.slice(from, to));
+        const got = normaliseSpan(text, from, to)!;
+        expect(got.joined).toBe(ref.words.join(' '));
+        const joined = ref.words.join(' ');
+        expect([...got.codes]).toEqual(Array.from({ length: joined.length }, (_, k) => joined.charCodeAt(k)));
+        expect([...got.at]).toEqual(ref.words.map((_, i) => ref.words.slice(0, i).join(' ').length + (i ? 1 : 0)));
+        expect([...got.starts]).toEqual(ref.starts.map((x) => x + from));
+        expect([...got.ends]).toEqual(ref.ends.map((x) => x + from));
+      }
+    }
+    // Capital sigma lowercases by its neighbours: one character alone cannot say, tokenize decides.
+    expect(normaliseSpan('ΟΔΥΣΣΕΥΣ')).toBeUndefined();
   });
 });
 
