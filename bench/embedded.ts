@@ -4,7 +4,7 @@
  * sequences, with enough concurrent requests to keep every sequence busy, and the process's CPU
  * seconds per token beside it. Target: N sequences >= 1.5x the best single-sequence setting.
  *
- *   npx tsx bench/embedded.ts [--threads 1,2] [--sequences 1,2,4,8] [--tokens 200] [--rounds 2]
+ *   npx tsx bench/embedded.ts [--threads 1,2] [--sequences 1,2,4,8] [--tokens 200] [--rounds 2] [--type q8_0|f32]
  *                             [--context 1024] [--batch-size N] [--temperature 0.8] [--tokenizer F]
  *
  * Ratios are to the 1-sequence row with the same threads and to 1 sequence on 1 thread, measured in
@@ -15,7 +15,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEmbeddedEngine } from '../src/engines/embedded.js';
-import { writeTestModel } from '../src/engines/gguf.js';
+import { writeTestModel, type WeightType } from '../src/engines/gguf.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     sequences: { type: 'string', default: '1,2,4,8' },
     'batch-size': { type: 'string' },
     temperature: { type: 'string', default: '0.8' },
+    type: { type: 'string', default: 'q8_0' },
     tokenizer: {
       type: 'string',
       default: resolve(import.meta.dirname, '../../shared/data/tokenizers/smollm2-135m-tokenizer.json'),
@@ -46,9 +47,9 @@ console.log(loadNote());
 const dir = mkdtempSync(join(tmpdir(), 'cosmo-bench-embedded-'));
 try {
   let t = Date.now();
-  const info = await writeTestModel(join(dir, 'smollm2-135m-random.gguf'), { preset: 'smollm2-135m', tokenizer: values.tokenizer });
+  const info = await writeTestModel(join(dir, 'smollm2-135m-random.gguf'), { preset: 'smollm2-135m', tokenizer: values.tokenizer, type: values.type as WeightType });
   console.log(
-    `model: ${info.preset} shape, ${(info.params / 1e6).toFixed(1)}M params, ${(info.bytes / 1e6).toFixed(0)} MB Q8_0, ` +
+    `model: ${info.preset} shape, ${(info.params / 1e6).toFixed(1)}M params, ${(info.bytes / 1e6).toFixed(0)} MB ${info.type.toUpperCase()}, ` +
       `written in ${((Date.now() - t) / 1000).toFixed(1)} s`,
   );
 
