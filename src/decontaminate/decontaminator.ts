@@ -127,7 +127,7 @@ export interface IndexSummary {
 export interface DecontaminatorState {
   options: DecontamOptions;
   summary: IndexSummary;
-  /** The indexed items, as JSON. */
+  /** The indexed items, as JSON lines, in id order. */
   items: string;
   index: object;
 }
@@ -136,7 +136,10 @@ export interface DecontaminatorState {
 export class Decontaminator {
   readonly options: DecontamOptions;
   readonly summary: IndexSummary;
-  private readonly entries: Entry[] = [];
+  /** Indexed items by id; from a shared state, each is parsed when first a candidate. */
+  private readonly entries: (Entry | undefined)[] = [];
+  /** The items as JSON lines, when they came so (shared state, cache): parsed one by one on use. */
+  private itemLines?: { text: string; starts: Int32Array };
   /**
    * The items' n-grams: cosmopedia mode only n-grams of n words; drop/cut modes shorter ones for
    * items with short questions, all gated by their first `minNgram` words.
@@ -179,20 +182,41 @@ export class Decontaminator {
   /**
    * What worker threads need to check samples as this does: the index, in shared memory, and the
    * items as one JSON text (a string is copied to a thread at once; 37,000 objects cost the main
-   * thread a fifth of a second per thread).
+   * thread a fifth of a second per thread), one item a line.
    */
   share(): DecontaminatorState {
-    return { options: this.options, summary: this.summary, items: JSON.stringify(this.entries.map((e) => e.item)), index: this.index.share() };
+    const items = this.itemLines?.text ?? this.entries.map((e) => JSON.stringify(e!.item)).join('\n');
+    return { options: this.options, summary: this.summary, items, index: this.index.share() };
   }
 
-  /** A Decontaminator from `share()`'s state, in a worker thread. */
+  /**
+   * A Decontaminator from `share()`'s state (in a worker thread, or from the cache). Its items are
+   * parsed only as they become candidates: a run meets a few thousand of 37,000, and parsing them
+   * all cost each worker, and the main thread, 70-90 ms before its first sample.
+   */
   static from(state: DecontaminatorState): Decontaminator {
+    const { items: text } = state;
+    const starts: number[] = [0];
+    for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) starts.push(at + 1);
+    starts.push(text.length + 1);
     return Object.assign(Object.create(Decontaminator.prototype) as Decontaminator, {
       options: state.options,
       summary: state.summary,
-      entries: (JSON.parse(state.items) as BenchmarkItem[]).map((item) => ({ item })),
+      entries: [],
+      itemLines: { text, starts: Int32Array.from(starts) },
       index: NgramIndexSet.from(state.index),
     });
+  }
+
+  /** Indexed item `id`, parsed on first use where it came as a line of JSON. */
+  private entry(id: number): Entry {
+    let e = this.entries[id];
+    if (!e) {
+      const { text, starts } = this.itemLines!;
+      e = { item: JSON.parse(text.slice(starts[id]!, starts[id + 1]! - 1)) as BenchmarkItem };
+      this.entries[id] = e;
+    }
+    return e;
   }
 
   /** Whether `text` contains benchmark items, and which. */
@@ -229,7 +253,7 @@ export class Decontaminator {
     if (o.mode === 'cosmopedia') {
       const sample = new Sample(text, 0, text.length);
       for (const [id] of candidates) {
-        const m = this.score(sample, this.entries[id]!, [0, sample.words]);
+        const m = this.score(sample, this.entry(id), [0, sample.words]);
         if (m) matches.push(m);
       }
     } else {
@@ -241,7 +265,7 @@ export class Decontaminator {
       const at: number[] = [];
       for (let i = 0; i < sample.words; i++) if (sample.wordLength(i) > 1) at.push(i);
       for (const [id, [from, to]] of candidates) {
-        const m = this.score(sample, this.entries[id]!, [at[from - base]!, at[to - 1 - base]! + 1]);
+        const m = this.score(sample, this.entry(id), [at[from - base]!, at[to - 1 - base]! + 1]);
         if (m) matches.push(m);
       }
     }
@@ -262,7 +286,7 @@ export class Decontaminator {
     for (const [id, [from, to]] of candidates) {
       lo = Math.min(lo, starts[from]!);
       hi = Math.max(hi, ends[to - 1]!);
-      margin = Math.max(margin, this.entries[id]!.item.text.length);
+      margin = Math.max(margin, this.entry(id).item.text.length);
     }
     // Three times the item's length: normalising can lengthen text (a Hangul syllable becomes
     // three letters), and the window is measured in normalised characters.
