@@ -137,16 +137,16 @@ export function normaliseSpan(text: string, start = 0, end = text.length): Norma
       if (piece !== null) {
         // A mark ('') joins the letters either side of it.
         if (piece !== '') {
+          // Room for a space, this piece and the rest as ASCII (a space per separator at most).
+          if (n + 1 + piece.length + end - i > codes.length) {
+            const grown = new Uint16Array(2 * (n + 1 + piece.length + end - i));
+            grown.set(codes.subarray(0, n));
+            codes = grown;
+          }
           if (from < 0) {
             from = i;
             if (at.length) codes[n++] = 32;
             at.push(n);
-          }
-          // Room for this piece and for the rest as ASCII (a space per separator at most).
-          if (n + piece.length + end - i > codes.length) {
-            const grown = new Uint16Array(2 * (n + piece.length + end - i));
-            grown.set(codes.subarray(0, n));
-            codes = grown;
           }
           for (let j = 0; j < piece.length; j++) codes[n++] = piece.charCodeAt(j);
           to = i + width;
