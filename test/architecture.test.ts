@@ -46,11 +46,28 @@ function files(dir: string): string[] {
   });
 }
 
-/** The project files a source file imports (static, dynamic and re-exports), as absolute .ts paths. */
-function importsOf(file: string): string[] {
+/**
+ * The project files a source file imports (static, dynamic and re-exports), as absolute .ts paths;
+ * with `loadedAtStart`, only those loaded with it: no dynamic import, no `import type`.
+ */
+function importsOf(file: string, loadedAtStart = false): string[] {
   const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g)].map((m) => m[1] ?? m[2]!);
+  const specs = [...text.matchAll(/(?:import|export)\s([^'"]*?)from\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g)]
+    .filter((m) => !loadedAtStart || (m[2] !== undefined && !/^(?:type\s|\{\s*type\s[^,]*\}\s*$)/.test(m[1]!.trim())))
+    .map((m) => m[2] ?? m[3]!);
   return specs.map((s) => resolve(dirname(file), s).replace(/\.js$/, '.ts'));
+}
+
+/** Every project file loaded when `entry` starts, before any dynamic import. */
+function loadedAtStart(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const dep of importsOf(file, true)) visit(dep);
+  };
+  visit(entry);
+  return seen;
 }
 
 const folderOf = (file: string) => relative(SRC, file).split('/')[0]!;
@@ -105,6 +122,12 @@ describe('import structure', () => {
 
   it('has no import cycle', () => {
     expect(cycles(graph)).toEqual([]);
+  });
+
+  it('starts the CLI without the stages: each command loads what it runs, and the stage registry only for a stage command or the help', () => {
+    const loaded = [...loadedAtStart(join(SRC, 'cli/main.ts'))].map((f) => relative(SRC, f));
+    expect(loaded).toContain('cli/contamination.ts');
+    expect(loaded.filter((f) => f === 'pipeline/registry.ts' || (f.endsWith('/stage.ts') && f !== 'exec/stage.ts'))).toEqual([]);
   });
 
   it('finds an import that runs up, one between stages, and a cycle (the checks can fail)', () => {

@@ -3,11 +3,6 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { clusterSchema } from '../cluster/config.js';
-import { agreement } from '../cluster/metrics.js';
-import { clusterTexts, openLabelPool, writeClusterFiles } from '../cluster/run.js';
-import { JsonlWriter } from '../io/jsonl-writer.js';
-import { listShards, readRecords } from '../io/shards.js';
-import { runPipeline } from '../pipeline/run.js';
 import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { addCommonOptions, configFromOptions, enginesFromOptions, resolveEndpointModel, type CommonOptions } from './common.js';
@@ -47,6 +42,7 @@ export function registerCluster(program: Command): void {
     if (!opts.out) {
       if (paths.length !== 1) throw new CosmoError('cosmo cluster: give one corpus file, or data files with --out DIR');
       const cfg = await configFromOptions(paths[0]!, opts);
+      const { runPipeline } = await import('../pipeline/run.js');
       const results = await withInterrupt((signal) =>
         runPipeline(cfg, { only: ['seeds', 'cluster'], log: createLogger(), signal, skipBad: opts.skipBad, progress: 'lines' }),
       );
@@ -58,6 +54,12 @@ export function registerCluster(program: Command): void {
 }
 
 async function clusterFiles(paths: string[], opts: Options, signal: AbortSignal): Promise<void> {
+  const [{ agreement }, { clusterTexts, openLabelPool, writeClusterFiles }, { JsonlWriter }, { listShards, readRecords }] = await Promise.all([
+    import('../cluster/metrics.js'),
+    import('../cluster/run.js'),
+    import('../io/jsonl-writer.js'),
+    import('../io/shards.js'),
+  ]);
   const log = createLogger('cluster');
   await resolveEndpointModel(opts);
   const engines = enginesFromOptions(opts);

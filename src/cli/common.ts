@@ -1,7 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { servedModel } from '../engines/open.js';
-import { loadConfig, type CorpusConfig } from '../pipeline/corpus.js';
+import type { CorpusConfig } from '../pipeline/corpus.js';
 import { CosmoError } from '../util/errors.js';
 
 export interface CommonOptions {
@@ -38,12 +37,13 @@ export const fromHere = (p: string) => (isAbsolute(p) ? p : resolve(p));
 
 /** `--endpoint` without `--endpoint-model`: ask the endpoint which model it serves (vLLM answers 404 to any other name). */
 export async function resolveEndpointModel(opts: CommonOptions): Promise<void> {
-  if (opts.endpoint && !opts.endpointModel) opts.endpointModel = await servedModel(opts.endpoint);
+  if (opts.endpoint && !opts.endpointModel) opts.endpointModel = await (await import('../engines/open.js')).servedModel(opts.endpoint);
 }
 
 /** The corpus config with command-line overrides applied (before validation, so they are checked like the file). */
 export async function configFromOptions(file: string, opts: CommonOptions, edit?: (raw: Record<string, unknown>) => void): Promise<CorpusConfig> {
   await resolveEndpointModel(opts);
+  const { loadConfig } = await import('../pipeline/corpus.js');
   return loadConfig(file, (raw) => {
     edit?.(raw);
     if (opts.output) raw.output = fromHere(opts.output);

@@ -1,13 +1,6 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { decontamSchema } from '../decontaminate/config.js';
-import { buildDecontaminator } from '../decontaminate/load.js';
-import { cacheWritten } from '../decontaminate/cache.js';
-import { reportMarkdown } from '../decontaminate/report.js';
-import { dataFiles, scanFiles } from '../decontaminate/scan.js';
-import { autoThreads } from '../decontaminate/check-pool.js';
-import { JsonlWriter } from '../io/jsonl-writer.js';
 import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 
@@ -25,9 +18,6 @@ interface Options {
   skipBad?: boolean;
   threads?: string;
 }
-
-/** Bytes of the data files under `paths`. */
-const inputBytes = (paths: string[]) => dataFiles(paths.map((p) => resolve(p))).reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
 
 /** `cosmo contamination <files...>`: how contaminated any dataset is, without a corpus file. */
 export function registerContamination(program: Command): void {
@@ -51,6 +41,16 @@ export function registerContamination(program: Command): void {
       if (!opts.benchmarks && opts.extra.length === 0 && opts.items.length === 0)
         throw new CosmoError('contamination: give --benchmarks <dir>, --extra <file> or --items <file>');
       if (opts.mode === 'cut') throw new CosmoError('contamination: cut mode rewrites samples; use it through the decontaminate stage');
+      const [{ decontamSchema }, { buildDecontaminator }, { cacheWritten }, { reportMarkdown }, { dataFiles, scanFiles }, { autoThreads }, { JsonlWriter }] = await Promise.all([
+        import('../decontaminate/config.js'),
+        import('../decontaminate/load.js'),
+        import('../decontaminate/cache.js'),
+        import('../decontaminate/report.js'),
+        import('../decontaminate/scan.js'),
+        import('../decontaminate/check-pool.js'),
+        import('../io/jsonl-writer.js'),
+      ]);
+      const inputBytes = dataFiles(paths.map((p) => resolve(p))).reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
       const parsed = decontamSchema.safeParse({
         benchmarks_dir: opts.benchmarks,
         benchmarks: opts.only?.split(',').map((s) => s.trim()),
@@ -72,7 +72,7 @@ export function registerContamination(program: Command): void {
           {
             field: opts.field,
             skipBad: opts.skipBad,
-            threads: parsed.data.threads ?? autoThreads(inputBytes(paths), 1),
+            threads: parsed.data.threads ?? autoThreads(inputBytes, 1),
             onContaminated: (record, outcome, file) => out?.write({ file, ...record, decontam: outcome.decontam }),
           },
         );

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Command as CommandType } from 'commander';
 import { Command } from 'commander';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerDebug } from './debug.js';
@@ -8,7 +9,6 @@ import { registerPush } from './push.js';
 import { registerReport } from './report.js';
 import { registerView } from './view.js';
 import { registerServe } from './serve.js';
-import { registerStageCommands } from './stages.js';
 import { registerContamination } from './contamination.js';
 import { registerCluster } from './cluster.js';
 import { registerRetrieve } from './retrieve.js';
@@ -22,7 +22,6 @@ const program = new Command()
   .showHelpAfterError();
 
 registerRun(program);
-registerStageCommands(program);
 registerCluster(program);
 registerContamination(program);
 registerRetrieve(program);
@@ -32,6 +31,17 @@ registerPush(program);
 registerPilot(program);
 registerReport(program);
 registerView(program);
+
+// The commands above import what they run when they run it. The stage commands (`cosmo dedup
+// corpus.yaml`, …) come from the stage registry, which loads every stage (0.2 s of a 0.35 s start):
+// only when the command is none of the above (the help lists them all, after `run`).
+if (!program.commands.some((c) => c.name() === process.argv[2])) {
+  const { registerStageCommands } = await import('./stages.js');
+  const commands = program.commands as CommandType[];
+  const before = commands.length;
+  registerStageCommands(program);
+  commands.splice(1, 0, ...commands.splice(before));
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Errors meant for a person print without a stack; anything else is a bug and keeps its stack.

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../pipeline/corpus.js';
-import { pilotTable, runPilot } from '../pilot/pilot.js';
 import { createLogger } from '../util/log.js';
 import { addCommonOptions, configFromOptions, fromHere, positiveInt, type CommonOptions } from './common.js';
 import { withInterrupt } from './interrupt.js';
@@ -16,6 +14,7 @@ export function registerPilot(program: Command): void {
   ).action(async (file: string, o: CommonOptions & { perTemplate: string }) => {
     const perCell = positiveInt('--per-template', o.perTemplate);
     // Its own folder beside the corpus's (or --output), started afresh: a pilot is for trying prompts again.
+    const [{ loadConfig }, { pilotTable, runPilot }] = await Promise.all([import('../pipeline/corpus.js'), import('../pilot/pilot.js')]);
     const output = o.output ? fromHere(o.output) : `${loadConfig(file).output_dir}-pilot`;
     const cfg = await configFromOptions(file, { ...o, output: undefined }, (raw) => {
       raw.output = output;

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEFAULT_HUB, pushDataset } from '../push/push.js';
 import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { positiveInt } from './common.js';
@@ -47,6 +46,7 @@ export function registerPush(program: Command): void {
     .option('--part-files <n>', 'files per commit (large datasets go up in several commits)', '50')
     .action(async (dir: string, o: PushCliOptions) => {
       const partFiles = positiveInt('--part-files', o.partFiles);
+      const { DEFAULT_HUB, pushDataset } = await import('../push/push.js');
       const hubUrl = process.env.HF_ENDPOINT ?? DEFAULT_HUB;
       const r = await withInterrupt((signal) =>
         pushDataset({ dir, repo: o.repo, revision: o.revision, private: !o.public, token: token(o.tokenFile), hubUrl, message: o.message, partFiles, log: createLogger('push'), signal }),

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { writeReport } from '../report/report.js';
 
 /** `cosmo report OUT_DIR` or `cosmo report FILES...`: one self-contained HTML page and its numbers. */
 export function registerReport(program: Command): void {
@@ -12,6 +11,7 @@ export function registerReport(program: Command): void {
     .option('--title <text>', 'the page title')
     .option('--json', 'also print the numbers as JSON')
     .action(async (paths: string[], o: { out?: string; title?: string; json?: boolean }) => {
+      const { writeReport } = await import('../report/report.js');
       const r = await writeReport(paths, { out: o.out && resolve(o.out), title: o.title });
       if (o.json) process.stdout.write(`${JSON.stringify(r.data, null, 2)}\n`);
       process.stdout.write(`cosmo report: ${r.data.rows.toLocaleString('en-US')} samples from ${r.data.source}: ${r.html} (numbers: ${r.json})\n`);

@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { retrieveSchema } from '../knowledge/config.js';
-import { KnowledgeIndex } from '../knowledge/search.js';
 import { CosmoError } from '../util/errors.js';
 
 interface Options {
@@ -34,7 +33,8 @@ export function registerRetrieve(program: Command): void {
     .option('--max-terms <n>', "count only the query's n rarest terms", String(DEFAULTS.max_terms))
     .option('--postings <n>', 'read at most n postings of long lists, those that weigh most first', String(DEFAULTS.postings))
     .option('--json', 'print JSON lines: {rank, score, match, id, title, source, text}')
-    .action((words: string[], opts: Options) => {
+    .action(async (words: string[], opts: Options) => {
+      const { KnowledgeIndex } = await import('../knowledge/search.js');
       const index = KnowledgeIndex.open(resolve(opts.knowledge));
       try {
         const query = words.join(' ');

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { runPipeline, type StageResult } from '../pipeline/run.js';
+import type { StageResult } from '../pipeline/run.js';
 import { createLogger } from '../util/log.js';
-import { dryRun, formatDryRun } from '../pipeline/dry-run.js';
 import { addCommonOptions, configFromOptions, type CommonOptions } from './common.js';
 import { withInterrupt } from './interrupt.js';
 
@@ -17,12 +16,14 @@ export function registerRun(program: Command): void {
     const cfg = await configFromOptions(file, opts);
     const log = createLogger();
     if (opts.dryRun) {
+      const { dryRun, formatDryRun } = await import('../pipeline/dry-run.js');
       const report = await withInterrupt((signal) =>
         dryRun(cfg, { log, signal, tokensPerSecond: Number(opts.tps) || 100, skipBad: opts.skipBad }),
       );
       process.stdout.write(formatDryRun(report) + '\n');
       return;
     }
+    const { runPipeline } = await import('../pipeline/run.js');
     const results = await withInterrupt((signal) =>
       runPipeline(cfg, { log, signal, skipBad: opts.skipBad, progress: process.stderr.isTTY ? 'bar' : 'lines' }),
     );

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { isAbsolute, join, resolve } from 'node:path';
-import { loadConfig } from '../pipeline/corpus.js';
 import { resolvePath } from '../pipeline/env.js';
 import { SERVER_ENGINES, serveSchema, type ServeConfig } from '../serve/config.js';
-import { serveOptions, startServers } from '../serve/servers.js';
 import { CosmoError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { withInterrupt } from './interrupt.js';
@@ -30,7 +28,7 @@ function flagsSection(o: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The `serve:` section: the corpus file's (when given) with the flags over it, validated as one. */
-function serveConfig(file: string | undefined, flags: Record<string, unknown>): { section: ServeConfig; path: (p: string) => string; endpointsFile: string } {
+async function serveConfig(file: string | undefined, flags: Record<string, unknown>): Promise<{ section: ServeConfig; path: (p: string) => string; endpointsFile: string }> {
   if (!file) {
     if (flags.engine === undefined || flags.model === undefined) throw new CosmoError('cosmo serve needs --engine and --model, or a corpus file with a serve: section');
     const parsed = serveSchema.safeParse(flags);
@@ -38,6 +36,7 @@ function serveConfig(file: string | undefined, flags: Record<string, unknown>): 
     if (!parsed.success) throw new CosmoError(parsed.error.issues.map((i) => `--${i.path.map(String).join('.').replace(/_/g, '-')}: ${i.message}`).join('\n'));
     return { section: parsed.data, path: (p) => resolve(p), endpointsFile: resolve('endpoints.json') };
   }
+  const { loadConfig } = await import('../pipeline/corpus.js');
   const cfg = loadConfig(file, (raw) => {
     if (raw.serve !== undefined || Object.keys(flags).length) raw.serve = { ...(raw.serve as object), ...flags };
   });
@@ -79,7 +78,8 @@ export function registerServe(program: Command): void {
     .option('--heartbeat-stale <s>', 'each server job stops by itself when cosmo serve has not touched its heartbeat file for this long, a lost client (default 600)')
     .option('--health-timeout <s>', 'seconds an instance may take to become healthy once its job runs; queueing does not count (default 1800)')
     .action(async (file: string | undefined, o: Record<string, unknown>) => {
-      const { section, path, endpointsFile } = serveConfig(file, flagsSection(o));
+      const { section, path, endpointsFile } = await serveConfig(file, flagsSection(o));
+      const { serveOptions, startServers } = await import('../serve/servers.js');
       const opts = serveOptions(section, path);
       const log = createLogger('serve');
       await withInterrupt(async (signal) => {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../util/log.js';
 import { CosmoError } from '../util/errors.js';
-import { startViewer } from '../view/server.js';
 
 /** `cosmo view OUT_DIR`: browse and review the dataset in a local web page until Ctrl-C. */
 export function registerView(program: Command): void {
@@ -15,6 +14,7 @@ export function registerView(program: Command): void {
     .action(async (dir: string, o: { port: string; host: string; reviewer?: string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CosmoError(`--port must be a port number, not "${o.port}"`);
+      const { startViewer } = await import('../view/server.js');
       const viewer = await startViewer({ dir, port, host: o.host, reviewer: o.reviewer, log: createLogger('view') });
       process.stdout.write(`cosmo view: ${viewer.rows.toLocaleString('en-US')} samples at ${viewer.url}  (Ctrl-C stops)\n`);
       // Ctrl-C, SIGTERM or a closed terminal stop the server; there is nothing to resume.
