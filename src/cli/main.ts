@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { Command as CommandType } from 'commander';
 import { Command } from 'commander';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { registerDebug } from './debug.js';
@@ -37,7 +36,7 @@ registerView(program);
 // only when the command is none of the above (the help lists them all, after `run`).
 if (!program.commands.some((c) => c.name() === process.argv[2])) {
   const { registerStageCommands } = await import('./stages.js');
-  const commands = program.commands as CommandType[];
+  const commands = program.commands as Command[];
   const before = commands.length;
   registerStageCommands(program);
   commands.splice(1, 0, ...commands.splice(before));

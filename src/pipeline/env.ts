@@ -3,8 +3,8 @@ import type { AnyStage, CorpusEnv } from '../exec/stage.js';
 import type { CorpusConfig } from './corpus.js';
 
 /*
- * What a stage sees of a validated corpus config. Apart from corpus.ts, which composes the schema
- * from every stage, so that a worker process can use these without importing every stage.
+ * What a stage sees of a validated corpus config. Kept apart from corpus.ts, which composes the
+ * schema from every stage, so that a worker process uses these without importing every stage.
  */
 
 /** A path from the config, made absolute against the corpus file's folder. */
