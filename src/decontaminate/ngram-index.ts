@@ -232,7 +232,9 @@ export class NgramIndex {
   constructor(expected = 1 << 16) {
     this.filter = new KeyFilter(expected);
     let cap = 1 << 10;
-    while (cap * 0.6 < expected) cap <<= 1;
+    // Up to 0.7 full, the load at which it grows: `expected` counts an n-gram each time an item has
+    // it, ~10% more than the distinct ones, and half the table is half the index a run reads back.
+    while (cap * 0.7 < expected) cap <<= 1;
     this.table = sharedArray(Float64Array, cap * 2);
     this.mask = cap - 1;
     this.postItem = sharedArray(Int32Array, Math.max(1024, expected));
