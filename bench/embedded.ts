@@ -1,14 +1,16 @@
 /**
- * Embedded engine throughput (issues #2, #17): generated tokens/s of one llama.cpp context on a
- * SmolLM2-135M-shaped model (random Q8_0 weights, the real vocabulary), as a grid of threads x
- * sequences, with enough concurrent requests to keep every sequence busy, and the process's CPU
- * seconds per token beside it. Target: N sequences >= 1.5x the best single-sequence setting.
+ * Embedded engine throughput (issues #2, #17): generated tokens/s of the embedded engine on a
+ * SmolLM2-135M-shaped model (random Q8_0 weights, the real vocabulary), as a grid of contexts x
+ * threads x sequences, with enough concurrent requests to keep every sequence busy, and the
+ * process's CPU milliseconds per token beside it. The grid is run `--repeat` times over, each
+ * setting once per pass, so that a slower minute of a shared machine falls on every setting alike;
+ * each row gives the mean and the range. Target: >= 1.5x the best single-sequence setting.
  *
- *   npx tsx bench/embedded.ts [--threads 1,2] [--sequences 1,2,4,8] [--tokens 200] [--rounds 2] [--type q8_0|f32]
- *                             [--context 1024] [--batch-size N] [--temperature 0.8] [--tokenizer F]
+ *   npx tsx bench/embedded.ts [--contexts 1,2] [--threads 1,2] [--sequences 1,2,4,8] [--tokens 200] [--rounds 2]
+ *                             [--repeat 3] [--type q8_0|f32] [--context 1024] [--batch-size N] [--temperature 0.8] [--tokenizer F]
  *
- * Ratios are to the 1-sequence row with the same threads and to 1 sequence on 1 thread, measured in
- * this run (figures from other runs or machines do not compare).
+ * Ratios are to 1 context x 1 thread x 1 sequence measured in this run (figures from other runs or
+ * machines do not compare). bench/embedded-kernels.ts says where the time goes inside llama.cpp.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -19,7 +21,9 @@ import { writeTestModel, type WeightType } from '../src/engines/gguf.js';
 
 const { values } = parseArgs({
   options: {
+    contexts: { type: 'string', default: '1,2' },
     threads: { type: 'string', default: '1,2' },
+    repeat: { type: 'string', default: '3' },
     context: { type: 'string', default: '1024' },
     tokens: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '2' },
@@ -33,7 +37,9 @@ const { values } = parseArgs({
     },
   },
 });
+const contextCounts = values.contexts.split(',').map(Number);
 const threadCounts = values.threads.split(',').map(Number);
+const repeat = Number(values.repeat);
 const tokens = Number(values.tokens);
 const rounds = Number(values.rounds);
 const batchSize = values['batch-size'] ? Number(values['batch-size']) : undefined;
@@ -53,66 +59,66 @@ try {
       `written in ${((Date.now() - t) / 1000).toFixed(1)} s`,
   );
 
-  const runs: { sequences: number; threads: number }[] = [];
-  if (!threadCounts.includes(1)) runs.push({ sequences: 1, threads: 1 });
-  for (const threads of threadCounts) for (const s of seqCounts) runs.push({ sequences: s, threads });
+  // Contexts use a core each at one thread: more threads a context than the cores hold is left out.
+  type Setting = { contexts: number; threads: number; sequences: number };
+  const settings: Setting[] = [{ contexts: 1, threads: 1, sequences: 1 }];
+  for (const contexts of contextCounts)
+    for (const threads of threadCounts)
+      for (const sequences of seqCounts)
+        if (contexts * threads <= Math.max(availableParallelism(), threads) && !(contexts === 1 && threads === 1 && sequences === 1)) settings.push({ contexts, threads, sequences });
+  const label = (x: Setting) => `${x.contexts} x ${x.threads} x ${x.sequences}`;
 
-  const rows: { sequences: number; threads: number; requests: number; tokens: number; secs: number; tps: number; cpuMs: number }[] = [];
-  for (const run of runs) {
-    t = Date.now();
-    const engine = await createEmbeddedEngine({
-      type: 'embedded',
-      model: info.path,
-      threads: run.threads,
-      sequences: run.sequences,
-      context_size: Number(values.context),
-      gpu: false,
-      ...(batchSize ? { batch_size: batchSize } : {}),
-    });
-    const loadMs = Date.now() - t;
-    try {
-      const ask = (i: number, max: number) =>
-        engine.complete({
-          messages: [{ role: 'user', content: `Write a textbook section about topic number ${i} for college students.` }],
-          params: { temperature: Number(values.temperature), top_p: 0.95, max_tokens: max, seed: i },
-        });
-      await ask(-1, 8); // warm-up: first decode allocates buffers
-      const n = run.sequences * rounds;
-      t = Date.now();
-      const cpu0 = process.cpuUsage();
-      const results = await Promise.all(Array.from({ length: n }, (_, i) => ask(i, tokens)));
-      const secs = (Date.now() - t) / 1000;
-      const cpu = process.cpuUsage(cpu0);
-      const generated = results.reduce((a, r) => a + r.usage.completion_tokens, 0);
-      // CPU of every thread of this process (llama.cpp's included) per generated token.
-      const cpuMs = (cpu.user + cpu.system) / 1000 / generated;
-      rows.push({ ...run, requests: n, tokens: generated, secs, tps: generated / secs, cpuMs });
-      console.log(
-        `sequences ${run.sequences}, threads ${run.threads}: ${n} requests, ${generated} tokens in ${secs.toFixed(1)} s ` +
-          `= ${(generated / secs).toFixed(1)} tok/s, ${cpuMs.toFixed(1)} ms CPU a token (load ${loadMs} ms)`,
-      );
-    } finally {
-      await engine.close();
+  const results = new Map<string, { tps: number[]; cpuMs: number[] }>();
+  for (let pass = 1; pass <= repeat; pass++) {
+    for (const setting of settings) {
+      const engine = await createEmbeddedEngine({
+        type: 'embedded',
+        model: info.path,
+        ...setting,
+        context_size: Number(values.context),
+        gpu: false,
+        ...(batchSize ? { batch_size: batchSize } : {}),
+      });
+      try {
+        const ask = (i: number, max: number) =>
+          engine.complete({
+            messages: [{ role: 'user', content: `Write a textbook section about topic number ${i} for college students.` }],
+            params: { temperature: Number(values.temperature), top_p: 0.95, max_tokens: max, seed: i },
+          });
+        await Promise.all(Array.from({ length: setting.contexts }, (_, i) => ask(-1 - i, 8))); // warm-up: first decode allocates buffers
+        const n = engine.concurrency * rounds;
+        t = Date.now();
+        const cpu0 = process.cpuUsage();
+        const done = await Promise.all(Array.from({ length: n }, (_, i) => ask(i, tokens)));
+        const secs = (Date.now() - t) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const generated = done.reduce((a, r) => a + r.usage.completion_tokens, 0);
+        // CPU of every thread of this process (llama.cpp's included) per generated token.
+        const cpuMs = (cpu.user + cpu.system) / 1000 / generated;
+        const r = results.get(label(setting)) ?? results.set(label(setting), { tps: [], cpuMs: [] }).get(label(setting))!;
+        r.tps.push(generated / secs);
+        r.cpuMs.push(cpuMs);
+        console.log(`pass ${pass}, ${label(setting)} (contexts x threads x sequences): ${n} requests, ${generated} tokens in ${secs.toFixed(1)} s = ${(generated / secs).toFixed(1)} tok/s, ${cpuMs.toFixed(1)} ms CPU a token`);
+      } finally {
+        await engine.close();
+      }
     }
   }
 
-  const base = (th: number) => rows.find((r) => r.sequences === 1 && r.threads === th)?.tps;
-  console.log('\n| sequences | threads | requests | tokens | seconds | tokens/s | CPU ms/token | vs 1 sequence, same threads | vs 1 seq/1 thread |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of rows) {
-    const b = base(r.threads);
-    const b1 = base(1);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const base = mean(results.get(label(settings[0]!))!.tps);
+  console.log(`\n| contexts | threads | sequences | tokens/s, mean of ${repeat} (range) | CPU ms/token | vs 1 x 1 x 1 |`);
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  let best = settings[0]!;
+  for (const x of settings) {
+    const r = results.get(label(x))!;
+    if (mean(r.tps) > mean(results.get(label(best))!.tps)) best = x;
     console.log(
-      `| ${r.sequences} | ${r.threads} | ${r.requests} | ${r.tokens} | ${r.secs.toFixed(1)} | ${r.tps.toFixed(1)} | ${r.cpuMs.toFixed(1)} | ` +
-        `${b ? (r.tps / b).toFixed(2) + 'x' : '-'} | ${b1 ? (r.tps / b1).toFixed(2) + 'x' : '-'} |`,
+      `| ${x.contexts} | ${x.threads} | ${x.sequences} | ${mean(r.tps).toFixed(1)} (${Math.min(...r.tps).toFixed(0)}-${Math.max(...r.tps).toFixed(0)}) | ` +
+        `${mean(r.cpuMs).toFixed(1)} | ${(mean(r.tps) / base).toFixed(2)}x |`,
     );
   }
-  const best = rows.reduce((a, r) => (r.tps > a.tps ? r : a));
-  const b1 = base(1)!;
-  console.log(
-    `\nbest: ${best.sequences} sequences x ${best.threads} threads = ${best.tps.toFixed(1)} tok/s, ` +
-      `${(best.tps / b1).toFixed(2)}x one sequence on one thread (target >= 1.5x)`,
-  );
+  console.log(`\nbest: ${label(best)} (contexts x threads x sequences) = ${mean(results.get(label(best))!.tps).toFixed(1)} tok/s, ${(mean(results.get(label(best))!.tps) / base).toFixed(2)}x one sequence on one thread (target >= 1.5x)`);
   console.log(`${loadNote()}${loadavg()[0]! > availableParallelism() ? ': the machine was busy, figures are not comparable' : ''}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,13 @@ export const embeddedEngineSchema = z.strictObject({
   threads: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
   /** Sequences decoded together in one context (continuous batching). `auto`: timed as threads are (1, 2, 4, 8). */
   sequences: z.union([z.literal('auto'), z.number().int().positive()]).default('auto'),
+  /**
+   * Contexts decoding side by side on one loaded model, each with `threads` threads and `sequences`
+   * sequences (each its own KV cache): on a CPU, a second core used this way pays where a second
+   * thread in one context does not. `auto`: 1, 2, … up to the cores over the threads, timed after
+   * the sequences. Absent: `auto` when `sequences` is `auto`, else 1.
+   */
+  contexts: z.union([z.literal('auto'), z.number().int().positive()]).optional(),
   /** Context size in tokens of each sequence: a prompt plus its answer must fit in it. */
   context_size: z.number().int().positive().default(4096),
   /** Tokens llama.cpp evaluates per batch (prompt processing). Default: llama.cpp's (512, or the context size if smaller). */

@@ -1,10 +1,10 @@
 /**
  * The embedded engine: llama.cpp in-process through node-llama-cpp.
  *
- * One model and ONE context with `sequences` slots: requests running at the same time are decoded
- * together in the same batches (continuous batching), which is what makes several sequences faster
- * than one on the same cores. Each slot keeps its last prompt in the KV cache, so a request that
- * shares a prefix with the previous one on that slot only evaluates the new tokens.
+ * One model and `contexts` contexts of `sequences` slots each: requests running at the same time on
+ * one context are decoded together in the same batches (continuous batching), and the contexts
+ * decode side by side, each on its own threads. Each slot keeps its last prompt in the KV cache, so
+ * a request that shares a prefix with the previous one on that slot only evaluates the new tokens.
  */
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -102,7 +102,7 @@ class Slots {
     if (this.free.length > 0) {
       let best = this.free.length - 1;
       if (score) {
-        let bestScore = -1;
+        let bestScore = -Infinity;
         for (let i = 0; i < this.free.length; i++) {
           const sc = score(this.free[i]!);
           if (sc > bestScore) [best, bestScore] = [i, sc];
@@ -123,6 +123,11 @@ class Slots {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
     });
+  }
+
+  /** Whether `slot` is free now. */
+  isFree(slot: number): boolean {
+    return this.free.includes(slot);
   }
 
   release(slot: number): void {
@@ -162,18 +167,19 @@ export async function loadGgufModel(
   }
 }
 
-/** The config with `auto` threads and sequences replaced by what calibration chose. */
-type ResolvedConfig = Omit<EmbeddedEngineConfig, 'threads' | 'sequences'> & { threads: number; sequences: number };
+/** The config with `auto` threads, sequences and contexts replaced by what calibration chose. */
+type ResolvedConfig = Omit<EmbeddedEngineConfig, 'threads' | 'sequences' | 'contexts'> & { threads: number; sequences: number; contexts: number };
 
 /** Tokens each sequence generates while a setting is timed. */
 const CALIBRATION_TOKENS = 32;
 
-/** Generated tokens per second of `model` with `threads` × `sequences`, on a short context of its own. */
-async function measureSetting(model: LlamaModel, cfg: EmbeddedEngineConfig, threads: number, sequences: number): Promise<number> {
+/** Generated tokens per second of `model` with `contexts` × `threads` × `sequences`, on short contexts of their own. */
+async function measureSetting(model: LlamaModel, cfg: EmbeddedEngineConfig, threads: number, sequences: number, contexts: number): Promise<number> {
   const { LlamaCompletion } = await llamaCpp();
-  const context = await model.createContext({ sequences, contextSize: Math.min(cfg.context_size, 512), threads });
+  const made: LlamaContext[] = [];
   try {
-    const seqs = Array.from({ length: sequences }, () => context.getSequence());
+    for (let c = 0; c < contexts; c++) made.push(await model.createContext({ sequences, contextSize: Math.min(cfg.context_size, 512), threads }));
+    const seqs = made.flatMap((context) => Array.from({ length: sequences }, () => context.getSequence()));
     const completions = seqs.map((contextSequence) => new LlamaCompletion({ contextSequence }));
     const prompt = model.tokenize('Write a short textbook section about the water cycle for college students.');
     const options = { temperature: 0.8, repeatPenalty: false as const, disableContextShift: true };
@@ -187,7 +193,7 @@ async function measureSetting(model: LlamaModel, cfg: EmbeddedEngineConfig, thre
     for (const c of completions) c.dispose({ disposeSequence: true });
     return tokens / Math.max(secs, 1e-6);
   } finally {
-    await context.dispose();
+    await Promise.all(made.map((context) => context.dispose()));
   }
 }
 
@@ -195,29 +201,44 @@ export async function createEmbeddedEngine(config: EmbeddedEngineConfig, opts: E
   const log = opts.log ?? silentLogger;
   const { model, path, llama } = await loadGgufModel(config.model, { ...opts, gpu: config.gpu });
   let calibration: Calibration | undefined;
-  if (config.threads === 'auto' || config.sequences === 'auto') {
-    const fixed = { threads: config.threads === 'auto' ? undefined : config.threads, sequences: config.sequences === 'auto' ? undefined : config.sequences };
+  // Contexts left open follow sequences: chosen with them, or one beside a fixed number.
+  const contexts = config.contexts ?? (config.sequences === 'auto' ? 'auto' : 1);
+  if (config.threads === 'auto' || config.sequences === 'auto' || contexts === 'auto') {
+    const fixed = {
+      threads: config.threads === 'auto' ? undefined : config.threads,
+      sequences: config.sequences === 'auto' ? undefined : config.sequences,
+      contexts: contexts === 'auto' ? undefined : contexts,
+    };
     try {
-      calibration = await calibrated(calibrationKey(path, String(llama.gpu), fixed), fixed, (t, s) => measureSetting(model, config, t, s), log);
+      calibration = await calibrated(calibrationKey(path, String(llama.gpu), fixed), fixed, (t, s, c) => measureSetting(model, config, t, s, c), log);
     } catch (err) {
       await model.dispose();
-      throw new CosmoError(`cannot calibrate threads and sequences for ${path}: ${errorMessage(err)} (set generate.engines[].threads and sequences)`, { cause: err });
+      throw new CosmoError(`cannot calibrate threads, sequences and contexts for ${path}: ${errorMessage(err)} (set generate.engines[].threads, sequences and contexts)`, { cause: err });
     }
   }
-  const cfg: ResolvedConfig = { ...config, threads: calibration?.threads ?? (config.threads as number), sequences: calibration?.sequences ?? (config.sequences as number) };
-  let context: LlamaContext;
+  const cfg: ResolvedConfig = {
+    ...config,
+    threads: calibration?.threads ?? (config.threads as number),
+    sequences: calibration?.sequences ?? (config.sequences as number),
+    contexts: calibration?.contexts ?? (contexts as number),
+  };
+  const made: LlamaContext[] = [];
   try {
-    context = await model.createContext({
-      sequences: cfg.sequences,
-      contextSize: cfg.context_size,
-      threads: cfg.threads,
-      ...(cfg.batch_size ? { batchSize: cfg.batch_size } : {}),
-    });
+    for (let c = 0; c < cfg.contexts; c++)
+      made.push(
+        await model.createContext({
+          sequences: cfg.sequences,
+          contextSize: cfg.context_size,
+          threads: cfg.threads,
+          ...(cfg.batch_size ? { batchSize: cfg.batch_size } : {}),
+        }),
+      );
   } catch (err) {
+    await Promise.all(made.map((context) => context.dispose()));
     await model.dispose();
     throw new CosmoError(
-      `cannot create a context of ${cfg.sequences} x ${cfg.context_size} tokens for ${path}: ${errorMessage(err)} ` +
-        '(lower generate.engines[].sequences or context_size)',
+      `cannot create ${cfg.contexts} context(s) of ${cfg.sequences} x ${cfg.context_size} tokens for ${path}: ${errorMessage(err)} ` +
+        '(lower generate.engines[].contexts, sequences or context_size)',
       { cause: err },
     );
   }
@@ -225,14 +246,15 @@ export async function createEmbeddedEngine(config: EmbeddedEngineConfig, opts: E
   log.info('embedded engine ready', {
     model: name,
     gpu: llama.gpu,
+    contexts: cfg.contexts,
     sequences: cfg.sequences,
-    context: context.contextSize,
+    context: made[0]!.contextSize,
     threads: cfg.threads,
-    batch: context.batchSize,
+    batch: made[0]!.batchSize,
   });
   const { LlamaCompletion } = await llamaCpp();
   const completions = (sequences: LlamaContextSequence[]) => sequences.map((contextSequence) => new LlamaCompletion({ contextSequence }));
-  return new LlamaEngine(cfg, name, llama, model, context, completions, log, opts.onTokens, calibration);
+  return new LlamaEngine(cfg, name, llama, model, made, completions, log, opts.onTokens, calibration);
 }
 
 class LlamaEngine implements EmbeddedEngine {
@@ -241,6 +263,8 @@ class LlamaEngine implements EmbeddedEngine {
   private readonly slots: Slots;
   private readonly sequences: LlamaContextSequence[];
   private readonly completions: LlamaCompletion[];
+  /** Sequences a context has (slots `c * perContext` on are context c's). */
+  private readonly perContext: number;
   private readonly template: Template;
   private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
   private closed = false;
@@ -250,7 +274,7 @@ class LlamaEngine implements EmbeddedEngine {
     readonly model: string,
     private readonly llama: Llama,
     private readonly llamaModel: LlamaModel,
-    private readonly context: LlamaContext,
+    private readonly contexts: LlamaContext[],
     completionsOf: (sequences: LlamaContextSequence[]) => LlamaCompletion[],
     log: Logger,
     private readonly onTokens?: EmbeddedEngineOptions['onTokens'],
@@ -258,9 +282,10 @@ class LlamaEngine implements EmbeddedEngine {
     readonly calibration?: Calibration,
   ) {
     this.id = `embedded:${basename(model)}`;
-    this.concurrency = cfg.sequences;
-    this.slots = new Slots(cfg.sequences);
-    this.sequences = Array.from({ length: cfg.sequences }, () => context.getSequence());
+    this.concurrency = cfg.contexts * cfg.sequences;
+    this.slots = new Slots(this.concurrency);
+    this.sequences = contexts.flatMap((context) => Array.from({ length: cfg.sequences }, () => context.getSequence()));
+    this.perContext = cfg.sequences;
     this.completions = completionsOf(this.sequences);
     const source = llamaModel.fileInfo.metadata?.tokenizer?.chat_template;
     if (typeof source !== 'string') log.warn('the model has no chat template; using ChatML', { model });
@@ -268,7 +293,7 @@ class LlamaEngine implements EmbeddedEngine {
   }
 
   get contextSize(): number {
-    return this.context.contextSize;
+    return this.contexts[0]!.contextSize;
   }
 
   /** The largest number of requests that were decoding at once so far. */
@@ -308,9 +333,10 @@ class LlamaEngine implements EmbeddedEngine {
       );
     }
     const grammar = req.jsonSchema ? await this.grammarFor(req.jsonSchema) : undefined;
-    // Prefer the free sequence whose cache already holds the longest start of this prompt (shared
-    // instructions, a system prompt): only the rest is evaluated.
-    const slot = await this.slots.acquire(req.signal, (s) => commonPrefix(this.sequences[s]!.contextTokens, tokens));
+    // A free sequence of the least busy context (contexts decode side by side; sequences of one
+    // context share its threads), and of those the one whose cache already holds the longest start
+    // of this prompt (shared instructions, a system prompt): only the rest is evaluated.
+    const slot = await this.slots.acquire(req.signal, (s) => commonPrefix(this.sequences[s]!.contextTokens, tokens) - 1e9 * this.busyIn(s));
     const sequence = this.sequences[slot]!;
     // Every sampled token counts, also those a stop sequence or the end-of-turn token hides from the text.
     const outputBefore = sequence.tokenMeter.usedOutputTokens;
@@ -346,6 +372,14 @@ class LlamaEngine implements EmbeddedEngine {
     }
   }
 
+  /** Requests decoding on the context of slot `s`. */
+  private busyIn(s: number): number {
+    const first = s - (s % this.perContext);
+    let n = 0;
+    for (let i = first; i < first + this.perContext; i++) if (!this.slots.isFree(i)) n++;
+    return n;
+  }
+
   private grammarFor(schema: Record<string, unknown>): Promise<LlamaGrammar> {
     const key = JSON.stringify(schema);
     let g = this.grammars.get(key);
@@ -366,7 +400,7 @@ class LlamaEngine implements EmbeddedEngine {
     this.closed = true;
     this.slots.rejectWaiting(new EngineError(`${this.id} was closed`, 'aborted', { retryable: false }));
     for (const c of this.completions) c.dispose({ disposeSequence: true });
-    await this.context.dispose();
+    await Promise.all(this.contexts.map((context) => context.dispose()));
     await this.llamaModel.dispose();
   }
 }

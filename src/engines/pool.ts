@@ -481,7 +481,7 @@ export class EnginePool {
       errors: s.errors,
       completion_tokens: s.completionTokens,
       ...(s.engine.rateWaitMs !== undefined ? { rate_wait_s: Math.round(s.engine.rateWaitMs / 100) / 10 } : {}),
-      ...(s.engine.calibration ? { calibration: { threads: s.engine.calibration.threads, sequences: s.engine.calibration.sequences, figures: s.engine.calibration.figures } } : {}),
+      ...(s.engine.calibration ? { calibration: { threads: s.engine.calibration.threads, sequences: s.engine.calibration.sequences, contexts: s.engine.calibration.contexts, figures: s.engine.calibration.figures } } : {}),
     }));
   }
 

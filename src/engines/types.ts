@@ -1,6 +1,7 @@
 import type { FinishReason, GenParams, Usage } from '../records/types.js';
 import { CosmoError } from '../util/errors.js';
 import type { Price } from './prices.js';
+import type { Calibration } from './calibrate.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -82,7 +83,7 @@ export interface Engine {
   readonly price?: Price;
   /** How long one attempt may take, when it is not the pool's `timeout_s` (a batch takes hours). */
   readonly attemptTimeoutMs?: number;
-  /** How an embedded engine's `auto` threads and sequences were chosen: every setting timed, in tokens/s. */
-  readonly calibration?: { threads: number; sequences: number; figures: { threads: number; sequences: number; tokens_per_s: number }[] };
+  /** How an embedded engine's `auto` threads, sequences and contexts were chosen: every setting timed, in tokens/s. */
+  readonly calibration?: Pick<Calibration, 'threads' | 'sequences' | 'contexts' | 'figures'>;
   close(): Promise<void>;
 }

@@ -102,6 +102,26 @@ describe('embedded engine', () => {
     }
   });
 
+  it('decodes on several contexts side by side, each request on the least busy one', async () => {
+    const events: number[] = [];
+    // Two contexts of two sequences: slots 0-1 are the first context's, 2-3 the second's.
+    const two = await createEmbeddedEngine(cfg({ contexts: 2, sequences: 2 }), { onTokens: (e) => events.push(e.slot) });
+    try {
+      expect(two.concurrency).toBe(4);
+      // Two requests at once go to different contexts, not to two sequences of one.
+      await Promise.all([0, 1].map((i) => two.complete(ask(`side ${i}`, { max_tokens: 12, temperature: 0.8, seed: i }))));
+      const contexts = new Set(events.map((slot) => Math.floor(slot / 2)));
+      expect(contexts).toEqual(new Set([0, 1]));
+      // Four at once fill every sequence, and every answer is whole.
+      events.length = 0;
+      const all = await Promise.all([0, 1, 2, 3].map((i) => two.complete(ask(`all ${i}`, { max_tokens: 12, temperature: 0.8, seed: i }))));
+      expect(new Set(events)).toEqual(new Set([0, 1, 2, 3]));
+      for (const r of all) expect(r.usage.completion_tokens).toBeGreaterThanOrEqual(12);
+    } finally {
+      await two.close();
+    }
+  });
+
   it('sends a prompt to the free sequence that already holds its start (prefix cache reuse)', async () => {
     const events: number[] = [];
     const two = await createEmbeddedEngine(cfg({ sequences: 2 }), { onTokens: (e) => events.push(e.slot) });
