@@ -3,7 +3,9 @@
  * separate process that answers in ~50 ms with realistic token counts, with 1,000 requests in flight:
  *  - as users run it: `cosmo generate` from dist/ as a process (start-up, reading the prompts, the
  *    ledger, the request cache and the final shard included), its wall time and its CPU per request;
- *  - in process: the generate task alone (runTask), its requests/s and CPU per request.
+ *  - in process: the generate task alone (runTask), its requests/s and CPU per request;
+ *  - the request loop: the same prompts through the pool generate opens (engine, retries, request
+ *    cache), kept full, with no prompt reading, ledger or shard: its CPU per request.
  * Targets (#17): whole command <= 0.2 ms of CPU per request, the request loop <= 0.1 ms.
  *
  *   npm run build && npx tsx bench/client.ts [--requests 30000] [--inflight 1000] [--latency-ms 50]
@@ -21,7 +23,8 @@ import { runTask } from '../src/exec/task.js';
 import { writeShard } from '../src/io/shards.js';
 import { stableId } from '../src/records/id.js';
 import type { PromptRecord } from '../src/records/types.js';
-import { generateStage } from '../src/generate/stage.js';
+import { generateStage, messagesFor, paramsFor } from '../src/generate/stage.js';
+import { openPool } from '../src/engines/open.js';
 import type { GenerateMetrics } from '../src/generate/metrics.js';
 import { silentLogger } from '../src/util/log.js';
 import { timedCosmo } from './lib.js';
@@ -145,6 +148,21 @@ async function once(dir: string, server: { url: string; pid: number }): Promise<
     console.log(`  latency p50/p99       ${fig(m.latency_ms.p50)} / ${m.latency_ms.p99} ms`);
     console.log(`  wall                  ${fig(secs, 2)} s`);
     if (m.totals.samples !== N) throw new Error(`expected ${N} samples, got ${m.totals.samples}`);
+
+    // The request loop alone: the pool as generate opens it, `inflight` requests kept in flight.
+    const { pool, close } = await openPool(cfg.generate, { log: silentLogger, cacheName: 'loop', workDir: join(dir, 'loop') });
+    const loopCpu0 = process.cpuUsage();
+    const loop0 = performance.now();
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < N; i = next++) await pool.complete({ messages: messagesFor(cfg.generate, prompts[i]!), params: paramsFor(cfg.generate, prompts[i]!) });
+    };
+    await Promise.all(Array.from({ length: inflight }, worker));
+    const loopSecs = (performance.now() - loop0) / 1000;
+    const loopCpu = process.cpuUsage(loopCpu0);
+    await close();
+    const loopUs = (loopCpu.user + loopCpu.system) / N;
+    console.log(`  request loop (pool, engine, request cache; no prompts, ledger or shard): ${fig(N / loopSecs)} req/s, CPU ${fig(loopUs)} us/request (target <= 100)`);
   }
 }
 
