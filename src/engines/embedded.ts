@@ -173,12 +173,23 @@ type ResolvedConfig = Omit<EmbeddedEngineConfig, 'threads' | 'sequences' | 'cont
 /** Tokens each sequence generates while a setting is timed. */
 const CALIBRATION_TOKENS = 32;
 
+/** `n` contexts of `model`; none is left open when one cannot be made. */
+async function createContexts(model: LlamaModel, n: number, options: Parameters<LlamaModel['createContext']>[0]): Promise<LlamaContext[]> {
+  const made: LlamaContext[] = [];
+  try {
+    for (let c = 0; c < n; c++) made.push(await model.createContext(options));
+    return made;
+  } catch (err) {
+    await Promise.all(made.map((context) => context.dispose()));
+    throw err;
+  }
+}
+
 /** Generated tokens per second of `model` with `contexts` × `threads` × `sequences`, on short contexts of their own. */
 async function measureSetting(model: LlamaModel, cfg: EmbeddedEngineConfig, threads: number, sequences: number, contexts: number): Promise<number> {
   const { LlamaCompletion } = await llamaCpp();
-  const made: LlamaContext[] = [];
+  const made = await createContexts(model, contexts, { sequences, contextSize: Math.min(cfg.context_size, 512), threads });
   try {
-    for (let c = 0; c < contexts; c++) made.push(await model.createContext({ sequences, contextSize: Math.min(cfg.context_size, 512), threads }));
     const seqs = made.flatMap((context) => Array.from({ length: sequences }, () => context.getSequence()));
     const completions = seqs.map((contextSequence) => new LlamaCompletion({ contextSequence }));
     const prompt = model.tokenize('Write a short textbook section about the water cycle for college students.');
@@ -222,19 +233,15 @@ export async function createEmbeddedEngine(config: EmbeddedEngineConfig, opts: E
     sequences: calibration?.sequences ?? (config.sequences as number),
     contexts: calibration?.contexts ?? (contexts as number),
   };
-  const made: LlamaContext[] = [];
+  let made: LlamaContext[];
   try {
-    for (let c = 0; c < cfg.contexts; c++)
-      made.push(
-        await model.createContext({
-          sequences: cfg.sequences,
-          contextSize: cfg.context_size,
-          threads: cfg.threads,
-          ...(cfg.batch_size ? { batchSize: cfg.batch_size } : {}),
-        }),
-      );
+    made = await createContexts(model, cfg.contexts, {
+      sequences: cfg.sequences,
+      contextSize: cfg.context_size,
+      threads: cfg.threads,
+      ...(cfg.batch_size ? { batchSize: cfg.batch_size } : {}),
+    });
   } catch (err) {
-    await Promise.all(made.map((context) => context.dispose()));
     await model.dispose();
     throw new CosmoError(
       `cannot create ${cfg.contexts} context(s) of ${cfg.sequences} x ${cfg.context_size} tokens for ${path}: ${errorMessage(err)} ` +
