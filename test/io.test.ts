@@ -50,6 +50,18 @@ describe('append log', () => {
     again.close();
     expect(readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l).i)).toEqual([...Array(11).keys()]);
   });
+
+  it('writes multi-byte text exactly, in batches larger than its reused buffer', () => {
+    const f = join(tmp(), 'ledger.jsonl');
+    const { log } = AppendLog.open<{ i: number; t: string }>(f);
+    // 3-byte CJK, 4-byte emoji (a surrogate pair) and quotes to escape; ~1 MB in one batch.
+    const records = Array.from({ length: 400 }, (_, i) => ({ i, t: `字"\u{1F600}é ${i} `.repeat(200) }));
+    log.appendMany(records);
+    log.append({ i: 400, t: 'après' });
+    log.close();
+    const back = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { i: number; t: string });
+    expect(back).toEqual([...records, { i: 400, t: 'après' }]);
+  });
 });
 
 describe('parquet', () => {

@@ -148,15 +148,20 @@ export class HttpPool {
     this.hostHeader = origin.host;
   }
 
-  /** POST (or any method) with a body; resolves with the whole response, whatever its status. */
-  request(method: string, path: string, headers: Record<string, string>, body: Buffer, signal?: AbortSignal): Promise<HttpResponse> {
-    let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\ncontent-length: ${body.length}\r\n`;
+  /**
+   * POST (or any method) with a body; resolves with the whole response, whatever its status. A
+   * string body goes to the socket as a string: Node encodes it on the way out, with no Buffer to
+   * allocate and collect for every request.
+   */
+  request(method: string, path: string, headers: Record<string, string>, body: Buffer | string, signal?: AbortSignal): Promise<HttpResponse> {
+    const length = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+    let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\ncontent-length: ${length}\r\n`;
     for (const k in headers) head += `${k}: ${headers[k]}\r\n`;
-    const message = Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body]);
+    const message = typeof body === 'string' ? `${head}\r\n${body}` : Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body]);
     return this.send(message, signal, true);
   }
 
-  private send(message: Buffer, signal: AbortSignal | undefined, mayRetryStale: boolean): Promise<HttpResponse> {
+  private send(message: Buffer | string, signal: AbortSignal | undefined, mayRetryStale: boolean): Promise<HttpResponse> {
     if (this.closed) return Promise.reject(new HttpConnectionError('client is closed'));
     const reused = this.idle.length > 0;
     const sock = reused ? this.idle.pop()! : this.open();

@@ -266,7 +266,7 @@ export class OpenAIBatchEngine implements Engine {
   }
 
   private async call(method: string, path: string, json?: unknown): Promise<unknown> {
-    const res = await this.http.request(method, `${this.root}${path}`, { ...this.headers, 'content-type': 'application/json' }, json === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(json)));
+    const res = await this.http.request(method, `${this.root}${path}`, { ...this.headers, 'content-type': 'application/json' }, json === undefined ? '' : JSON.stringify(json));
     const text = res.body.toString('utf8');
     if (res.status !== 200) throw httpError(this.id, res.status, res.headers, text);
     return JSON.parse(text);

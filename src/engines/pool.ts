@@ -4,8 +4,7 @@
  * per-attempt timeout, and a circuit breaker per engine. A request that still fails is thrown as an
  * EngineError, so the caller records it as a failure rather than an empty text.
  */
-import { createHash } from 'node:crypto';
-import { canonicalJson } from '../records/id.js';
+import { canonicalJson, sha256Hex } from '../records/id.js';
 import type { EngineConfig } from './config.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -250,7 +249,7 @@ export class EnginePool {
       req.messages.map((m) => [m.role, m.content]),
       req.jsonSchema ? canonicalJson(req.jsonSchema) : null,
     ];
-    return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
+    return sha256Hex(JSON.stringify(fields));
   }
 
   async complete(req: CompletionRequest): Promise<PooledCompletion> {

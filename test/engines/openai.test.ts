@@ -29,6 +29,21 @@ function engine(url: string, concurrency = 4): OpenAIEngine {
 const req = (prompt = 'hi') => ({ messages: [{ role: 'user' as const, content: prompt }], params: { temperature: 0, top_p: 1, max_tokens: 10 } });
 
 describe('OpenAI-compatible engine (HTTP client)', () => {
+  it('sends multi-byte prompts whole: content-length counts bytes, not characters', async () => {
+    let got = '';
+    const { url } = await httpServer((rq, res) => {
+      const parts: Buffer[] = [];
+      rq.on('data', (c: Buffer) => parts.push(c));
+      rq.on('end', () => {
+        got = (JSON.parse(Buffer.concat(parts).toString('utf8')) as { messages: { content: string }[] }).messages[0]!.content;
+        res.end(answer('ok'));
+      });
+    });
+    const prompt = 'naïve 字 \u{1F600} '.repeat(50);
+    expect((await engine(url).complete(req(prompt))).text).toBe('ok');
+    expect(got).toBe(prompt);
+  });
+
   it('reuses keep-alive connections', async () => {
     const s: MockServer = await startMockOpenAI({ latencyMs: 1 });
     closers.push(() => s.close());
