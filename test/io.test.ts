@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AppendLog, collect, readJsonl, readTaskInput, writeParquet, readParquet, parquetSchema, queryRows, writeShard } from '../src/io/index.js';
+import { JsonlWriter } from '../src/io/jsonl-writer.js';
 import { stableId } from '../src/records/id.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'cosmo-io-'));
@@ -61,6 +62,21 @@ describe('append log', () => {
     log.close();
     const back = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { i: number; t: string });
     expect(back).toEqual([...records, { i: 400, t: 'après' }]);
+  });
+});
+
+describe('jsonl writer', () => {
+  it('writes lines gathered from many buffers in order, past one writev', async () => {
+    const f = join(tmp(), 'shard.jsonl');
+    const w = await JsonlWriter.open(f);
+    await w.write({ i: -1 });
+    const lines = Array.from({ length: 2500 }, (_, i) => Buffer.from(`${JSON.stringify({ i, t: 'é'.repeat(i % 7) })}\n`));
+    await w.writeLines(lines);
+    await w.commit();
+    expect(w.count).toBe(2501);
+    const back = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { i: number; t: string });
+    expect(back.map((r) => r.i)).toEqual([-1, ...Array(2500).keys()]);
+    expect(back[6]!.t).toBe('é'.repeat(5));
   });
 });
 

@@ -414,7 +414,7 @@ async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: str
     if (line === undefined) throw new CosmoError(`generate: prompt ${id} has no sample in ${ledgerFile}; rerun to generate it`);
     out.push(line);
   }
-  await writer.writeBytes(Buffer.concat(out), ids.length);
+  await writer.writeLines(out);
   writer.onCommit(() => rmSync(ledgerFile, { force: true }));
 }
 
