@@ -1,10 +1,13 @@
 import { mkdtempSync, writeFileSync, readFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AppendLog, collect, readJsonl, readTaskInput, writeParquet, readParquet, parquetSchema, queryRows, writeShard } from '../src/io/index.js';
 import { JsonlWriter } from '../src/io/jsonl-writer.js';
+import { batchLines, readLines } from '../src/io/lines.js';
 import { stableId } from '../src/records/id.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'cosmo-io-'));
@@ -62,6 +65,26 @@ describe('append log', () => {
     log.close();
     const back = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { i: number; t: string });
     expect(back).toEqual([...records, { i: 400, t: 'après' }]);
+  });
+});
+
+describe('lines', () => {
+  it('splits and decodes as node:readline does, across batches, with and without carriage returns', async () => {
+    const dir = tmp();
+    // Long multi-byte lines straddle the 1 MB batches; the second file has CRLF and a lone CR.
+    const long = (i: number) => `${i} ${'é日😀 word '.repeat(900 + (i % 7) * 300)}`;
+    const plain = ['\ufeff' + long(0), '', ...Array.from({ length: 400 }, (_, i) => long(i + 1)), 'x'].join('\n') + '\n';
+    const crlf = `a\r\nb\rc\n\r\n${long(3)}\nlast, no final break`;
+    for (const [name, body] of [['plain.jsonl', plain], ['crlf.jsonl', crlf]] as const) {
+      const f = join(dir, name);
+      writeFileSync(f, body);
+      const expected: string[] = [];
+      for await (const l of createInterface({ input: createReadStream(f), crlfDelay: Infinity })) expected.push(l);
+      const got = (await collect(readLines(f))).map((l) => l.text);
+      expect(got.length).toBe(expected.length);
+      expect(got).toEqual(expected);
+      expect(batchLines(readFileSync(f))).toEqual(expected);
+    }
   });
 });
 

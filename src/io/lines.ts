@@ -13,7 +13,16 @@ import { createGunzip } from 'node:zlib';
 export const BATCH_BYTES = 1 << 18;
 
 /** The batches of whole lines of `file`, each ending at the first \n after `batchBytes` bytes (or at the end of the file), copied out. */
-export async function* byteBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
+export function byteBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
+  return batches(file, batchBytes, true);
+}
+
+/**
+ * byteBatches, where `copy` false yields views of the read buffer, valid only until the next batch
+ * is asked for: a fresh buffer per batch is fresh memory, and first touching it (page faults) cost
+ * more than reading the file.
+ */
+async function* batches(file: string, batchBytes: number, copy: boolean): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
   const fh = await open(file, 'r');
   try {
     let buf = Buffer.allocUnsafe(Math.max(1 << 22, 2 * batchBytes));
@@ -44,8 +53,8 @@ export async function* byteBatches(file: string, batchBytes = BATCH_BYTES): Asyn
       }
       const end = cut >= 0 ? cut + 1 : len;
       if (end <= pos) return;
-      const bytes = new Uint8Array(end - pos); // its own buffer, to be transferred
-      bytes.set(buf.subarray(pos, end));
+      let bytes: Uint8Array = buf.subarray(pos, end);
+      if (copy) bytes = new Uint8Array(bytes); // its own buffer, to be transferred
       yield { start: base + pos, bytes };
       pos = end;
     }
@@ -59,8 +68,21 @@ export async function* byteBatches(file: string, batchBytes = BATCH_BYTES): Asyn
  * (at \n, \r\n and a lone \r) and decoded as it decodes them (a BOM kept, bad bytes replaced).
  */
 export function batchLines(bytes: Uint8Array): string[] {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  const lines = text.includes('\r') ? text.split(/\r\n|\r|\n/) : text.split('\n');
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let lines: string[];
+  if (buf.includes(13)) lines = buf.toString('utf8').split(/\r\n|\r|\n/);
+  else {
+    // Each line decoded on its own: a string per line is allocated where young objects are, and
+    // that memory is used again and again; one string for the whole batch is a large object in
+    // fresh memory each time, and first touching it cost several times the decoding.
+    lines = [];
+    for (let s = 0; s <= buf.length; ) {
+      let e = buf.indexOf(10, s);
+      if (e < 0) e = buf.length;
+      lines.push(buf.toString('utf8', s, e));
+      s = e + 1;
+    }
+  }
   if (lines.at(-1) === '') lines.pop(); // after the final line break
   return lines;
 }
@@ -80,7 +102,8 @@ async function* gunzipBatches(file: string): AsyncGenerator<{ bytes: Uint8Array 
 /** Lines of a text file, gunzipped when the name ends in .gz, with 1-based line numbers. */
 export async function* readLines(file: string): AsyncGenerator<{ line: number; text: string }> {
   let line = 0;
-  for await (const { bytes } of file.endsWith('.gz') ? gunzipBatches(file) : byteBatches(file, 1 << 20)) {
+  // A batch's lines are all decoded before the next batch is read, so it may be a view.
+  for await (const { bytes } of file.endsWith('.gz') ? gunzipBatches(file) : batches(file, 1 << 20, false)) {
     for (const text of batchLines(bytes)) yield { line: ++line, text };
   }
 }
