@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -47,21 +47,11 @@ export function readCached(key: string): Decontaminator | undefined {
   if (!existsSync(join(dir, 'state.json'))) return undefined;
   try {
     const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Omit<DecontaminatorState, 'items'> & { bytes: number };
-    // The items' JSON stays a string here: Decontaminator.from parses it once.
-    const items = readFileSync(join(dir, 'items.json'), 'utf8');
-    // The arrays, read straight into shared memory (the check threads read them there).
-    const buffer = new SharedArrayBuffer(state.bytes);
-    const fd = openSync(join(dir, 'index.bin'), 'r');
-    try {
-      const view = new Uint8Array(buffer);
-      for (let got = 0; got < state.bytes; ) {
-        const n = readSync(fd, view, got, state.bytes - got, got);
-        if (n === 0) return undefined;
-        got += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
+    // The items' JSON lines and the index's arrays, read straight into shared memory (the check
+    // threads read them there); items are decoded and parsed one by one as they are met.
+    const items = readShared(join(dir, 'items.json'));
+    const buffer = readShared(join(dir, 'index.bin'), state.bytes)?.buffer;
+    if (!items || !buffer) return undefined;
     const revive = (x: unknown): unknown => {
       if (Array.isArray(x)) return x.map(revive);
       if (x === null || typeof x !== 'object') return x;
@@ -73,6 +63,23 @@ export function readCached(key: string): Decontaminator | undefined {
     return Decontaminator.from({ ...state, items, index: revive(state.index) as object });
   } catch {
     return undefined; // a damaged entry is as good as none: the index is built again
+  }
+}
+
+/** The file's bytes (or its first `bytes`) in shared memory; undefined when it is shorter. */
+function readShared(file: string, bytes?: number): Uint8Array | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    const size = bytes ?? fstatSync(fd).size;
+    const view = new Uint8Array(new SharedArrayBuffer(size));
+    for (let got = 0; got < size; ) {
+      const n = readSync(fd, view, got, size - got, got);
+      if (n === 0) return undefined;
+      got += n;
+    }
+    return view;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -41,7 +41,7 @@ export interface CheckReply {
  * main thread, 6.0 s with 2 workers; 15,000: 12.0-16.5 s and 10.7-11.5 s), else the task's share of the cores.
  */
 export function autoThreads(inputBytes: number, concurrentTasks: number): number {
-  return inputBytes >= 64 * 2 ** 20 ? defaultThreads(concurrentTasks) : 0;
+  return inputBytes >= 24 * 2 ** 20 ? defaultThreads(concurrentTasks) : 0;
 }
 
 /** Texts per batch, and a bound on their characters. */

@@ -127,8 +127,8 @@ export interface IndexSummary {
 export interface DecontaminatorState {
   options: DecontamOptions;
   summary: IndexSummary;
-  /** The indexed items, as JSON lines, in id order. */
-  items: string;
+  /** The indexed items, as UTF-8 JSON lines in id order, in shared memory. */
+  items: Uint8Array;
   index: object;
 }
 
@@ -138,8 +138,8 @@ export class Decontaminator {
   readonly summary: IndexSummary;
   /** Indexed items by id; from a shared state, each is parsed when first a candidate. */
   private readonly entries: (Entry | undefined)[] = [];
-  /** The items as JSON lines, when they came so (shared state, cache): parsed one by one on use. */
-  private itemLines?: { text: string; starts: Int32Array };
+  /** The items as UTF-8 JSON lines, when they came so (shared state, cache): parsed one by one on use. */
+  private itemLines?: { bytes: Buffer; starts: Int32Array };
   /**
    * The items' n-grams: cosmopedia mode only n-grams of n words; drop/cut modes shorter ones for
    * items with short questions, all gated by their first `minNgram` words.
@@ -180,12 +180,18 @@ export class Decontaminator {
   }
 
   /**
-   * What worker threads need to check samples as this does: the index, in shared memory, and the
-   * items as one JSON text (a string is copied to a thread at once; 37,000 objects cost the main
-   * thread a fifth of a second per thread), one item a line.
+   * What worker threads need to check samples as this does: the index and the items, one JSON line
+   * each, in shared memory. (37,000 item objects cost the main thread a fifth of a second per
+   * thread to copy; a 35 MB string, decoded from the cache, half a second to make.)
    */
   share(): DecontaminatorState {
-    const items = this.itemLines?.text ?? this.entries.map((e) => JSON.stringify(e!.item)).join('\n');
+    let items = this.itemLines?.bytes;
+    if (!items) {
+      const text = this.entries.map((e) => JSON.stringify(e!.item)).join('\n');
+      items = Buffer.from(new SharedArrayBuffer(Buffer.byteLength(text)));
+      items.write(text);
+      this.itemLines = { bytes: items, starts: lineStarts(items) };
+    }
     return { options: this.options, summary: this.summary, items, index: this.index.share() };
   }
 
@@ -195,15 +201,12 @@ export class Decontaminator {
    * all cost each worker, and the main thread, 70-90 ms before its first sample.
    */
   static from(state: DecontaminatorState): Decontaminator {
-    const { items: text } = state;
-    const starts: number[] = [0];
-    for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) starts.push(at + 1);
-    starts.push(text.length + 1);
+    const bytes = Buffer.from(state.items.buffer, state.items.byteOffset, state.items.byteLength);
     return Object.assign(Object.create(Decontaminator.prototype) as Decontaminator, {
       options: state.options,
       summary: state.summary,
       entries: [],
-      itemLines: { text, starts: Int32Array.from(starts) },
+      itemLines: { bytes, starts: lineStarts(bytes) },
       index: NgramIndexSet.from(state.index),
     });
   }
@@ -212,8 +215,8 @@ export class Decontaminator {
   private entry(id: number): Entry {
     let e = this.entries[id];
     if (!e) {
-      const { text, starts } = this.itemLines!;
-      e = { item: JSON.parse(text.slice(starts[id]!, starts[id + 1]! - 1)) as BenchmarkItem };
+      const { bytes, starts } = this.itemLines!;
+      e = { item: JSON.parse(bytes.toString('utf8', starts[id]!, starts[id + 1]! - 1)) as BenchmarkItem };
       this.entries[id] = e;
     }
     return e;
@@ -409,6 +412,14 @@ export class Decontaminator {
     }
     return { text: undefined, cuts, dropReason: 'still_contaminated', verdict: first! };
   }
+}
+
+/** Where each line of `bytes` starts, and one past the end as the start of a line after it. */
+function lineStarts(bytes: Buffer): Int32Array {
+  const starts: number[] = [0];
+  for (let at = bytes.indexOf(10); at >= 0; at = bytes.indexOf(10, at + 1)) starts.push(at + 1);
+  starts.push(bytes.length + 1);
+  return Int32Array.from(starts);
 }
 
 /**
