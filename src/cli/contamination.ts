@@ -36,7 +36,7 @@ export function registerContamination(program: Command): void {
     .option('--matches <file.jsonl>', 'also write every contaminated record with what it matched')
     .option('--json', 'print the report as JSON rather than Markdown')
     .option('--skip-bad', 'skip malformed input lines instead of stopping')
-    .option('--threads <n>', 'worker threads checking samples (default: none under 64 MiB of input, else the cores, at most 4)')
+    .option('--threads <n>', 'worker threads checking samples (default: none under 24 MiB of input, else the cores, at most 4)')
     .action(async (paths: string[], opts: Options) => {
       if (!opts.benchmarks && opts.extra.length === 0 && opts.items.length === 0)
         throw new CosmoError('contamination: give --benchmarks <dir>, --extra <file> or --items <file>');

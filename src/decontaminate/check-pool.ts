@@ -36,9 +36,10 @@ export interface CheckReply {
 }
 
 /**
- * Threads when the config leaves it open: none under 64 MiB of input, where starting them and
- * warming each one's compiled code costs more than it saves (3,000 samples of ~13 KB: 5.0 s on the
- * main thread, 6.0 s with 2 workers; 15,000: 12.0-16.5 s and 10.7-11.5 s), else the task's share of the cores.
+ * Threads when the config leaves it open: none under 24 MiB of input, where starting them and
+ * warming each one's compiled code costs about what they save (samples of ~13 KB on 2 cores: at
+ * 13 MB 2.1-2.2 s either way; at 40 MB 2.8-3.2 s on the main thread, 2.6-2.7 s with 2 workers; at
+ * 200 MB 8.1 s and 5.9 s), else the task's share of the cores.
  */
 export function autoThreads(inputBytes: number, concurrentTasks: number): number {
   return inputBytes >= 24 * 2 ** 20 ? defaultThreads(concurrentTasks) : 0;

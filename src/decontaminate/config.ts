@@ -16,7 +16,7 @@ export const decontamSchema = z.strictObject({
   tasks: z.number().int().positive().default(1),
   /**
    * Worker threads that check samples while the task's main thread reads and writes them, sharing
-   * one index in memory; 0 checks on the main thread. Unset: none under 64 MiB of input (starting
+   * one index in memory; 0 checks on the main thread. Unset: none under 24 MiB of input (starting
    * them costs more than they save), else the cores the task may use (its share when several
    * tasks run at once), at most 4, and 0 on a single core. Any value gives the same result.
    */
