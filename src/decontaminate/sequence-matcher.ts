@@ -22,6 +22,12 @@ export interface Block {
  */
 interface GramTable {
   n: number;
+  /**
+   * A bit per hash (16 bits per substring): most of a's substrings are not in b, and one bit
+   * says so where a probe of the table, half full, took 2.5 slots on average.
+   */
+  bits: Int32Array;
+  bitMask: number;
   mask: number;
   slotHash: Int32Array;
   slotHead: Int32Array;
@@ -36,24 +42,18 @@ export interface PreparedB {
 
 export const prepareB = (text: string): PreparedB => ({ text });
 
-// Two rows of the longest-suffix table, stamped with the row that wrote them so they never need
-// clearing. Shared scratch: matching is synchronous, so one set serves every call.
-let size = 0;
-let valA = new Int32Array(0);
-let valB = new Int32Array(0);
-let stampA = new Int32Array(0);
-let stampB = new Int32Array(0);
-let clock = 0;
-
-function ensureScratch(lb: number): void {
-  if (lb + 1 <= size && clock < 0x3fffffff) return;
-  size = Math.max(lb + 1, size * 2, 1024);
-  valA = new Int32Array(size);
-  valB = new Int32Array(size);
-  stampA = new Int32Array(size);
-  stampB = new Int32Array(size);
-  clock = 0;
-}
+// Runs of matching characters (see `matchingRuns`), in flat scratch arrays reused by every call:
+// matching is synchronous, so one set serves every call.
+let runA = new Int32Array(1024);
+let runB = new Int32Array(1024);
+let runLen = new Int32Array(1024);
+// The runs that reach into each box still to be searched: a segment per box.
+let boxRuns = new Int32Array(1024);
+// Per diagonal (b - a + la): the call and the a position that last extended a run there, and which run.
+let diagCall = new Int32Array(0);
+let diagAt = new Int32Array(0);
+let diagRun = new Int32Array(0);
+let calls = 0;
 
 const P = 0x01000193;
 
@@ -80,6 +80,9 @@ export function charCodes(text: string): Uint16Array {
   return a;
 }
 
+/** Which bit of a gram table's `bits` stands for hash h (before masking): bits apart from the slot's. */
+const gramBit = (h: number): number => Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 7;
+
 /** The slot of hash h in a gram table: where it is, or the empty slot where it would go. */
 function gramSlot(g: GramTable, h: number): number {
   let s = Math.imul(h, 0x9e3779b1) >>> 0 & g.mask;
@@ -95,9 +98,12 @@ function gramTable(b: PreparedB, n: number): GramTable {
   gramHashes(charCodes(b.text), 0, b.text.length, n, hashes);
   let slots = 16;
   while (slots < count * 2) slots <<= 1;
-  const g: GramTable = { n, mask: slots - 1, slotHash: new Int32Array(slots), slotHead: new Int32Array(slots).fill(-1), next: new Int32Array(count) };
+  const bits = new Int32Array(Math.max(1, (slots * 8) >>> 5));
+  const g: GramTable = { n, bits, bitMask: bits.length * 32 - 1, mask: slots - 1, slotHash: new Int32Array(slots), slotHead: new Int32Array(slots).fill(-1), next: new Int32Array(count) };
   // From the last start to the first, each put at the head of its chain: chains ascend.
   for (let j = count - 1; j >= 0; j--) {
+    const bit = gramBit(hashes[j]!) & g.bitMask;
+    bits[bit >>> 5]! |= 1 << (bit & 31);
     const s = gramSlot(g, hashes[j]!);
     g.slotHash[s] = hashes[j]!;
     g.next[j] = g.slotHead[s]!;
@@ -112,50 +118,77 @@ let aHashes = new Int32Array(1024);
 let aHeads = new Int32Array(1024);
 
 /**
- * find_longest_match(alo, ahi, blo, bhi) without junk, for blocks of at least n characters: [i, j, k].
- * Python's DP over characters (n = 1), stepping over n-character substrings. A common substring of k >= n characters ends
- * at (i, j) exactly when the n-grams ending at (i, j), (i - 1, j - 1), ... (k - n + 1 of them)
- * match, so every k >= n, and the first (i, j) in scan order to reach the longest, are the
- * character DP's; shorter matches are reported as 0. Each a position meets only the few places its
- * n-gram occurs in b, not every place its character does: on long items, tens of times less work.
+ * Every maximal run of equal characters, at least n long, between a and b: a common substring of
+ * k >= n characters lies within one of them, on its diagonal. Found once per call from the
+ * n-character substrings a and b share; returns how many runs were written.
  */
-function longestGramMatch(a: Uint16Array, bCodes: string, heads: Int32Array, next: Int32Array, n: number, alo: number, ahi: number, blo: number, bhi: number): [number, number, number] {
+function matchingRuns(a: Uint16Array, bCodes: string, heads: Int32Array, next: Int32Array, n: number, grams: number, lb: number): number {
+  const la = a.length;
+  if (diagCall.length < la + lb + 1 || calls === 0x7fffffff) {
+    // (Also before the call count would leave the arrays' 32 bits: a long run makes billions of calls.)
+    diagCall = new Int32Array(Math.max(diagCall.length, 2 * (la + lb + 1)));
+    diagAt = new Int32Array(diagCall.length);
+    diagRun = new Int32Array(diagCall.length);
+    calls = 0;
+  }
+  const call = ++calls;
+  let runs = 0;
+  for (let sa = 0; sa < grams; sa++) {
+    for (let t = heads[sa]!; t !== -1; t = next[t]!) {
+      const d = t - sa + la;
+      if (diagCall[d] === call && diagAt[d] === sa - 1) {
+        // The run on this diagonal covers the first n - 1 characters already.
+        if (a[sa + n - 1] !== bCodes.charCodeAt(t + n - 1)) continue;
+        runLen[diagRun[d]!]!++;
+      } else {
+        // Equal hashes; the characters decide.
+        let same = true;
+        for (let c = 0; c < n && same; c++) same = a[sa + c] === bCodes.charCodeAt(t + c);
+        if (!same) continue;
+        if (runs === runA.length) {
+          const grow = (x: Int32Array) => {
+            const y = new Int32Array(2 * x.length);
+            y.set(x);
+            return y;
+          };
+          runA = grow(runA);
+          runB = grow(runB);
+          runLen = grow(runLen);
+        }
+        runA[runs] = sa;
+        runB[runs] = t;
+        runLen[runs] = n;
+        diagCall[d] = call;
+        diagRun[d] = runs++;
+      }
+      diagAt[d] = sa;
+    }
+  }
+  return runs;
+}
+
+/**
+ * find_longest_match(alo, ahi, blo, bhi) without junk, for blocks of at least n characters: [i, j, k],
+ * k = 0 when there is none. The longest match in the box is the longest of the runs cut to it;
+ * ties go to the earliest in a, then in b, as Python's scan finds them first.
+ */
+function longestRunMatch(from: number, to: number, n: number, alo: number, ahi: number, blo: number, bhi: number): [number, number, number] {
   let besti = alo;
   let bestj = blo;
   let best = 0;
-  let prevVal = valA;
-  let prevStamp = stampA;
-  let curVal = valB;
-  let curStamp = stampB;
-  clock++;
-  // Row i: the n-gram of a starting at s = i - n + 1, against those of b starting at t.
-  for (let sa = alo; sa + n <= ahi; sa++) {
-    const row = ++clock;
-    for (let t = heads[sa]!; t !== -1; t = next[t]!) {
-      if (t < blo) continue;
-      if (t + n > bhi) break;
-      // Equal hashes; the characters decide.
-      let same = true;
-      for (let c = 0; c < n && same; c++) same = a[sa + c] === bCodes.charCodeAt(t + c);
-      if (!same) continue;
-      const j = t + n - 1;
-      const k = prevStamp[j] === row - 1 ? prevVal[j]! + 1 : n;
-      curVal[j + 1] = k;
-      curStamp[j + 1] = row;
-      if (k > best) {
-        besti = sa + n - k;
-        bestj = t + n - k;
-        best = k;
-      }
+  for (let x = from; x < to; x++) {
+    const r = boxRuns[x]!;
+    const a0 = runA[r]!;
+    const d = runB[r]! - a0;
+    const s = Math.max(a0, alo, blo - d);
+    const k = Math.min(a0 + runLen[r]!, ahi, bhi - d) - s;
+    if (k > best || (k === best && k > 0 && (s < besti || (s === besti && s + d < bestj)))) {
+      best = k;
+      besti = s;
+      bestj = s + d;
     }
-    const v = prevVal;
-    prevVal = curVal;
-    curVal = v;
-    const st = prevStamp;
-    prevStamp = curStamp;
-    curStamp = st;
   }
-  return [besti, bestj, best];
+  return best >= n ? [besti, bestj, best] : [alo, blo, 0];
 }
 
 /**
@@ -170,7 +203,6 @@ export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB
   const a = typeof aText === 'string' ? charCodes(aText) : aText;
   const la = a.length;
   const lb = b.text.length;
-  ensureScratch(lb);
   // Ranges are searched by (bound + 1)-character substrings (single characters without a bound):
   // each a position is looked up in b once, here, rather than once per range that holds it.
   const n = longerThan + 1;
@@ -180,16 +212,42 @@ export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB
     aHeads = new Int32Array(la * 2);
   }
   const count = gramHashes(a, 0, la, n, aHashes);
-  for (let i = 0; i < count; i++) aHeads[i] = grams.slotHead[gramSlot(grams, aHashes[i]!)]!;
+  const { bits, bitMask } = grams;
+  for (let i = 0; i < count; i++) {
+    const h = aHashes[i]!;
+    const bit = gramBit(h) & bitMask;
+    aHeads[i] = (bits[bit >>> 5]! & (1 << (bit & 31))) === 0 ? -1 : grams.slotHead[gramSlot(grams, h)]!;
+  }
+  const runs = matchingRuns(a, b.text, aHeads, grams.next, n, count, lb);
+  if (boxRuns.length < runs) boxRuns = new Int32Array(2 * runs);
+  for (let r = 0; r < runs; r++) boxRuns[r] = r;
+  let top = runs;
+  /** Queue the box with those of the runs [from, to) that still hold n characters in it. */
+  const queueBox = (alo: number, ahi: number, blo: number, bhi: number, from: number, to: number) => {
+    const start = top;
+    for (let x = from; x < to; x++) {
+      const r = boxRuns[x]!;
+      const a0 = runA[r]!;
+      const d = runB[r]! - a0;
+      if (Math.min(a0 + runLen[r]!, ahi, bhi - d) - Math.max(a0, alo, blo - d) < n) continue;
+      if (top === boxRuns.length) {
+        const grown = new Int32Array(2 * top);
+        grown.set(boxRuns);
+        boxRuns = grown;
+      }
+      boxRuns[top++] = r;
+    }
+    if (top > start) queue.push([alo, ahi, blo, bhi, start, top]);
+  };
   const found: Block[] = [];
-  const queue: [number, number, number, number][] = [[0, la, 0, lb]];
+  const queue: [number, number, number, number, number, number][] = [[0, la, 0, lb, 0, runs]];
   while (queue.length > 0) {
-    const [alo, ahi, blo, bhi] = queue.pop()!;
-    const [i, j, k] = longestGramMatch(a, b.text, aHeads, grams.next, n, alo, ahi, blo, bhi);
+    const [alo, ahi, blo, bhi, from, to] = queue.pop()!;
+    const [i, j, k] = longestRunMatch(from, to, n, alo, ahi, blo, bhi);
     if (k === 0 || k <= longerThan) continue;
     found.push({ a: i, b: j, size: k });
-    if (alo < i && blo < j) queue.push([alo, i, blo, j]);
-    if (i + k < ahi && j + k < bhi) queue.push([i + k, ahi, j + k, bhi]);
+    if (alo < i && blo < j) queueBox(alo, i, blo, j, from, to);
+    if (i + k < ahi && j + k < bhi) queueBox(i + k, ahi, j + k, bhi, from, to);
   }
   found.sort((x, y) => x.a - y.a || x.b - y.b || x.size - y.size);
   const merged: Block[] = [];
