@@ -10,8 +10,8 @@ import { ASCII_LOWER, normaliseChar } from './normalize.js';
 /**
  * Two 32-bit hashes per word; `count` words are filled. The first is FNV-1a over the characters.
  * The second comes from two running sums of the characters (a Fletcher checksum), mixed once at
- * the word's end: additions run beside FNV's multiply chain at no cost, where a second multiply
- * chain per character took 40% of the hashing time.
+ * the word's end: additions run beside FNV's multiply chain, where a second multiply chain per
+ * character made hashing 8-14% slower.
  */
 export interface WordHashes {
   h1: Int32Array;
@@ -377,20 +377,6 @@ function finalKey(a: number, b: number, n: number): number {
 }
 
 /**
- * A key with its bits mixed again, for a second filter whose bits are independent of the first's
- * (a filter picks its word from a key's top bits and its bits from the lowest).
- */
-function remix(key: number): number {
-  const lo = key >>> 0;
-  const hi = (key / 4294967296) >>> 0;
-  let x = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
-  x ^= x >>> 15;
-  let y = Math.imul(hi ^ (x >>> 7), 0xc2b2ae35);
-  y ^= y >>> 16;
-  return (x >>> 0) * 2097152 + (y >>> 11);
-}
-
-/**
  * Gate keys: for every position p, a key of the n words from p on, from polynomial hashes of the
  * word hashes rolled along the text: a few multiplications per position where an n-gram key costs
  * n mixing steps. (Not the index's keys: only the gate sees them.) Returns how many were written.
@@ -432,12 +418,6 @@ export class NgramIndexSet {
   /** Indexed lengths, ascending, each at least `prefix`. */
   private readonly lengths: number[];
   private readonly gate: KeyFilter;
-  /**
-   * A second gate over the same prefixes, from other bits (see `remix`), asked only where the first
-   * lets a position through: 2.7% of a long sample's positions passed the first, most of them
-   * falsely, and each then cost a probe per indexed length (~1 us) where this costs one.
-   */
-  private readonly gate2: KeyFilter;
 
   /** `expected`: per n-gram length, about how many n-grams items will add. */
   constructor(
@@ -447,9 +427,7 @@ export class NgramIndexSet {
     this.lengths = [...expected.keys()].sort((x, y) => x - y);
     if (this.lengths.some((k) => k < prefix)) throw new Error(`n-gram lengths ${this.lengths.join(', ')} must be at least the gate's ${prefix}`);
     for (const [k, count] of expected) this.byLength.set(k, new NgramIndex(count));
-    const all = [...expected.values()].reduce((x, y) => x + y, 0);
-    this.gate = new KeyFilter(all);
-    this.gate2 = new KeyFilter(all);
+    this.gate = new KeyFilter([...expected.values()].reduce((x, y) => x + y, 0));
   }
 
   /** Its state (in shared memory), for `NgramIndexSet.from` in a worker thread (no more adds after this). */
@@ -458,18 +436,16 @@ export class NgramIndexSet {
       prefix: this.prefix,
       lengths: this.lengths,
       gate: this.gate.share(),
-      gate2: this.gate2.share(),
       byLength: [...this.byLength].map(([k, index]) => [k, index.share()]),
     };
   }
 
   static from(state: object): NgramIndexSet {
-    const s = state as { prefix: number; lengths: number[]; gate: object; gate2: object; byLength: [number, object][] };
+    const s = state as { prefix: number; lengths: number[]; gate: object; byLength: [number, object][] };
     return revive(NgramIndexSet, {
       prefix: s.prefix,
       lengths: s.lengths,
       gate: KeyFilter.from(s.gate),
-      gate2: KeyFilter.from(s.gate2),
       byLength: new Map(s.byLength.map(([k, index]) => [k, NgramIndex.from(index)])),
     });
   }
@@ -491,7 +467,6 @@ export class NgramIndexSet {
     for (let p = 0; p < keys.length; p++) {
       index.add(keys[p]!, item);
       this.gate.add(gateKeys[p]!);
-      this.gate2.add(remix(gateKeys[p]!));
     }
   }
 
@@ -513,12 +488,11 @@ export class NgramIndexSet {
     const keys = gateKeys;
     gateKeysOf(words, prefix, keys);
     const gate = this.gate;
-    const gate2 = this.gate2;
     for (let p = 0; p < positions; p++) passed[p] = gate.bit(keys[p]!);
     const lengths = this.lengths;
     const longest = lengths[lengths.length - 1]!;
     for (let p = 0; p < positions; p++) {
-      if (passed[p] === 0 || !gate2.has(remix(keys[p]!))) continue;
+      if (passed[p] === 0) continue;
       // The same mixing as ngramKeysMulti, extended one word at a time.
       let a = 0x2545f491;
       let b = 0x7fb5d329;
