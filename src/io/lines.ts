@@ -17,6 +17,11 @@ export function byteBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenera
   return batches(file, batchBytes, true);
 }
 
+/** byteBatches without the copies: each batch is a view of the read buffer, valid until the next is asked for. */
+export function viewBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
+  return batches(file, batchBytes, false);
+}
+
 /**
  * byteBatches, where `copy` false yields views of the read buffer, valid only until the next batch
  * is asked for: a fresh buffer per batch is fresh memory, and first touching it (page faults) cost
@@ -103,7 +108,7 @@ async function* gunzipBatches(file: string): AsyncGenerator<{ bytes: Uint8Array 
 export async function* readLines(file: string): AsyncGenerator<{ line: number; text: string }> {
   let line = 0;
   // A batch's lines are all decoded before the next batch is read, so it may be a view.
-  for await (const { bytes } of file.endsWith('.gz') ? gunzipBatches(file) : batches(file, 1 << 20, false)) {
+  for await (const { bytes } of file.endsWith('.gz') ? gunzipBatches(file) : viewBatches(file, 1 << 20)) {
     for (const text of batchLines(bytes)) yield { line: ++line, text };
   }
 }

@@ -118,6 +118,25 @@ describe('generate stage', () => {
     expect(marker.stats.counters).toMatchObject({ samples: 60, resumed: ledger.length });
   });
 
+  it('puts a shard larger than its read and write buffers together in input order from a resumed ledger', async () => {
+    const dir = tmp();
+    const prompts = makePrompts(1300);
+    writePrompts(dir, prompts);
+    const s = await mock({ completionTokens: 800 });
+    const cfg = corpusConfig(dir, { engines: [endpoint(s.url, { concurrency: 64 })], cache: false });
+    const ac = new AbortController();
+    const timer = setInterval(() => s.stats.completed >= 500 && ac.abort(new Error('interrupted by test')), 2);
+    await expect(generate(cfg, { signal: ac.signal })).rejects.toThrow('interrupted by test');
+    clearInterval(timer);
+    await generate(cfg);
+    const file = shardPath(outDir(cfg), 0);
+    // Past the 4 MB the final pass reads and writes at a time.
+    expect(statSync(file).size).toBeGreaterThan(1 << 22);
+    const samples = readSamples(file);
+    expect(samples.map((x) => x.id)).toEqual(prompts.map((p) => p.id));
+    for (const [i, x] of samples.entries()) expect(x.text, `sample ${i}`).toBe(mockReply(prompts[i]!.prompt, 800));
+  });
+
   it('answers from the request cache when the same requests are made again', async () => {
     const dir = tmp();
     const prompts = makePrompts(25);
