@@ -80,8 +80,20 @@ function hashWordsInto(text: string, minLength: number): number {
   // One step past the end closes the last word. (The word end is written out inline: a shared
   // closure would put these counters in a context object, several times slower.)
   for (let i = 0; i <= n; i++) {
-    const c = i < n ? text.charCodeAt(i) : 32;
-    const lower = c < 128 ? ASCII_LOWER[c]! : 255;
+    let c = i < n ? text.charCodeAt(i) : 32;
+    let lower = c < 128 ? ASCII_LOWER[c]! : 255;
+    if (lower !== 0 && lower !== 255) {
+      // A run of ASCII word characters, the common case, in a loop of its own.
+      if (len === 0) start = i;
+      do {
+        a = Math.imul(a ^ lower, 0x01000193);
+        s1 = (s1 + lower) | 0;
+        s2 = (s2 + s1) | 0;
+        len++;
+        c = ++i < n ? text.charCodeAt(i) : 32;
+        lower = c < 128 ? ASCII_LOWER[c]! : 255;
+      } while (lower !== 0 && lower !== 255);
+    }
     const at = i;
     if (lower === 255) {
       const cp = text.codePointAt(i)!;
@@ -99,13 +111,6 @@ function hashWordsInto(text: string, minLength: number): number {
         len += piece.length;
         continue;
       }
-    } else if (lower !== 0) {
-      if (len === 0) start = i;
-      a = Math.imul(a ^ lower, 0x01000193);
-      s1 = (s1 + lower) | 0;
-      s2 = (s2 + s1) | 0;
-      len++;
-      continue;
     }
     // A separator: the word so far, if any, ends here.
     if (len >= minLength) {
