@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { AppendLog, collect, readJsonl, readTaskInput, writeParquet, readParquet, parquetSchema, queryRows, writeShard } from '../src/io/index.js';
 import { JsonlWriter } from '../src/io/jsonl-writer.js';
-import { batchLines, readLines } from '../src/io/lines.js';
+import { batchLines, forEachLineSync, readLines } from '../src/io/lines.js';
 import { stableId } from '../src/records/id.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'cosmo-io-'));
@@ -84,6 +84,26 @@ describe('lines', () => {
       expect(got.length).toBe(expected.length);
       expect(got).toEqual(expected);
       expect(batchLines(readFileSync(f))).toEqual(expected);
+    }
+  });
+});
+
+describe('lines read back in place', () => {
+  it('visits every ended line with its offset across chunks, a line longer than a chunk included, and leaves a torn tail out', () => {
+    const f = join(tmp(), 'ledger.jsonl');
+    const lines = ['', 'short', 'é'.repeat(40), 'x'.repeat(300), '', '😀 end'];
+    const body = lines.join('\n') + '\n';
+    writeFileSync(f, body + '{"torn":');
+    for (const chunk of [16, 64, 1 << 22]) {
+      const seen: [string, number][] = [];
+      const valid = forEachLineSync(f, (line, offset) => seen.push([line.toString('utf8'), offset]), chunk);
+      expect(valid).toBe(Buffer.byteLength(body));
+      expect(seen.map((x) => x[0])).toEqual(lines);
+      let at = 0;
+      for (const [i, line] of lines.entries()) {
+        expect(seen[i]![1], `offset of line ${i} with ${chunk}-byte chunks`).toBe(at);
+        at += Buffer.byteLength(line) + 1;
+      }
     }
   });
 });

@@ -1,6 +1,7 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppendLog } from '../io/append-log.js';
+import { forEachLineSync } from '../io/lines.js';
 import type { CompletionCache, PooledCompletion } from './pool.js';
 
 /** Where a corpus keeps its request cache. */
@@ -45,15 +46,13 @@ export class RequestCache implements CompletionCache {
 
   private scan(file: string): void {
     if (!existsSync(file)) return;
-    const buf = readFileSync(file);
     const fd = openSync(file, 'r');
     this.fds.push(fd);
-    let start = 0;
-    for (let nl = buf.indexOf(0x0a); nl >= 0; start = nl + 1, nl = buf.indexOf(0x0a, start)) {
-      if (buf.toString('latin1', start, start + KEY_PREFIX.length) !== KEY_PREFIX) continue;
-      const key = buf.toString('latin1', start + KEY_PREFIX.length, start + KEY_PREFIX.length + KEY_LEN);
-      this.index.set(key, { fd, offset: start, length: nl - start });
-    }
+    forEachLineSync(file, (line, offset) => {
+      if (line.toString('latin1', 0, KEY_PREFIX.length) !== KEY_PREFIX) return;
+      const key = line.toString('latin1', KEY_PREFIX.length, KEY_PREFIX.length + KEY_LEN);
+      this.index.set(key, { fd, offset, length: line.length });
+    });
   }
 
   get size(): number {

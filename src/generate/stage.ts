@@ -19,7 +19,7 @@ import type { Stats } from '../exec/stats.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { JsonlWriter } from '../io/jsonl-writer.js';
 import { readLines } from '../io/jsonl.js';
-import { viewBatches } from '../io/lines.js';
+import { forEachLineSync } from '../io/lines.js';
 import { collect } from '../io/shards.js';
 import { PROMPT_RECORD, SAMPLE_RECORD } from '../records/check.js';
 import { STRUCTURED_COLUMNS_FILE, type GenParams, type PromptRecord, type Sample } from '../records/types.js';
@@ -409,20 +409,15 @@ async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: str
   const at = new Float64Array(ids.length);
   const length = new Int32Array(ids.length);
   const files = [finalFile, ledgerFile].filter((f) => existsSync(f));
-  for (let f = 0; f < files.length; f++) {
-    for await (const { start, bytes } of viewBatches(files[f]!, 1 << 22)) {
-      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      let from = 0;
-      for (let nl = buf.indexOf(0x0a); nl >= 0; from = nl + 1, nl = buf.indexOf(0x0a, from)) {
-        if (nl === from) continue;
-        const slot = slots.get(lineId(buf.subarray(from, nl)));
-        if (slot === undefined) continue;
-        fileOf[slot] = f;
-        at[slot] = start + from;
-        length[slot] = nl + 1 - from;
-      }
-    }
-  }
+  files.forEach((file, f) =>
+    forEachLineSync(file, (line, offset) => {
+      const slot = line.length ? slots.get(lineId(line)) : undefined;
+      if (slot === undefined) return;
+      fileOf[slot] = f;
+      at[slot] = offset;
+      length[slot] = line.length + 1;
+    }),
+  );
   const fds = files.map((f) => openSync(f, 'r'));
   try {
     // Lines are read into one reused buffer and written from it a buffer's worth at a time.

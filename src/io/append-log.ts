@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../util/errors.js';
+import { forEachLineSync } from './lines.js';
 
 let scratch = Buffer.allocUnsafeSlow(1 << 16);
 
@@ -49,20 +50,17 @@ export class AppendLog<T = unknown> {
     const existing: T[] = [];
     let validBytes = 0;
     if (existsSync(path)) {
-      const buf = readFileSync(path);
-      const end = buf.lastIndexOf(0x0a) + 1; // bytes after the last newline are a torn write
-      validBytes = end;
-      const text = buf.subarray(0, end).toString('utf8');
       let lineNo = 0;
-      for (const line of text.split('\n')) {
+      // Bytes after the last line break are a torn write.
+      validBytes = forEachLineSync(path, (line) => {
         lineNo++;
-        if (line === '') continue;
+        if (line.length === 0) return;
         try {
-          existing.push(JSON.parse(line) as T);
+          existing.push(JSON.parse(line.toString('utf8')) as T);
         } catch {
           throw new InputError(path, lineNo, 'corrupt checkpoint line (not JSON); move the file aside to start this task over');
         }
-      }
+      });
     }
     const fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
     ftruncateSync(fd, validBytes);

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 
@@ -15,11 +15,6 @@ export const BATCH_BYTES = 1 << 18;
 /** The batches of whole lines of `file`, each ending at the first \n after `batchBytes` bytes (or at the end of the file), copied out. */
 export function byteBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
   return batches(file, batchBytes, true);
-}
-
-/** byteBatches without the copies: each batch is a view of the read buffer, valid until the next is asked for. */
-export function viewBatches(file: string, batchBytes = BATCH_BYTES): AsyncGenerator<{ start: number; bytes: Uint8Array }> {
-  return batches(file, batchBytes, false);
 }
 
 /**
@@ -108,7 +103,43 @@ async function* gunzipBatches(file: string): AsyncGenerator<{ bytes: Uint8Array 
 export async function* readLines(file: string): AsyncGenerator<{ line: number; text: string }> {
   let line = 0;
   // A batch's lines are all decoded before the next batch is read, so it may be a view.
-  for await (const { bytes } of file.endsWith('.gz') ? gunzipBatches(file) : viewBatches(file, 1 << 20)) {
+  for await (const { bytes } of file.endsWith('.gz') ? gunzipBatches(file) : batches(file, 1 << 20, false)) {
     for (const text of batchLines(bytes)) yield { line: ++line, text };
+  }
+}
+
+/**
+ * Each line of `file` that a line break ends, as a view of one reused buffer (valid only during the
+ * call) with its byte offset; returns the offset after the last line break (what follows it is a
+ * torn write). For the files a task writes and reads back whole (ledgers, caches): they can outgrow
+ * memory, and reading one whole into fresh memory cost more in page faults than the reading.
+ */
+export function forEachLineSync(file: string, visit: (line: Buffer, offset: number) => void, chunkBytes = 1 << 22): number {
+  const fd = openSync(file, 'r');
+  try {
+    let buf = Buffer.allocUnsafe(chunkBytes);
+    let base = 0; // file offset of buf[0]
+    let len = 0; // bytes held
+    for (;;) {
+      const n = readSync(fd, buf, len, buf.length - len, base + len);
+      len += n;
+      let from = 0;
+      for (let nl = buf.indexOf(0x0a); nl >= 0 && nl < len; nl = buf.indexOf(0x0a, from)) {
+        visit(buf.subarray(from, nl), base + from);
+        from = nl + 1;
+      }
+      if (n === 0) return base + from;
+      // The start of the next line moves to the front; a line longer than the buffer grows it.
+      buf.copy(buf, 0, from, len);
+      base += from;
+      len -= from;
+      if (len === buf.length) {
+        const bigger = Buffer.allocUnsafe(2 * buf.length);
+        buf.copy(bigger, 0, 0, len);
+        buf = bigger;
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
 }
