@@ -17,10 +17,10 @@ export class Checkpoint<T> {
 
   private constructor(private readonly log: AppendLog<T>) {}
 
-  /** Open (or resume) the ledger at `file`; `existing` holds what earlier runs wrote. */
-  static open<T>(file: string): { checkpoint: Checkpoint<T>; existing: T[] } {
-    const { log, existing } = AppendLog.open<T>(file);
-    return { checkpoint: new Checkpoint(log), existing };
+  /** Open (or resume) the ledger at `file`, handing each record earlier runs wrote to `earlier`. */
+  static open<T>(file: string, earlier: (record: T) => void): Checkpoint<T> {
+    const { log } = AppendLog.open<T>(file, { onRecord: earlier });
+    return new Checkpoint(log);
   }
 
   add(record: T): void {

@@ -20,7 +20,6 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import type { JsonlWriter } from '../io/jsonl-writer.js';
 import { readLines } from '../io/jsonl.js';
 import { forEachLineSync } from '../io/lines.js';
-import { collect } from '../io/shards.js';
 import { PROMPT_RECORD, SAMPLE_RECORD } from '../records/check.js';
 import { STRUCTURED_COLUMNS_FILE, type GenParams, type PromptRecord, type Sample } from '../records/types.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
@@ -41,7 +40,7 @@ const PROMPT_FAULTS: Record<string, string> = {
 };
 
 /** Why a failed sample is final (no rerun retries it), or undefined when a rerun retries it. */
-export function finalReason(s: GeneratedSample, maxAttempts: number): string | undefined {
+export function finalReason(s: Pick<GeneratedSample, 'error' | 'error_kind' | 'attempts'>, maxAttempts: number): string | undefined {
   if (!s.error) return undefined;
   const fault = PROMPT_FAULTS[s.error_kind ?? ''];
   if (fault) return fault;
@@ -50,7 +49,7 @@ export function finalReason(s: GeneratedSample, maxAttempts: number): string | u
 }
 
 /** Count a failure in the task's stats: by kind, with an example, and whether a rerun retries it. */
-function countFailure(stats: Stats, s: GeneratedSample, maxAttempts: number): void {
+function countFailure(stats: Stats, s: Finished, maxAttempts: number): void {
   const kind = s.error_kind ?? 'unknown';
   stats.inc('failed');
   stats.inc(`failed.${kind}`);
@@ -107,12 +106,17 @@ const toFailure = (p: PromptRecord, params: GenParams, e: EngineError, model: st
   });
 
 /** Totals of what an earlier run already left in the ledger or the shard. */
+/** What resuming needs of an earlier record: all of a failure, and of a sample its engine and usage (not its text). */
+type Finished = Pick<GeneratedSample, 'id' | 'engine' | 'usage' | 'error' | 'error_kind' | 'attempts'>;
+
+const finished = (s: GeneratedSample): Finished => (s.error ? s : { id: s.id, engine: s.engine, usage: s.usage });
+
 interface Prior {
   samples: number;
   prompt_tokens: number;
   completion_tokens: number;
   /** Failures that stay failed (final), to count again in this run's stats. */
-  failures: GeneratedSample[];
+  failures: Finished[];
   /** Attempts already made on each failure a rerun retries. */
   attempts: Map<string, number>;
   /** Tokens of the samples by the engine that answered: what they cost once the engines' prices are known. */
@@ -120,9 +124,7 @@ interface Prior {
 }
 
 /** Which owned prompts earlier runs finished for good (later records win), and their totals. */
-function finishedBefore(records: GeneratedSample[], owned: Set<string>, maxAttempts: number): { done: Set<string>; prior: Prior } {
-  const latest = new Map<string, GeneratedSample>();
-  for (const s of records) latest.set(s.id, s);
+function finishedBefore(latest: ReadonlyMap<string, Finished>, owned: Set<string>, maxAttempts: number): { done: Set<string>; prior: Prior } {
   const done = new Set<string>();
   const prior: Prior = { samples: 0, prompt_tokens: 0, completion_tokens: 0, failures: [], attempts: new Map(), usageByEngine: new Map() };
   for (const [id, s] of latest) {
@@ -167,13 +169,14 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
     ids.push(p.id);
   }
 
-  // What earlier runs finished: the shard (if a run got that far) and the ledger; later records win.
-  const { checkpoint, existing } = Checkpoint.open<GeneratedSample>(ledgerFile);
-  const earlier = existsSync(finalFile) ? await collect(readShardFile(finalFile)) : [];
-  const { done, prior } = finishedBefore([...earlier, ...existing], owned, g.max_attempts_total);
+  // What earlier runs finished: the shard (if a run got that far), then the ledger; later records
+  // win. Only what resuming needs is kept of each, not the texts: a ledger may outgrow memory.
+  const latest = new Map<string, Finished>();
+  if (existsSync(finalFile)) for await (const s of readShardFile(finalFile)) latest.set(s.id, finished(s));
+  const checkpoint = Checkpoint.open<GeneratedSample>(ledgerFile, (s) => latest.set(s.id, finished(s)));
+  const { done, prior } = finishedBefore(latest, owned, g.max_attempts_total);
+  latest.clear();
   for (const s of prior.failures) countFailure(ctx.stats, s, g.max_attempts_total);
-  earlier.length = 0;
-  existing.length = 0;
 
   const tracker = new GenerateTracker();
   tracker.total = ids.length;

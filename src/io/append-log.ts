@@ -44,10 +44,14 @@ export class AppendLog<T = unknown> {
     this.fd = fd;
   }
 
-  /** Open (or create) the log and return it with the records already in it. */
-  static open<T>(path: string, opts: { syncEveryMs?: number } = {}): { log: AppendLog<T>; existing: T[] } {
+  /**
+   * Open (or create) the log and return it with the records already in it, or hand each of them to
+   * `onRecord` instead of keeping them (a log may be larger than memory should hold).
+   */
+  static open<T>(path: string, opts: { syncEveryMs?: number; onRecord?: (record: T) => void } = {}): { log: AppendLog<T>; existing: T[] } {
     mkdirSync(dirname(path), { recursive: true });
     const existing: T[] = [];
+    const record = opts.onRecord ?? ((r: T) => existing.push(r));
     let validBytes = 0;
     if (existsSync(path)) {
       let lineNo = 0;
@@ -56,7 +60,7 @@ export class AppendLog<T = unknown> {
         lineNo++;
         if (line.length === 0) return;
         try {
-          existing.push(JSON.parse(line.toString('utf8')) as T);
+          record(JSON.parse(line.toString('utf8')) as T);
         } catch {
           throw new InputError(path, lineNo, 'corrupt checkpoint line (not JSON); move the file aside to start this task over');
         }

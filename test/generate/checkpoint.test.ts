@@ -9,7 +9,8 @@ const lines = (f: string) => readFileSync(f, 'utf8').split('\n').filter(Boolean)
 describe('checkpoint ledger', () => {
   it('writes records finished in one tick together, and reports them only once they are on disk', async () => {
     const file = join(tmp(), '0.jsonl.partial');
-    const { checkpoint, existing } = Checkpoint.open<{ id: number }>(file);
+    const existing: { id: number }[] = [];
+    const checkpoint = Checkpoint.open<{ id: number }>(file, (r) => existing.push(r));
     expect(existing).toEqual([]);
     const batches: { size: number; onDisk: number }[] = [];
     checkpoint.onWritten = (records) => batches.push({ size: records.length, onDisk: lines(file) });
@@ -24,14 +25,14 @@ describe('checkpoint ledger', () => {
     ]);
     checkpoint.add({ id: 101 });
     checkpoint.close(); // flushes what is pending
-    const again = Checkpoint.open<{ id: number }>(file);
-    expect(again.existing.map((r) => r.id)).toEqual([...Array(102).keys()]);
-    again.checkpoint.close();
+    const again = Checkpoint.open<{ id: number }>(file, (r) => existing.push(r));
+    expect(existing.map((r) => r.id)).toEqual([...Array(102).keys()]);
+    again.close();
   });
 
   it('reports a failed write once and counts nothing of it', async () => {
     const file = join(tmp(), '0.jsonl.partial');
-    const { checkpoint } = Checkpoint.open<{ id: number }>(file);
+    const checkpoint = Checkpoint.open<{ id: number }>(file, () => {});
     const errors: string[] = [];
     let written = 0;
     checkpoint.onError = (m) => errors.push(m);
