@@ -105,12 +105,12 @@ const toFailure = (p: PromptRecord, params: GenParams, e: EngineError, model: st
     attempts,
   });
 
-/** Totals of what an earlier run already left in the ledger or the shard. */
 /** What resuming needs of an earlier record: all of a failure, and of a sample its engine and usage (not its text). */
 type Finished = Pick<GeneratedSample, 'id' | 'engine' | 'usage' | 'error' | 'error_kind' | 'attempts'>;
 
 const finished = (s: GeneratedSample): Finished => (s.error ? s : { id: s.id, engine: s.engine, usage: s.usage });
 
+/** Totals of what an earlier run already left in the ledger or the shard. */
 interface Prior {
   samples: number;
   prompt_tokens: number;
@@ -405,8 +405,7 @@ function lineId(line: Buffer): string {
  * The ledger goes once the shard is committed (by the runner); until then a crash keeps both.
  */
 async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: string, writer: JsonlWriter): Promise<void> {
-  const slots = new Map<string, number>();
-  ids.forEach((id, i) => slots.has(id) || slots.set(id, i));
+  const slots = new Map(ids.map((id, i) => [id, i]));
   // Per prompt: which file holds its latest line (-1: none yet), where, and how long.
   const fileOf = new Int8Array(ids.length).fill(-1);
   const at = new Float64Array(ids.length);
