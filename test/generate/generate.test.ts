@@ -16,6 +16,14 @@ const endpoint = (url: string, extra: Record<string, unknown> = {}) => ({ type: 
 
 const outDir = (cfg: CorpusConfig) => join(cfg.output_dir, 'generate');
 
+/** Run generate until the mock server has answered `n` requests, then interrupt it. */
+async function interruptAfter(cfg: CorpusConfig, s: { stats: { completed: number } }, n: number): Promise<void> {
+  const ac = new AbortController();
+  const timer = setInterval(() => s.stats.completed >= n && ac.abort(new Error('interrupted by test')), 2);
+  await expect(generate(cfg, { signal: ac.signal })).rejects.toThrow('interrupted by test');
+  clearInterval(timer);
+}
+
 describe('generate stage', () => {
   it('writes one sample per prompt, in input order, with provenance, stats and metrics', async () => {
     const dir = tmp();
@@ -97,10 +105,7 @@ describe('generate stage', () => {
     writePrompts(dir, prompts);
     const s = await mock({ latencyMs: 20 });
     const cfg = corpusConfig(dir, { engines: [endpoint(s.url, { concurrency: 4 })], cache: false });
-    const ac = new AbortController();
-    const timer = setInterval(() => s.stats.completed >= 20 && ac.abort(new Error('interrupted by test')), 2);
-    await expect(generate(cfg, { signal: ac.signal })).rejects.toThrow('interrupted by test');
-    clearInterval(timer);
+    await interruptAfter(cfg, s, 20);
     expect(isTaskDone(outDir(cfg), 0)).toBe(false);
     const ledger = readSamples(ledgerPath(outDir(cfg), 0));
     expect(ledger.length).toBeGreaterThanOrEqual(15);
@@ -124,10 +129,7 @@ describe('generate stage', () => {
     writePrompts(dir, prompts);
     const s = await mock({ completionTokens: 800 });
     const cfg = corpusConfig(dir, { engines: [endpoint(s.url, { concurrency: 64 })], cache: false });
-    const ac = new AbortController();
-    const timer = setInterval(() => s.stats.completed >= 500 && ac.abort(new Error('interrupted by test')), 2);
-    await expect(generate(cfg, { signal: ac.signal })).rejects.toThrow('interrupted by test');
-    clearInterval(timer);
+    await interruptAfter(cfg, s, 500);
     await generate(cfg);
     const file = shardPath(outDir(cfg), 0);
     // Past the 4 MB the final pass reads and writes at a time.
