@@ -3,12 +3,12 @@
  *   npm run build && npx tsx bench/dedup.ts [docs=100000]    (RUNS=n CLI runs, default 3; SKIP_IN_PROCESS=1)
  * First as users run it: `cosmo dedup corpus.yaml` from the compiled dist/ as a process, on a
  * planted near-duplicate corpus (bench/dedup-corpus.ts) of 20,000 and `docs` documents, one pass
- * and four sharded steps (dedup.tasks 2 on 2 worker processes): process wall time, the stage
+ * and four sharded steps (dedup.tasks 2, 2 at a time): process wall time, the stage
  * time it reports, docs/s, peak RSS, recall of planted copies by band of true Jaccard and false
  * merges; then recall and false merges at several signature-agreement thresholds.
  * Then in-process: MinHash signatures/s on one core, the one-pass dedup stage end to end (JSONL
  * in and out; with its default worker threads and on the main thread alone), the four sharded
- * steps on 2 worker processes, and dedup memory per document at N and 2N docs.
+ * steps 2 tasks at a time, and dedup memory per document at N and 2N docs.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * What the Slurm executor costs over the local one: the seeds stage with N small tasks, run with
- * the local executor (N worker processes at once) and as one Slurm job array on the one-node test
- * cluster (scripts/slurm-up.sh, started here if needed; it lets all N run at once too). Both pay one
+ * the local executor (N at once: one in the cosmo process, the others in worker processes) and as one Slurm job array on the one-node test
+ * cluster (scripts/slurm-up.sh, started here if needed; it lets all N run at once too). Both pay about one
  * Node process per task; the ratio shows Slurm's submit, schedule and poll overhead on top. Also times `cosmo serve` from submission
  * to healthy for 2 instances of the mock OpenAI server.
  *

@@ -21,7 +21,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--endpoint-model <name>', 'model name to ask the endpoint for (default: the one its /v1/models lists)')
     .option('--concurrency <n>', "requests in flight to --endpoint (default 64; a vLLM or SGLang server on a GPU takes 256 or more)")
     .option('--skip-bad', 'skip malformed input lines and count them, instead of stopping')
-    .option('--workers <n>', 'local worker processes to run tasks on')
+    .option('--workers <n>', 'tasks run at once on this machine (this process takes one, worker processes the others)')
     .option('--output <dir>', 'output folder (overrides the corpus file)');
 }
 

@@ -38,7 +38,7 @@ export type SlurmConfig = z.infer<typeof slurmSchema>;
 
 export const executorSchema = z.strictObject({
   type: z.enum(['local', 'slurm']).default('local'),
-  /** Local executor: tasks run at once, each in its own worker process when above 1. */
+  /** Local executor: tasks run at once, one in this process and the others each in a worker process. */
   workers: z.number().int().positive().default(1),
   /** Slurm executor: one job array per stage, chained with --dependency=afterok. */
   slurm: slurmSchema.prefault({}),

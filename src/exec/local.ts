@@ -6,9 +6,9 @@ import type { Executor, ExecutorOptions, ExecutorRun, StageJob, TaskFailure } fr
 import { pendingRanks, TASK_ENV, type StagePlan } from './task.js';
 
 /**
- * Runs each stage's pending tasks on this machine, stage after stage: in this process when
- * `workers` is 1 or only one task is left to run, otherwise on up to `workers` worker processes at
- * once. Failed tasks are handed to `onStageDone`, so that a rerun retries only them.
+ * Runs each stage's pending tasks on this machine, stage after stage, up to `workers` at once: one
+ * at a time in this process, the others each in a worker process of its own. Failed tasks are
+ * handed to `onStageDone`, so that a rerun retries only them.
  */
 export class LocalExecutor implements Executor {
   constructor(
@@ -39,28 +39,32 @@ export class LocalExecutor implements Executor {
       failures.push(f);
       log.debug(`task ${f.rank} failed`, { error: f.error, log: f.log });
     };
-    // A worker process pays only where tasks run side by side: alone, its start (~0.1-0.2 s) was
-    // most of the time of a step such as dedup-clusters.
-    if (this.workers <= 1 || queue.length === 1) {
-      for (const rank of queue) {
-        run.signal.throwIfAborted();
+    // This process takes tasks too, beside `workers - 1` worker processes: a worker's start
+    // (~0.2-0.4 s, its modules loaded again) was most of the time of a small step, and a
+    // sharded dedup starts three steps of two tasks each.
+    // On an interrupt both kinds of lane stop taking tasks, and the stage throws once the workers
+    // have closed.
+    const here = async (): Promise<void> => {
+      for (let rank = queue.shift(); rank !== undefined; rank = queue.shift()) {
+        if (run.signal.aborted) return;
         try {
           await job.run(rank, run.signal);
         } catch (err) {
-          if (run.signal.aborted) throw err;
+          if (run.signal.aborted) return;
           fail({ rank, error: errorMessage(err) });
         }
       }
-      return failures;
-    }
-    const runOne = async (): Promise<void> => {
+    };
+    const spawned = async (): Promise<void> => {
       for (let rank = queue.shift(); rank !== undefined; rank = queue.shift()) {
         if (run.signal.aborted) return;
         const failure = await this.spawnTask(plan, rank, run.signal);
         if (failure) fail(failure);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.workers, queue.length) }, runOne));
+    // The workers start first: a task here may compute for long before it first awaits.
+    const lanes = Math.min(this.workers, queue.length);
+    await Promise.all([...Array.from({ length: lanes - 1 }, spawned), here()]);
     run.signal.throwIfAborted();
     return failures.sort((a, b) => a.rank - b.rank);
   }
