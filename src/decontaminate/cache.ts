@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,7 +15,7 @@ import { Decontaminator, type DecontaminatorState } from './decontaminator.js';
  * reader sees a whole entry or none.
  */
 
-const FORMAT = 1;
+const FORMAT = 2;
 /** Modules whose code decides what an index holds. */
 const CODE = ['ngram-index', 'decontaminator', 'normalize', 'benchmarks', 'csv', 'load'];
 
@@ -41,17 +41,26 @@ export function cacheKey(paths: readonly string[], settings: unknown): string {
 
 type Layout = { $array: 'Int32Array' | 'Float64Array'; offset: number; length: number };
 
-/** The Decontaminator stored under `key`, or undefined when there is none (or it cannot be read). */
+/**
+ * The Decontaminator stored under `key`, or undefined when there is none. A damaged entry is as good
+ * as none, and is removed, so that the index built again can take its place.
+ */
 export function readCached(key: string): Decontaminator | undefined {
   const dir = join(cacheRoot(), key);
   if (!existsSync(join(dir, 'state.json'))) return undefined;
+  const dc = readEntry(dir);
+  if (!dc) rmSync(dir, { recursive: true, force: true });
+  return dc;
+}
+
+function readEntry(dir: string): Decontaminator | undefined {
   try {
-    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Omit<DecontaminatorState, 'items'> & { bytes: number };
-    // The items' JSON lines and the index's arrays, read straight into shared memory (the check
-    // threads read them there); items are decoded and parsed one by one as they are met.
-    const items = readShared(join(dir, 'items.json'));
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Omit<DecontaminatorState, 'items' | 'itemStarts'> & { bytes: number; itemStarts: unknown };
+    // The index's arrays, read straight into shared memory (the check threads read them there);
+    // the items stay in their file, each read when it first becomes a candidate.
     const buffer = readShared(join(dir, 'index.bin'), state.bytes)?.buffer;
-    if (!items || !buffer) return undefined;
+    if (!buffer) return undefined;
+    const items = join(dir, 'items.json');
     const revive = (x: unknown): unknown => {
       if (Array.isArray(x)) return x.map(revive);
       if (x === null || typeof x !== 'object') return x;
@@ -60,17 +69,19 @@ export function readCached(key: string): Decontaminator | undefined {
       if (layout.$array === 'Float64Array') return new Float64Array(buffer, layout.offset, layout.length);
       return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, revive(v)]));
     };
-    return Decontaminator.from({ ...state, items, index: revive(state.index) as object });
+    const itemStarts = revive(state.itemStarts) as Int32Array;
+    // A file cut short is an entry as good as none.
+    if (statSync(items).size !== itemStarts[itemStarts.length - 1]! - 1) return undefined;
+    return Decontaminator.from({ ...state, items, itemStarts, index: revive(state.index) as object });
   } catch {
-    return undefined; // a damaged entry is as good as none: the index is built again
+    return undefined;
   }
 }
 
-/** The file's bytes (or its first `bytes`) in shared memory; undefined when it is shorter. */
-function readShared(file: string, bytes?: number): Uint8Array | undefined {
+/** The file's first `size` bytes in shared memory; undefined when it is shorter. */
+function readShared(file: string, size: number): Uint8Array | undefined {
   const fd = openSync(file, 'r');
   try {
-    const size = bytes ?? fstatSync(fd).size;
     const view = new Uint8Array(new SharedArrayBuffer(size));
     for (let got = 0; got < size; ) {
       const n = readSync(fd, view, got, size - got, got);
@@ -120,6 +131,9 @@ async function write(key: string, dc: Decontaminator): Promise<void> {
       return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, flatten(v)]));
     };
     const index = flatten(state.index);
+    const itemStarts = flatten(state.itemStarts);
+    // Written once, after a build: the items are in memory then.
+    if (typeof state.items === 'string') return;
     await mkdir(tmp, { recursive: true });
     const fh = await open(join(tmp, 'index.bin'), 'w');
     try {
@@ -130,7 +144,7 @@ async function write(key: string, dc: Decontaminator): Promise<void> {
     }
     const { items, ...rest } = state;
     await writeFile(join(tmp, 'items.json'), items);
-    await writeFile(join(tmp, 'state.json'), JSON.stringify({ ...rest, index, bytes }));
+    await writeFile(join(tmp, 'state.json'), JSON.stringify({ ...rest, index, itemStarts, bytes }));
     await rename(tmp, dir);
   } catch {
     // Another process may have put the same entry in place first; either way, nothing to keep.

@@ -15,6 +15,8 @@
  *   one item length of its shared n-grams, so stray short blocks over a long sample cannot add up
  *   to an item. `cut` removes the matched span.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { CosmoError } from '../util/errors.js';
 import type { BenchmarkItem } from './benchmarks.js';
 import { NgramIndexSet, textWordHashes, type WordHashes } from './ngram-index.js';
 import { normaliseSpan, normalizeText, normalizeWords, tokenize } from './normalize.js';
@@ -127,8 +129,13 @@ export interface IndexSummary {
 export interface DecontaminatorState {
   options: DecontamOptions;
   summary: IndexSummary;
-  /** The indexed items, as UTF-8 JSON lines in id order, in shared memory. */
-  items: Uint8Array;
+  /**
+   * The indexed items, as UTF-8 JSON lines in id order: in shared memory, or the path of a file
+   * holding them (the cache's), read a line at a time as items become candidates.
+   */
+  items: Uint8Array | string;
+  /** Where each item's line starts, and one past the end of the last. */
+  itemStarts: Int32Array;
   index: object;
 }
 
@@ -138,8 +145,8 @@ export class Decontaminator {
   readonly summary: IndexSummary;
   /** Indexed items by id; from a shared state, each is parsed when first a candidate. */
   private readonly entries: (Entry | undefined)[] = [];
-  /** The items as UTF-8 JSON lines, when they came so (shared state, cache): parsed one by one on use. */
-  private itemLines?: { bytes: Buffer; starts: Int32Array };
+  /** The items as UTF-8 JSON lines, in memory or in a file, when they came so (shared state, cache): parsed one by one on use. */
+  private itemLines?: { source: Buffer | string; starts: Int32Array };
   /**
    * The items' n-grams: cosmopedia mode only n-grams of n words; drop/cut modes shorter ones for
    * items with short questions, all gated by their first `minNgram` words.
@@ -180,19 +187,23 @@ export class Decontaminator {
   }
 
   /**
-   * What worker threads need to check samples as this does: the index and the items, one JSON line
-   * each, in shared memory. (37,000 item objects cost the main thread a fifth of a second per
-   * thread to copy; a 35 MB string, decoded from the cache, half a second to make.)
+   * What worker threads need to check samples as this does: the index, in shared memory, and the
+   * items, one JSON line each, in shared memory or in the cache's file. (37,000 item objects cost
+   * the main thread a fifth of a second per thread to copy; a 35 MB string, decoded from the cache,
+   * half a second to make; and the whole file, read into fresh memory, a tenth.)
    */
   share(): DecontaminatorState {
-    let items = this.itemLines?.bytes;
-    if (!items) {
+    if (!this.itemLines) {
       const text = this.entries.map((e) => JSON.stringify(e!.item)).join('\n');
-      items = Buffer.from(new SharedArrayBuffer(Buffer.byteLength(text)));
-      items.write(text);
-      this.itemLines = { bytes: items, starts: lineStarts(items) };
+      const bytes = Buffer.from(new SharedArrayBuffer(Buffer.byteLength(text)));
+      bytes.write(text);
+      const starts: number[] = [0];
+      for (let at = bytes.indexOf(10); at >= 0; at = bytes.indexOf(10, at + 1)) starts.push(at + 1);
+      starts.push(bytes.length + 1);
+      this.itemLines = { source: bytes, starts: Int32Array.from(starts) };
     }
-    return { options: this.options, summary: this.summary, items, index: this.index.share() };
+    const { source, starts } = this.itemLines;
+    return { options: this.options, summary: this.summary, items: source, itemStarts: starts, index: this.index.share() };
   }
 
   /**
@@ -201,12 +212,13 @@ export class Decontaminator {
    * all cost each worker, and the main thread, 70-90 ms before its first sample.
    */
   static from(state: DecontaminatorState): Decontaminator {
-    const bytes = Buffer.from(state.items.buffer, state.items.byteOffset, state.items.byteLength);
+    const { items } = state;
+    const source = typeof items === 'string' ? items : Buffer.from(items.buffer, items.byteOffset, items.byteLength);
     return Object.assign(Object.create(Decontaminator.prototype) as Decontaminator, {
       options: state.options,
       summary: state.summary,
       entries: [],
-      itemLines: { bytes, starts: lineStarts(bytes) },
+      itemLines: { source, starts: state.itemStarts },
       index: NgramIndexSet.from(state.index),
     });
   }
@@ -215,8 +227,10 @@ export class Decontaminator {
   private entry(id: number): Entry {
     let e = this.entries[id];
     if (!e) {
-      const { bytes, starts } = this.itemLines!;
-      e = { item: JSON.parse(bytes.toString('utf8', starts[id]!, starts[id + 1]! - 1)) as BenchmarkItem };
+      const { source, starts } = this.itemLines!;
+      const [from, to] = [starts[id]!, starts[id + 1]! - 1];
+      const line = typeof source === 'string' ? readRange(source, from, to) : source.toString('utf8', from, to);
+      e = { item: JSON.parse(line) as BenchmarkItem };
       this.entries[id] = e;
     }
     return e;
@@ -414,12 +428,20 @@ export class Decontaminator {
   }
 }
 
-/** Where each line of `bytes` starts, and one past the end as the start of a line after it. */
-function lineStarts(bytes: Buffer): Int32Array {
-  const starts: number[] = [0];
-  for (let at = bytes.indexOf(10); at >= 0; at = bytes.indexOf(10, at + 1)) starts.push(at + 1);
-  starts.push(bytes.length + 1);
-  return Int32Array.from(starts);
+/** Bytes [from, to) of a file, as UTF-8 (one item: a run meets a few thousand of them). */
+function readRange(file: string, from: number, to: number): string {
+  const buf = Buffer.allocUnsafe(to - from);
+  const fd = openSync(file, 'r');
+  try {
+    for (let got = 0; got < buf.length; ) {
+      const n = readSync(fd, buf, got, buf.length - got, from + got);
+      if (n === 0) throw new CosmoError(`${file} is shorter than its index says; delete it to have it built again`);
+      got += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return buf.toString('utf8');
 }
 
 /**

@@ -84,5 +84,13 @@ describe('decontamination index cache', () => {
     const dc = await buildDecontaminator(cfg, undefined, again.log);
     expect(again.said[0]!.from).toBe('files');
     expect(dc.check(sample(7)).contaminated).toBe(true);
+    // The items stay in their file until they are met: one cut short is found before any is read.
+    const read = recorder();
+    expect((await buildDecontaminator(cfg, undefined, read.log)).check(sample(7)).contaminated).toBe(true);
+    expect(read.said[0]!.from).toBe('cache');
+    truncateSync(join(String(read.said[0]!.cache), 'items.json'), 10);
+    const third = recorder();
+    expect((await buildDecontaminator(cfg, undefined, third.log)).check(sample(7)).contaminated).toBe(true);
+    expect(third.said[0]!.from).toBe('files');
   });
 });
