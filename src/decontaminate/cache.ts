@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFully } from '../io/files.js';
 import { Decontaminator, type DecontaminatorState } from './decontaminator.js';
 
 /**
@@ -83,12 +84,7 @@ function readShared(file: string, size: number): Uint8Array | undefined {
   const fd = openSync(file, 'r');
   try {
     const view = new Uint8Array(new SharedArrayBuffer(size));
-    for (let got = 0; got < size; ) {
-      const n = readSync(fd, view, got, size - got, got);
-      if (n === 0) return undefined;
-      got += n;
-    }
-    return view;
+    return readFully(fd, view, 0, size, 0) ? view : undefined;
   } finally {
     closeSync(fd);
   }

@@ -15,7 +15,8 @@
  *   one item length of its shared n-grams, so stray short blocks over a long sample cannot add up
  *   to an item. `cut` removes the matched span.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { readFully } from '../io/files.js';
 import { CosmoError } from '../util/errors.js';
 import type { BenchmarkItem } from './benchmarks.js';
 import { NgramIndexSet, textWordHashes, type WordHashes } from './ngram-index.js';
@@ -433,11 +434,7 @@ function readRange(file: string, from: number, to: number): string {
   const buf = Buffer.allocUnsafe(to - from);
   const fd = openSync(file, 'r');
   try {
-    for (let got = 0; got < buf.length; ) {
-      const n = readSync(fd, buf, got, buf.length - got, from + got);
-      if (n === 0) throw new CosmoError(`${file} is shorter than its index says; delete it to have it built again`);
-      got += n;
-    }
+    if (!readFully(fd, buf, 0, buf.length, from)) throw new CosmoError(`${file} is shorter than its index says; delete it to have it built again`);
   } finally {
     closeSync(fd);
   }

@@ -6,7 +6,7 @@
  * generates only what is missing. When every prompt is done, the task writes `<rank>.jsonl` (one
  * record per prompt, in input order) atomically and drops the ledger.
  */
-import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { poolModels } from '../engines/config.js';
 import { openPool, readEndpointsFile, resolveEngines } from '../engines/open.js';
@@ -17,6 +17,7 @@ import { EngineError, type ChatMessage, type CompletionRequest, type EngineError
 import { defineStage, type TaskContext } from '../exec/stage.js';
 import type { Stats } from '../exec/stats.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { readFully } from '../io/files.js';
 import type { JsonlWriter } from '../io/jsonl-writer.js';
 import { readLines } from '../io/jsonl.js';
 import { forEachLineSync } from '../io/lines.js';
@@ -437,11 +438,7 @@ async function writeFinalShard(ids: string[], finalFile: string, ledgerFile: str
         used = 0;
         if (n > buf.length) buf = Buffer.allocUnsafe(n);
       }
-      for (let got = 0; got < n; ) {
-        const read = readSync(fds[f]!, buf, used + got, n - got, at[slot]! + got);
-        if (read === 0) throw new CosmoError(`generate: ${files[f]} was cut short while the shard was being written`);
-        got += read;
-      }
+      if (!readFully(fds[f]!, buf, used, n, at[slot]!)) throw new CosmoError(`generate: ${files[f]} was cut short while the shard was being written`);
       lines.push(buf.subarray(used, used + n));
       used += n;
     }

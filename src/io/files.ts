@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CosmoError } from '../util/errors.js';
 
@@ -17,4 +17,17 @@ export function dataFiles(path: string, what = 'data'): string[] {
     out.push(...dataFiles(join(path, name), what));
   }
   return out;
+}
+
+/**
+ * Read `length` bytes at file `position` into `buf` at `offset`, going on after short reads; false
+ * when the file ends first.
+ */
+export function readFully(fd: number, buf: Uint8Array, offset: number, length: number, position: number): boolean {
+  for (let got = 0; got < length; ) {
+    const n = readSync(fd, buf, offset + got, length - got, position + got);
+    if (n === 0) return false;
+    got += n;
+  }
+  return true;
 }
