@@ -140,6 +140,8 @@ export class OpenAIEngine implements Engine {
 
   /** The server kind: configured, or found out by one request to the server, shared by every call. */
   private kindFound: Promise<ServerKind> | undefined;
+  /** The same, once known: a request then need not wait on a settled promise. */
+  private kindKnown: ServerKind | undefined;
   private readonly root: string;
 
   /** The endpoint's quota, when one is configured; `x-ratelimit-*` headers are heeded either way. */
@@ -153,7 +155,7 @@ export class OpenAIEngine implements Engine {
     this.limiter = new RateLimiter(cfg.rate_limit ?? {});
     this.model = cfg.model;
     this.concurrency = cfg.concurrency;
-    if (cfg.server && cfg.server !== 'auto') this.kindFound = Promise.resolve(cfg.server);
+    if (cfg.server && cfg.server !== 'auto') this.kindFound = Promise.resolve((this.kindKnown = cfg.server));
     const url = new URL(cfg.base_url);
     this.path = url.pathname.replace(/\/?$/, '/') + 'chat/completions';
     this.http = new HttpPool(url);
@@ -165,7 +167,7 @@ export class OpenAIEngine implements Engine {
   async complete(req: CompletionRequest): Promise<Completion> {
     const signal = req.signal;
     if (signal?.aborted) throw abortError(this.id, signal);
-    const kind = await this.kind();
+    const kind = this.kindKnown ?? (await this.kind());
     const problems = paramProblems(kind, req.params);
     if (problems.length) throw new EngineError(`${this.id}: a ${kind} server would refuse these sampling settings: ${problems.join('; ')}`, 'bad_request');
     const body = requestBody(kind, this.model, req);
@@ -187,8 +189,9 @@ export class OpenAIEngine implements Engine {
     return done;
   }
 
-  admit(req: CompletionRequest): Promise<void> {
-    return this.limiter.admit(tokenCost(req), req.signal);
+  admit(req: CompletionRequest): Promise<void> | undefined {
+    const cost = tokenCost(req);
+    return this.limiter.tryAdmit(cost) ? undefined : this.limiter.admit(cost, req.signal);
   }
 
   get rateWaitMs(): number {
@@ -208,7 +211,8 @@ export class OpenAIEngine implements Engine {
         const info = JSON.parse(res.body.toString('utf8')) as { model_id?: unknown };
         return typeof info.model_id === 'string' ? ('tgi' as const) : ('openai' as const);
       })
-      .catch(() => 'openai' as const);
+      .catch(() => 'openai' as const)
+      .then((kind) => (this.kindKnown = kind));
     return this.kindFound;
   }
 

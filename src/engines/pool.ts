@@ -4,6 +4,7 @@
  * per-attempt timeout, and a circuit breaker per engine. A request that still fails is thrown as an
  * EngineError, so the caller records it as a failure rather than an empty text.
  */
+import { setMaxListeners } from 'node:events';
 import { canonicalJson, sha256Hex } from '../records/id.js';
 import type { EngineConfig } from './config.js';
 import { errorMessage } from '../util/errors.js';
@@ -95,6 +96,8 @@ class Slot {
   ok = 0;
   errors = 0;
   completionTokens = 0;
+  /** The group the attempts starting now join (see AttemptGroup). */
+  group: AttemptGroup | undefined;
   constructor(
     readonly engine: Engine,
     cooldownMs: number,
@@ -144,6 +147,70 @@ function onAbort(signal: AbortSignal | undefined, cb: () => void): () => void {
   }
   set.add(cb);
   return () => set.delete(cb);
+}
+
+/** How long a group of attempts takes in new members: the most an attempt's timeout may run late. */
+const GROUP_WINDOW_MS = 10;
+
+/**
+ * Attempts on one engine, for one caller signal, that start within GROUP_WINDOW_MS of each other:
+ * they share the signal the engine gets, which aborts when the caller's does, or with a timeout once
+ * the group's last member may have run for the engine's timeout. An AbortController, its signal
+ * and a timer for every attempt allocate ~2 KB that lives as long as the request: at 1,000 requests
+ * in flight, every young-generation collection copied and promoted that. A group ends, its timer
+ * cleared, when its last member leaves.
+ */
+class AttemptGroup {
+  private readonly controller = new AbortController();
+  private readonly members = new Set<(reason: unknown) => void>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly off: () => void;
+  private readonly until = performance.now() + GROUP_WINDOW_MS;
+  private ended = false;
+
+  constructor(
+    readonly caller: AbortSignal | undefined,
+    engineId: string,
+    timeoutMs: number,
+  ) {
+    // Every member's engine call listens to it.
+    setMaxListeners(0, this.controller.signal);
+    const timeout = () => this.abort(new EngineError(`${engineId}: no answer within ${timeoutMs} ms`, 'timeout'));
+    this.timer = setTimeout(timeout, timeoutMs + GROUP_WINDOW_MS);
+    this.off = onAbort(caller, () => this.abort(caller!.reason));
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Whether an attempt starting now, for `caller`, may join. */
+  open(caller: AbortSignal | undefined): boolean {
+    return !this.ended && caller === this.caller && performance.now() < this.until;
+  }
+
+  /** `stop` is called with the reason if the group aborts before the member leaves. */
+  join(stop: (reason: unknown) => void): void {
+    this.members.add(stop);
+  }
+
+  leave(stop: (reason: unknown) => void): void {
+    this.members.delete(stop);
+    if (this.members.size === 0) this.end();
+  }
+
+  private abort(reason: unknown): void {
+    this.controller.abort(reason);
+    for (const stop of [...this.members]) stop(reason);
+    this.end();
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.members.clear();
+    clearTimeout(this.timer);
+    this.off();
+  }
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -286,10 +353,13 @@ export class EnginePool {
   }
 
   private async attempt(req: CompletionRequest, attempt: number): Promise<PooledCompletion> {
-    const slot = await this.acquire(req.signal);
-    if (slot.engine.admit) {
+    // A free slot is taken at once; only a full pool makes the request wait in line.
+    const free = this.waiters.length === 0 && !this.closed && !req.signal?.aborted ? this.pick() : undefined;
+    const slot = free ?? (await this.acquire(req.signal));
+    const admitted = slot.engine.admit?.(req);
+    if (admitted) {
       try {
-        await slot.engine.admit(req);
+        await admitted;
       } catch (err) {
         this.release(slot);
         throw err;
@@ -298,22 +368,25 @@ export class EnginePool {
     const started = performance.now();
     slot.requests++;
     this.attempts++;
-    const controller = new AbortController();
-    const timeoutMs = slot.engine.attemptTimeoutMs ?? this.policy.timeoutMs;
-    const timer = setTimeout(() => controller.abort(new EngineError(`${slot.engine.id}: no answer within ${timeoutMs} ms`, 'timeout')), timeoutMs);
-    const off = onAbort(req.signal, () => controller.abort(req.signal!.reason));
-    // The slot stays busy until the engine really lets go, even if we stop waiting for it.
-    const call = slot.engine.complete({ ...req, signal: controller.signal });
-    call.then(
-      () => this.release(slot),
-      () => this.release(slot),
-    );
-    const aborted = new Promise<never>((_, reject) => {
-      if (controller.signal.aborted) reject(controller.signal.reason);
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
+    // The timeout and the caller's signal abort the engine's call and stop the wait for it at once.
+    if (!slot.group?.open(req.signal)) slot.group = new AttemptGroup(req.signal, slot.engine.id, slot.engine.attemptTimeoutMs ?? this.policy.timeoutMs);
+    const group = slot.group;
+    let stopWaiting!: (reason: unknown) => void;
     try {
-      const c = await Promise.race([call, aborted]);
+      const c = await new Promise<Completion>((resolve, reject) => {
+        group.join((stopWaiting = reject));
+        // The slot stays busy until the engine really lets go, even if we stop waiting for it.
+        slot.engine.complete({ ...req, signal: group.signal }).then(
+          (c) => {
+            this.release(slot);
+            resolve(c);
+          },
+          (err: unknown) => {
+            this.release(slot);
+            reject(err);
+          },
+        );
+      });
       // An empty answer is a failure, never a sample (llm-swarm stored empty completions).
       if (c.text.length === 0) throw new EngineError(`${slot.engine.id}: empty answer (finish_reason=${c.finish_reason})`, 'empty');
       this.onSuccess(slot, c.usage.completion_tokens);
@@ -323,8 +396,7 @@ export class EnginePool {
       if (!req.signal?.aborted) this.onFailure(slot, e);
       throw e;
     } finally {
-      clearTimeout(timer);
-      off();
+      group.leave(stopWaiting);
     }
   }
 

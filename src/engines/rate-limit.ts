@@ -124,15 +124,21 @@ export class RateLimiter {
   }
 
   /**
+   * Takes `cost` now when nobody is waiting and the budget is open (always, without a limit or
+   * headers): no queue, no timer, no promise. False: the request must wait its turn (`admit`).
+   */
+  tryAdmit(cost: number): boolean {
+    if (this.waiting !== 0 || this.wait() !== 0) return false;
+    this.take(cost);
+    return true;
+  }
+
+  /**
    * Waits until the budget allows one more request of `cost` tokens, then takes it. Requests are
    * admitted in the order they ask, so none waits forever behind later ones.
    */
   admit(cost: number, signal?: AbortSignal): Promise<void> {
-    // Nobody waiting and the budget open (always, without a limit or headers): no queue, no timer.
-    if (this.waiting === 0 && this.wait() === 0) {
-      this.take(cost);
-      return Promise.resolve();
-    }
+    if (this.tryAdmit(cost)) return Promise.resolve();
     this.waiting++;
     const turn = this.queue.then(async () => {
       const started = this.now();

@@ -75,8 +75,9 @@ export interface Engine {
   /**
    * Waits until the engine's rate budget (requests and tokens per minute) lets `req` start. The pool
    * calls it before the attempt's timeout starts: a request waiting for its turn is not a slow one.
+   * Undefined: it may start now (the common case, with no promise to wait on).
    */
-  admit?(req: CompletionRequest): Promise<void>;
+  admit?(req: CompletionRequest): Promise<void> | undefined;
   /** Milliseconds requests have waited for the engine's rate budget, summed. */
   readonly rateWaitMs?: number;
   /** What its tokens cost (none: free). */

@@ -87,6 +87,26 @@ describe('OpenAI-compatible engine (HTTP client)', () => {
     expect((await e.complete(req())).text).toBe('ok');
   });
 
+  it('sends a request again on a fresh socket when the kept-alive one it went out on was already closed', async () => {
+    // A raw server that says keep-alive but closes each connection right after its answer.
+    let requests = 0;
+    const server = createNetServer((sock) => {
+      sock.once('data', () => {
+        requests++;
+        const body = answer(`answer ${requests}`);
+        sock.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => server.close(r)));
+    const e = engine(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`);
+    // The second request is written as soon as the first answer is read, before the socket's end is.
+    const texts = [(await e.complete(req())).text, (await e.complete(req())).text, (await e.complete(req())).text];
+    expect(texts).toEqual(['answer 1', 'answer 2', 'answer 3']);
+    expect(requests).toBe(3);
+  });
+
   it('maps statuses to error kinds, with Retry-After as an HTTP date', async () => {
     const when = new Date(Date.now() + 60_000).toUTCString();
     // The status to answer with is the first segment of the base URL's path.

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EngineError, EnginePool, parseRetryAfter, type CompletionRequest } from '../../src/engines/index.js';
 import { RequestCache } from '../../src/engines/cache.js';
 import { silentLogger } from '../../src/util/log.js';
@@ -128,6 +128,28 @@ describe('engine pool over real HTTP', () => {
     const c = await p.complete(req('x'));
     expect(c.attempts).toBe(2);
     expect(p.errorsByKind).toEqual({ timeout: 1 });
+  });
+
+  it('times out a hung attempt while those that started with it finish', async () => {
+    const s = await mock({ hangFirst: 1 });
+    const p = await pool([{ url: s.url }], { timeoutMs: 300 });
+    // Started together, the five attempts share one timeout; only the hung one runs into it.
+    const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => p.complete(req(`q${i}`))));
+    expect(answers.map((a) => a.attempts).sort()).toEqual([1, 1, 1, 1, 2]);
+    expect(p.errorsByKind).toEqual({ timeout: 1 });
+  });
+
+  it('leaves no timeout running once its requests are answered', async () => {
+    const s = await mock();
+    const p = await pool([{ url: s.url }], { timeoutMs: 600_000 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      await Promise.all(Array.from({ length: 5 }, (_, i) => p.complete(req(`q${i}`))));
+      // One left would hold the process open for the whole timeout.
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('fails at once, without retrying, on context length, bad request and auth errors', async () => {
