@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppendLog } from '../io/append-log.js';
+import { AppendLog, BATCH_RECORDS } from '../io/append-log.js';
 import { forEachLineSync } from '../io/lines.js';
 import type { CompletionCache, PooledCompletion } from './pool.js';
 
@@ -74,9 +74,9 @@ export class RequestCache implements CompletionCache {
     }
   }
 
-  /** Answers that arrive in the same tick are written together. */
+  /** Answers that arrive in the same tick are written together (up to BATCH_RECORDS at a time). */
   put(key: string, value: PooledCompletion): void {
-    this.pending.push({ key, value: { ...value, cached: false } });
+    if (this.pending.push({ key, value: { ...value, cached: false } }) >= BATCH_RECORDS) return this.flush();
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());

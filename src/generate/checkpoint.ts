@@ -1,9 +1,9 @@
-import { AppendLog } from '../io/append-log.js';
+import { AppendLog, BATCH_RECORDS } from '../io/append-log.js';
 import { errorMessage } from '../util/errors.js';
 
 /**
  * A task's ledger of finished records. Records finished in the same tick are appended in one
- * write, and only once that write returned are they reported as written: a record counts as done
+ * write (up to BATCH_RECORDS at a time), and only once that write returned are they reported as written: a record counts as done
  * only when a SIGKILL can no longer lose it.
  */
 export class Checkpoint<T> {
@@ -24,7 +24,7 @@ export class Checkpoint<T> {
   }
 
   add(record: T): void {
-    this.batch.push(record);
+    if (this.batch.push(record) >= BATCH_RECORDS) return this.flush();
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());

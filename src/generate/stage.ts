@@ -258,7 +258,9 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
       try {
         const { c, structured } = await answer({ messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal });
         tracker.recordSample(c, c.cached, costOfAnswer(c));
-        checkpoint.add({ ...toSample(p, params, c), ...(structured ? { structured } : {}) });
+        const sample = toSample(p, params, c);
+        if (structured) sample.structured = structured;
+        checkpoint.add(sample);
       } catch (err) {
         if (run.signal.aborted) return; // not recorded: a rerun asks again
         const e = err instanceof EngineError ? err : new EngineError(errorMessage(err), 'unknown');

@@ -28,6 +28,14 @@ function encodeLines(records: readonly unknown[]): Buffer {
 }
 
 /**
+ * Records that callers gather for one `appendMany` should not wait for more than this many others.
+ * In a busy event loop one turn may read hundreds of answers; each record kept until the turn ends
+ * outlives a young-generation collection or two and is copied into the old generation, which costs
+ * more than the write its wait would save.
+ */
+export const BATCH_RECORDS = 32;
+
+/**
  * An append-only JSONL file that survives SIGKILL: each record is handed to the OS in one write
  * before `append` returns, so a killed process loses nothing it appended. A line torn by a crash
  * mid-write is cut off when the log is reopened.
