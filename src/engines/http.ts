@@ -151,8 +151,8 @@ class Exchange {
   constructor(
     private readonly pool: HttpPool,
     private readonly conn: Conn,
-    /** Kept only while a stale keep-alive socket may still make us send it again on a fresh one. */
-    private retry: { message: Buffer | string } | undefined,
+    /** Builds the request again, for a fresh socket, while a stale keep-alive one may still fail it. */
+    private retry: (() => Buffer | string) | undefined,
     private readonly signal: AbortSignal | undefined,
     private readonly resolve: (res: HttpResponse) => void,
     private readonly reject: (err: unknown) => void,
@@ -194,7 +194,7 @@ class Exchange {
       conn.sock.destroy();
       // A kept-alive socket the server had just closed: nothing was sent; try a fresh one.
       if (this.retry && this.parser.received === 0 && !(err instanceof AbortError))
-        return void pool.send(this.retry.message, this.signal, false).then(this.resolve, this.reject);
+        return void pool.send(this.retry, this.signal, false).then(this.resolve, this.reject);
       return this.reject(err);
     }
     pool.done(conn, this.parser.keepAlive);
@@ -222,28 +222,33 @@ export class HttpPool {
   /**
    * POST (or any method) with a body; resolves with the whole response, whatever its status. A
    * string body goes to the socket as a string: Node encodes it on the way out, with no Buffer to
-   * allocate and collect for every request.
+   * allocate and collect for every request. `body` may be a function that makes it: a request then
+   * holds no copy of its text while it waits for the answer, only what makes it again if the socket
+   * turns out stale.
    */
-  request(method: string, path: string, headers: Record<string, string>, body: Buffer | string, signal?: AbortSignal): Promise<HttpResponse> {
+  request(method: string, path: string, headers: Record<string, string>, body: Buffer | string | (() => string), signal?: AbortSignal): Promise<HttpResponse> {
+    return this.send(() => this.message(method, path, headers, typeof body === 'function' ? body() : body), signal, true);
+  }
+
+  private message(method: string, path: string, headers: Record<string, string>, body: Buffer | string): Buffer | string {
     const length = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\ncontent-length: ${length}\r\n`;
     for (const k in headers) head += `${k}: ${headers[k]}\r\n`;
-    const message = typeof body === 'string' ? `${head}\r\n${body}` : Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body]);
-    return this.send(message, signal, true);
+    return typeof body === 'string' ? `${head}\r\n${body}` : Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), body]);
   }
 
-  /** Send a whole request message on an idle socket (or a new one) and wait for its answer. */
-  send(message: Buffer | string, signal: AbortSignal | undefined, mayRetryStale: boolean): Promise<HttpResponse> {
+  /** Send the request `make` builds on an idle socket (or a new one) and wait for its answer. */
+  send(make: () => Buffer | string, signal: AbortSignal | undefined, mayRetryStale: boolean): Promise<HttpResponse> {
     if (this.closed) return Promise.reject(new HttpConnectionError('client is closed'));
     if (signal?.aborted) return Promise.reject(new AbortError());
     const reused = this.idle.length > 0;
     const conn = reused ? this.idle.pop()! : this.open();
     conn.sock.ref();
     return new Promise<HttpResponse>((resolve, reject) => {
-      const x = new Exchange(this, conn, reused && mayRetryStale ? { message } : undefined, signal, resolve, reject);
+      const x = new Exchange(this, conn, reused && mayRetryStale ? make : undefined, signal, resolve, reject);
       conn.exchange = x;
       signal?.addEventListener('abort', x, { once: true });
-      conn.sock.write(message);
+      conn.sock.write(make());
     });
   }
 

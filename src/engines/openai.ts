@@ -173,7 +173,7 @@ export class OpenAIEngine implements Engine {
     const body = requestBody(kind, this.model, req);
     let res;
     try {
-      res = await this.http.request('POST', this.path, this.headers, JSON.stringify(body), signal);
+      res = await this.http.request('POST', this.path, this.headers, () => JSON.stringify(body), signal);
     } catch (err) {
       if (signal?.aborted) throw abortError(this.id, signal);
       throw new EngineError(`${this.id}: ${(err as Error).message}`, 'connection');

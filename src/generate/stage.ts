@@ -27,7 +27,7 @@ import { CosmoError, errorMessage } from '../util/errors.js';
 import { Checkpoint } from './checkpoint.js';
 import { generateSchema, type GenerateConfig } from './config.js';
 import { GenerateTracker, poolProgress, startProgress, type GenerateMetrics } from './metrics.js';
-import { answerChecker, feedbackMessage, structuredColumns } from './structured.js';
+import { answerChecker, feedbackMessage, structuredColumns, type AnswerCheck } from './structured.js';
 
 /** A generated record: a Sample, plus, when the request failed, the kind of error and the attempts made on it over all runs. */
 export type GeneratedSample = Sample & { error_kind?: EngineErrorKind; attempts?: number };
@@ -237,12 +237,12 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
     const check = g.json_schema ? answerChecker(g.json_schema) : undefined;
     const costOfAnswer = (c: PooledCompletion) => (c.cached ? 0 : costOf(c.usage, pool.priceOf(c.engine)));
     /**
-     * The answer to `req`, with its object when there is a schema: an answer that is not JSON valid
+     * The answer to `req` and its object, when there is a schema: an answer that is not JSON valid
      * for it is asked for again, fresh (the cache holds the invalid one), up to json_retries times.
      */
-    const answer = async (req: CompletionRequest): Promise<{ c: PooledCompletion; structured?: Record<string, unknown> }> => {
+    const structuredAnswer = async (req: CompletionRequest, check: AnswerCheck): Promise<{ c: PooledCompletion; structured: Record<string, unknown> }> => {
       let c = await pool.complete(req);
-      for (let retry = 0; check; retry++) {
+      for (let retry = 0; ; retry++) {
         const checked = check(c.text);
         if (checked.ok) return { c, structured: checked.value };
         tracker.recordInvalid(checked.kind, costOfAnswer(c));
@@ -251,12 +251,13 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
         const messages = g.json_feedback ? [...req.messages, { role: 'assistant' as const, content: c.text }, { role: 'user' as const, content: feedbackMessage(checked.message) }] : req.messages;
         c = await pool.complete({ ...req, messages, fresh: true });
       }
-      return { c };
     };
     const generateOne = async (p: PromptRecord) => {
       const params = paramsFor(g, p);
       try {
-        const { c, structured } = await answer({ messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal });
+        const req: CompletionRequest = { messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal };
+        // Without a schema, no frame between the prompt and the pool: each one a request holds, 1,000 in flight hold.
+        const { c, structured } = check ? await structuredAnswer(req, check) : { c: await pool.complete(req), structured: undefined };
         tracker.recordSample(c, c.cached, costOfAnswer(c));
         const sample = toSample(p, params, c);
         if (structured) sample.structured = structured;

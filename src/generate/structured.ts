@@ -15,7 +15,10 @@ export type Invalid = 'not_json' | 'schema';
 export type Checked = { ok: true; value: Record<string, unknown> } | { ok: false; kind: Invalid; message: string };
 
 /** A checker of answers against `schema`; a schema zod cannot read is refused naming the key. */
-export function answerChecker(schema: Record<string, unknown>): (text: string) => Checked {
+/** Parses an answer and checks it against the schema. */
+export type AnswerCheck = (text: string) => Checked;
+
+export function answerChecker(schema: Record<string, unknown>): AnswerCheck {
   let compiled: z.ZodType;
   try {
     compiled = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
