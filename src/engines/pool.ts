@@ -390,7 +390,7 @@ export class EnginePool {
       // An empty answer is a failure, never a sample (llm-swarm stored empty completions).
       if (c.text.length === 0) throw new EngineError(`${slot.engine.id}: empty answer (finish_reason=${c.finish_reason})`, 'empty');
       this.onSuccess(slot, c.usage.completion_tokens);
-      return { ...c, engine: slot.engine.id, latency_ms: Math.round(performance.now() - started), attempts: attempt, cached: false };
+      return { text: c.text, finish_reason: c.finish_reason, usage: c.usage, model: c.model, engine: slot.engine.id, latency_ms: Math.round(performance.now() - started), attempts: attempt, cached: false };
     } catch (err) {
       const e = err instanceof EngineError ? err : new EngineError(`${slot.engine.id}: ${errorMessage(err)}`, 'unknown');
       if (!req.signal?.aborted) this.onFailure(slot, e);
