@@ -37,8 +37,10 @@ export class RequestCache implements CompletionCache {
   /** Open the cache folder `dir`, writing new answers to `<dir>/<name>.jsonl`. */
   static open(dir: string, name: string): RequestCache {
     mkdirSync(dir, { recursive: true });
-    // Opening our own file first cuts a line a crash tore, before the scan below reads it.
-    const { log } = AppendLog.open<Entry>(join(dir, `${name}.jsonl`));
+    // Opening our own file first cuts a line a crash tore, before the scan below reads it. No fsync:
+    // each write survives the process being killed, and what a crash of the machine loses is only
+    // asked again (the ledger is what must hold); at thousands of answers a second they cost ~4 us each.
+    const { log } = AppendLog.open<Entry>(join(dir, `${name}.jsonl`), { syncEveryMs: Infinity });
     const cache = new RequestCache(log);
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort()) cache.scan(join(dir, f));
     return cache;

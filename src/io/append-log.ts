@@ -54,7 +54,9 @@ export class AppendLog<T = unknown> {
 
   /**
    * Open (or create) the log and return it with the records already in it, or hand each of them to
-   * `onRecord` instead of keeping them (a log may be larger than memory should hold).
+   * `onRecord` instead of keeping them (a log may be larger than memory should hold). `syncEveryMs`
+   * (default 1 s) spaces the fsyncs that guard against a machine crash; Infinity never syncs, not
+   * even on close, for a log whose records are only worth having (a cache).
    */
   static open<T>(path: string, opts: { syncEveryMs?: number; onRecord?: (record: T) => void } = {}): { log: AppendLog<T>; existing: T[] } {
     mkdirSync(dirname(path), { recursive: true });
@@ -104,7 +106,7 @@ export class AppendLog<T = unknown> {
 
   close(): void {
     if (this.fd < 0) return;
-    this.sync();
+    if (this.syncEveryMs !== Infinity) this.sync();
     closeSync(this.fd);
     this.fd = -1;
   }
