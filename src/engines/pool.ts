@@ -490,7 +490,7 @@ export class EnginePool {
       w.off?.();
       w.resolve(slot);
     }
-    if (!this.waiters.length) return;
+    if (!this.waiters.length || this.allHealthy()) return; // the next answer calls this again
     if (this.allRefused() || this.allOpen()) {
       // Nothing to wait for: fail fast so requests back off and, if the outage lasts, fail for good.
       const err = this.allRefused() ? this.allRefusedError() : this.allOpenError();
@@ -525,6 +525,16 @@ export class EnginePool {
     }
     if (this.outageSince === 0) this.outageSince = now;
     return now - this.outageSince >= this.policy.maxOutageMs && live.every((s) => s.state === 'open' && s.openUntil > now);
+  }
+
+  /**
+   * Every circuit closed: no outage to time and no engine to wake later. This runs each time an
+   * answer frees a slot while requests wait, so it allocates nothing.
+   */
+  private allHealthy(): boolean {
+    for (const s of this.slots) if (s.state !== 'closed') return false;
+    this.outageSince = 0;
+    return true;
   }
 
   /** Every engine refuses our credentials: nothing will ever answer. */
