@@ -302,7 +302,7 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
         if (run.signal.aborted) break;
         if (done.has(p.id) || started.has(p.id)) continue;
         started.add(p.id);
-        await waitUntil(() => inflight < pool.concurrency * 2);
+        if (inflight >= pool.concurrency * 2) await waitUntil(() => inflight < pool.concurrency * 2);
         if (run.signal.aborted) break;
         // Over the budget: no new request; those in flight finish and reach the ledger (nothing paid
         // for is lost), and if what they really cost leaves room, the run goes on.
