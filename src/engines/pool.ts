@@ -264,7 +264,9 @@ export class EnginePool {
 
   /** Requests the pool takes at once: the sum of its engines' concurrency. */
   get concurrency(): number {
-    return this.slots.reduce((n, s) => n + s.engine.concurrency, 0);
+    let n = 0;
+    for (const s of this.slots) n += s.engine.concurrency;
+    return n;
   }
 
   engines(): Engine[] {

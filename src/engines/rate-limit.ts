@@ -72,8 +72,17 @@ export function tokenCost(req: CompletionRequest): number {
   return Math.ceil(chars / 4) + req.params.max_tokens;
 }
 
+const RATE_HEADERS = ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens'];
+
+function hasAny(headers: Record<string, string>, names: readonly string[]): boolean {
+  for (const k of names) if (headers[k] !== undefined) return true;
+  return false;
+}
+
 /** Parses `x-ratelimit-*` headers (OpenAI's names; vLLM and others behind gateways send the same). */
 export function rateHeaders(headers: Record<string, string>): RateHeaders | undefined {
+  // Most servers send none: answer that without building anything (this runs for every answer).
+  if (!hasAny(headers, RATE_HEADERS)) return undefined;
   const num = (k: string) => {
     const v = headers[k];
     return v === undefined || v === '' || Number.isNaN(Number(v)) ? undefined : Number(v);
