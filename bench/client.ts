@@ -5,13 +5,18 @@
  *    ledger, the request cache and the final shard included), its wall time and its CPU per request;
  *  - in process: the generate task alone (runTask), its requests/s and CPU per request;
  *  - the request loop: the same prompts through the pool generate opens (engine, retries, request
- *    cache), kept full, with no prompt reading, ledger or shard: its CPU per request.
+ *    cache), kept full, with no prompt reading, ledger or shard: its CPU per request;
+ *  - for scale, a bare client in a process of its own: raw keep-alive sockets, one prebuilt request
+ *    body per prompt, Content-Length framing and JSON.parse, nothing else (no pool, retries, cache,
+ *    ledger or shard): what Node and the kernel cost per request on this machine.
  * Targets (#17): whole command <= 0.2 ms of CPU per request, the request loop <= 0.1 ms.
  *
  *   npm run build && npx tsx bench/client.ts [--requests 30000] [--inflight 1000] [--latency-ms 50]
  *                                            [--tokens 400] [--no-cache] [--runs 3]
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +42,9 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '400' },
     'no-cache': { type: 'boolean', default: false },
     runs: { type: 'string', default: '3' },
+    // Internal: run the bare client against this URL on this prompts file, print its figures as JSON.
+    bare: { type: 'string' },
+    prompts: { type: 'string' },
   },
 });
 const N = Number(values.requests);
@@ -65,6 +73,55 @@ function processCpuMs(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** The bare client (see the header): `inflight` sockets, each sending its next prompt when its answer is in. */
+async function bareClient(url: string, promptsFile: string): Promise<{ cpuUs: number; reqPerS: number }> {
+  const u = new URL(url);
+  const prompts = readFileSync(promptsFile, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as PromptRecord).prompt);
+  let next = 0;
+  let done = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    for (let s = 0; s < inflight; s++) {
+      const sock = connect(Number(u.port), u.hostname);
+      sock.setNoDelay(true);
+      const send = () => {
+        const i = next++;
+        if (i >= prompts.length) return void sock.destroy();
+        const body = JSON.stringify({ model: 'mock', messages: [{ role: 'user', content: prompts[i] }], temperature: 0.6, max_tokens: 2048 });
+        sock.write(`POST ${u.pathname}/chat/completions HTTP/1.1\r\nhost: ${u.host}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncontent-type: application/json\r\n\r\n${body}`);
+      };
+      let pending: Buffer | undefined;
+      let end = -1;
+      sock.on('data', (chunk: Buffer) => {
+        pending = pending ? Buffer.concat([pending, chunk]) : chunk;
+        if (end < 0) {
+          const head = pending.indexOf('\r\n\r\n');
+          if (head < 0) return;
+          end = head + 4 + Number(/content-length: *(\d+)/i.exec(pending.toString('latin1', 0, head))![1]);
+        }
+        if (pending.length < end) return;
+        const answer = JSON.parse(pending.toString('utf8', pending.indexOf('\r\n\r\n') + 4, end)) as { choices: { message: { content: string } }[] };
+        if (!answer.choices[0]!.message.content) return reject(new Error('bare client: an answer without text'));
+        pending = undefined;
+        end = -1;
+        if (++done === prompts.length) resolve();
+        send();
+      });
+      sock.on('error', reject);
+      sock.once('connect', send);
+    }
+  });
+  const cpu = process.cpuUsage(cpu0);
+  return { cpuUs: (cpu.user + cpu.system) / prompts.length, reqPerS: prompts.length / ((performance.now() - t0) / 1000) };
+}
+
+/** The bare client in a process of its own, so that nothing else in this one weighs on its figures. */
+function bareRun(url: string, promptsFile: string): { cpuUs: number; reqPerS: number } {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--bare', url, '--prompts', promptsFile, '--inflight', String(inflight)], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop()!) as { cpuUs: number; reqPerS: number };
 }
 
 async function main(): Promise<void> {
@@ -163,7 +220,10 @@ async function once(dir: string, server: { url: string; pid: number }): Promise<
     await close();
     const loopUs = (loopCpu.user + loopCpu.system) / N;
     console.log(`  request loop (pool, engine, request cache; no prompts, ledger or shard): ${fig(N / loopSecs)} req/s, CPU ${fig(loopUs)} us/request (target <= 100)`);
+    const bare = bareRun(server.url, join(dir, 'prompts', '0.jsonl'));
+    console.log(`  bare client, for scale (raw sockets and JSON.parse only, a process of its own): ${fig(bare.reqPerS)} req/s, CPU ${fig(bare.cpuUs)} us/request`);
   }
 }
 
-await main();
+if (values.bare) console.log(JSON.stringify(await bareClient(values.bare, values.prompts!)));
+else await main();
