@@ -3,8 +3,8 @@ import { errorMessage } from '../util/errors.js';
 
 /**
  * A task's ledger of finished records. Records finished in the same tick are appended in one
- * write (up to BATCH_RECORDS at a time), and only once that write returned are they reported as written: a record counts as done
- * only when a SIGKILL can no longer lose it.
+ * write (up to BATCH_RECORDS at a time), and only once that write returned are they reported as
+ * written: a record counts as done only when a SIGKILL can no longer lose it.
  */
 export class Checkpoint<T> {
   /** Called with each batch once it is written. */

@@ -261,7 +261,7 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
       const params = paramsFor(g, p);
       try {
         const req: CompletionRequest = { messages: messagesFor(g, p), params, jsonSchema: g.json_schema, signal: run.signal };
-        // Without a schema, no frame between the prompt and the pool: each one a request holds, 1,000 in flight hold.
+        // Without a schema the pool is asked directly: each async frame on the way is held by every request in flight.
         const { c, structured } = check ? await structuredAnswer(req, check) : { c: await pool.complete(req), structured: undefined };
         tracker.recordSample(c, c.cached, costOfAnswer(c));
         const sample = toSample(p, params, c);

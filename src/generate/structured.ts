@@ -14,10 +14,10 @@ import { CosmoError } from '../util/errors.js';
 export type Invalid = 'not_json' | 'schema';
 export type Checked = { ok: true; value: Record<string, unknown> } | { ok: false; kind: Invalid; message: string };
 
-/** A checker of answers against `schema`; a schema zod cannot read is refused naming the key. */
-/** Parses an answer and checks it against the schema. */
+/** Parses an answer and checks it against a schema. */
 export type AnswerCheck = (text: string) => Checked;
 
+/** A checker of answers against `schema`; a schema zod cannot read is refused naming the key. */
 export function answerChecker(schema: Record<string, unknown>): AnswerCheck {
   let compiled: z.ZodType;
   try {
