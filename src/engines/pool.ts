@@ -8,6 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { canonicalJson, sha256Hex } from '../records/id.js';
 import type { EngineConfig } from './config.js';
 import { onAbort } from '../util/abort.js';
+import { sleep } from '../util/sleep.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { createEngine } from './create.js';
@@ -189,19 +190,6 @@ class AttemptGroup {
     this.off();
   }
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      off();
-      resolve();
-    }, ms);
-    const off = onAbort(signal, () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    });
-  });
 
 /** Kinds that say the engine itself is unwell (count towards its circuit breaker). */
 const UNHEALTHY: ReadonlySet<EngineErrorKind> = new Set(['timeout', 'connection', 'server', 'unknown']);
