@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import type { Llama, LlamaCompletion, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node-llama-cpp';
 import type { EmbeddedEngineConfig } from './config.js';
+import { onAbort } from '../util/abort.js';
 import { CosmoError, errorMessage } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { calibrated, calibrationKey, type Calibration } from './calibrate.js';
@@ -110,17 +111,25 @@ class Slots {
       }
       return Promise.resolve(this.take(this.free.splice(best, 1)[0]!));
     }
+    const aborted = () => new EngineError('request aborted while waiting for a free sequence', 'aborted', { retryable: false });
+    if (signal?.aborted) return Promise.reject(aborted());
     return new Promise((resolve, reject) => {
       const waiter = {
-        resolve: (s: number) => (signal?.removeEventListener('abort', onAbort), resolve(this.take(s))),
-        reject: (err: Error) => (signal?.removeEventListener('abort', onAbort), reject(err)),
+        resolve: (s: number) => {
+          off();
+          resolve(this.take(s));
+        },
+        reject: (err: Error) => {
+          off();
+          reject(err);
+        },
       };
-      const onAbort = () => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new EngineError('request aborted while waiting for a free sequence', 'aborted', { retryable: false }));
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      // Attempts that start together share a signal (engines/pool.ts): one listener serves them all.
+      const off = onAbort(signal, () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(aborted());
+      });
       this.waiters.push(waiter);
     });
   }

@@ -19,6 +19,7 @@ import { priceOf, type Price } from './prices.js';
 import { AppendLog } from '../io/append-log.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { onAbort } from '../util/abort.js';
 import { sleep } from '../util/sleep.js';
 import { EngineError, type Completion, type CompletionRequest, type Engine } from './types.js';
 
@@ -100,16 +101,27 @@ export class OpenAIBatchEngine implements Engine {
     const body = requestBody('openai', this.cfg.model, req);
     const key = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     return new Promise<Completion>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject };
       const ready = this.unclaimed.get(key);
       if (ready) {
         this.unclaimed.delete(key);
         return ready instanceof EngineError ? reject(ready) : resolve(ready);
       }
+      // Attempts that start together share a signal (engines/pool.ts): one listener serves them all,
+      // and each lets go of it once answered.
+      const waiter: Waiter = {
+        resolve: (c) => {
+          off();
+          resolve(c);
+        },
+        reject: (err) => {
+          off();
+          reject(err);
+        },
+      };
+      const off = onAbort(req.signal, () => this.drop(key, waiter, req.signal!));
       const list = this.waiters.get(key) ?? [];
       list.push(waiter);
       this.waiters.set(key, list);
-      req.signal?.addEventListener('abort', () => this.drop(key, waiter, req.signal!), { once: true });
       const batch = this.batchOf.get(key);
       if (batch) return void this.poll(batch);
       // Already gathered for the next batch (the same request asked twice): one line serves both.

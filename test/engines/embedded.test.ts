@@ -205,6 +205,24 @@ describe('embedded engine', () => {
     else expect((a as { finish_reason: string }).finish_reason).toBe('length');
   });
 
+  it('a request whose signal has already aborted, while every sequence is busy, leaves the queued ones in line', async () => {
+    const one = await createEmbeddedEngine(cfg({ sequences: 1 }));
+    try {
+      const first = one.complete(ask('first', { max_tokens: 40 }));
+      const queued = one.complete(ask('second', { max_tokens: 5 }));
+      const pre = new AbortController();
+      pre.abort();
+      const err = await one.complete(ask('third', {}, { signal: pre.signal })).catch((e: unknown) => e);
+      expect((err as EngineError).kind).toBe('aborted');
+      // Dropping the aborted one once took the last waiter out of line with it: the second request then never ran.
+      const hung = new Promise((r) => setTimeout(() => r('still waiting'), 10_000));
+      expect(((await Promise.race([queued, hung])) as { finish_reason?: string }).finish_reason).toBe('length');
+      await first;
+    } finally {
+      await one.close();
+    }
+  });
+
   it('the same seed repeats the same answer at temperature > 0; another seed gives another', async () => {
     const req = (seed: number) => ask('Once more, please.', { temperature: 1, top_p: 0.95, max_tokens: 24, seed });
     const a = await engine.complete(req(11));
