@@ -17,11 +17,18 @@ const endpoint = (url: string, extra: Record<string, unknown> = {}) => ({ type: 
 const outDir = (cfg: CorpusConfig) => join(cfg.output_dir, 'generate');
 
 /** Run generate until the mock server has answered `n` requests, then interrupt it. */
-async function interruptAfter(cfg: CorpusConfig, s: { stats: { completed: number } }, n: number): Promise<void> {
+/** `count` prompts through one endpoint of `concurrency`, without the request cache; the run is interrupted once `after` answers are in. */
+async function interruptedRun(count: number, server: Parameters<typeof mock>[0], concurrency: number, after: number) {
+  const dir = tmp();
+  const prompts = makePrompts(count);
+  writePrompts(dir, prompts);
+  const s = await mock(server);
+  const cfg = corpusConfig(dir, { engines: [endpoint(s.url, { concurrency })], cache: false });
   const ac = new AbortController();
-  const timer = setInterval(() => s.stats.completed >= n && ac.abort(new Error('interrupted by test')), 2);
+  const timer = setInterval(() => s.stats.completed >= after && ac.abort(new Error('interrupted by test')), 2);
   await expect(generate(cfg, { signal: ac.signal })).rejects.toThrow('interrupted by test');
   clearInterval(timer);
+  return { prompts, s, cfg };
 }
 
 describe('generate stage', () => {
@@ -100,12 +107,7 @@ describe('generate stage', () => {
   });
 
   it('resumes after an interruption, asking only for the prompts not yet in the ledger', async () => {
-    const dir = tmp();
-    const prompts = makePrompts(60);
-    writePrompts(dir, prompts);
-    const s = await mock({ latencyMs: 20 });
-    const cfg = corpusConfig(dir, { engines: [endpoint(s.url, { concurrency: 4 })], cache: false });
-    await interruptAfter(cfg, s, 20);
+    const { prompts, s, cfg } = await interruptedRun(60, { latencyMs: 20 }, 4, 20);
     expect(isTaskDone(outDir(cfg), 0)).toBe(false);
     const ledger = readSamples(ledgerPath(outDir(cfg), 0));
     expect(ledger.length).toBeGreaterThanOrEqual(15);
@@ -124,12 +126,7 @@ describe('generate stage', () => {
   });
 
   it('puts a shard larger than its read and write buffers together in input order from a resumed ledger', async () => {
-    const dir = tmp();
-    const prompts = makePrompts(1300);
-    writePrompts(dir, prompts);
-    const s = await mock({ completionTokens: 800 });
-    const cfg = corpusConfig(dir, { engines: [endpoint(s.url, { concurrency: 64 })], cache: false });
-    await interruptAfter(cfg, s, 500);
+    const { prompts, cfg } = await interruptedRun(1300, { completionTokens: 800 }, 64, 500);
     await generate(cfg);
     const file = shardPath(outDir(cfg), 0);
     // Past the 4 MB the final pass reads and writes at a time.
