@@ -134,7 +134,7 @@ export interface OpenedPool {
 
 /**
  * The engine pool a pool config describes, with its request cache (when `cache` is on) writing to
- * `<workDir>/.cosmo/request-cache/<cacheName>.jsonl`. Every stage that needs an LLM opens its pool
+ * `<workDir>/.cosmo/request-cache/<cacheName>.cache`. Every stage that needs an LLM opens its pool
  * here, each with its own `cacheName`. While the pool is open, endpoints that appear in the
  * endpoints file join it.
  */

@@ -6,25 +6,31 @@ import { forEachLineSync } from './lines.js';
 let scratch = Buffer.allocUnsafeSlow(1 << 16);
 
 /**
- * Records as JSON lines in a buffer reused from call to call (valid until the next call). Each
- * line is encoded on its own: one fresh Buffer per batch, or one string of the whole batch, costs
- * more in page faults than the encoding itself (a 3 KB line: 4.7 us against 0.13 us), and the
- * generate ledger and request cache write one or two such lines per request.
+ * The buffer that records are encoded into before their write, reused from call to call, with room
+ * for `need` bytes after the first `at` (which it keeps). A fresh Buffer per batch, or one string of
+ * the whole batch, costs more in page faults than the encoding itself (a 3 KB line: 4.7 us against
+ * 0.13 us), and the generate ledger and request cache write a record or two per request.
  */
+export function encodeBuffer(at: number, need: number): Buffer {
+  if (at + need > scratch.length) {
+    const grown = Buffer.allocUnsafeSlow(Math.max(at + need, scratch.length * 2));
+    scratch.copy(grown, 0, 0, at);
+    scratch = grown;
+  }
+  return scratch;
+}
+
+/** Records as JSON lines, each encoded on its own into the encode buffer (valid until the next call). */
 function encodeLines(records: readonly unknown[]): Buffer {
   let at = 0;
+  let buf: Buffer = scratch;
   for (const r of records) {
     const line = JSON.stringify(r);
-    const room = line.length * 3 + 1; // UTF-8 takes at most 3 bytes per UTF-16 unit
-    if (at + room > scratch.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(at + room, scratch.length * 2));
-      scratch.copy(grown, 0, 0, at);
-      scratch = grown;
-    }
-    at += scratch.write(line, at, 'utf8');
-    scratch[at++] = 0x0a;
+    buf = encodeBuffer(at, line.length * 3 + 1); // UTF-8 takes at most 3 bytes per UTF-16 unit
+    at += buf.write(line, at, 'utf8');
+    buf[at++] = 0x0a;
   }
-  return scratch.subarray(0, at);
+  return buf.subarray(0, at);
 }
 
 /**
@@ -36,9 +42,9 @@ function encodeLines(records: readonly unknown[]): Buffer {
 export const BATCH_RECORDS = 32;
 
 /**
- * An append-only JSONL file that survives SIGKILL: each record is handed to the OS in one write
- * before `append` returns, so a killed process loses nothing it appended. A line torn by a crash
- * mid-write is cut off when the log is reopened.
+ * An append-only file of records, JSON lines (or a format of the caller's: openBytes), that survives
+ * SIGKILL: each record is handed to the OS in one write before `append` returns, so a killed process
+ * loses nothing it appended. A record torn by a crash mid-write is cut off when the log is reopened.
  */
 export class AppendLog<T = unknown> {
   private fd: number;
@@ -76,11 +82,25 @@ export class AppendLog<T = unknown> {
         }
       });
     }
+    return { log: AppendLog.at<T>(path, validBytes, opts.syncEveryMs), existing };
+  }
+
+  /**
+   * A log whose records are in a format of the caller's, written with appendBytes: `validBytes`
+   * reads the file (when there is one) and says how many of its first bytes hold whole records; the
+   * rest, a write a crash tore, is cut.
+   */
+  static openBytes(path: string, validBytes: (path: string) => number, opts: { syncEveryMs?: number } = {}): AppendLog<never> {
+    mkdirSync(dirname(path), { recursive: true });
+    return AppendLog.at<never>(path, existsSync(path) ? validBytes(path) : 0, opts.syncEveryMs);
+  }
+
+  private static at<T>(path: string, validBytes: number, syncEveryMs = 1000): AppendLog<T> {
     const fd = openSync(path, existsSync(path) ? 'r+' : 'w+');
     ftruncateSync(fd, validBytes);
-    const log = new AppendLog<T>(path, fd, opts.syncEveryMs ?? 1000);
+    const log = new AppendLog<T>(path, fd, syncEveryMs);
     log.position = validBytes;
-    return { log, existing };
+    return log;
   }
 
   private position = 0;
@@ -90,8 +110,11 @@ export class AppendLog<T = unknown> {
   }
 
   appendMany(records: readonly T[]): void {
-    if (records.length === 0) return;
-    const buf = encodeLines(records);
+    if (records.length > 0) this.appendBytes(encodeLines(records));
+  }
+
+  /** Bytes the caller encoded, whole records only (see openBytes). */
+  appendBytes(buf: Uint8Array): void {
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off, this.position + off);
     this.position += buf.length;
