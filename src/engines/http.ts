@@ -29,14 +29,17 @@ export class HttpConnectionError extends CosmoError {
 }
 
 const CRLF = Buffer.from('\r\n');
+/** Shared by every parser until its answer's head arrives: a request in flight holds none of its own. */
+const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** Incremental parser of one response. */
 class ResponseParser {
   status = 0;
-  headers: Record<string, string> = {};
+  headers: Readonly<Record<string, string>> = NO_HEADERS;
   keepAlive = true;
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
   private mode: 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'trailers' | 'until-close' = 'head';
   private remaining = 0;
   private parts: Buffer[] = [];
@@ -88,7 +91,7 @@ class ResponseParser {
         }
         case 'until-close':
           this.parts.push(this.pending);
-          this.pending = Buffer.alloc(0);
+          this.pending = EMPTY;
           return false;
       }
       // A head was just parsed: choose how the body is framed.
@@ -121,13 +124,14 @@ class ResponseParser {
     const m = /^HTTP\/(\d\.\d) (\d{3})/.exec(lines[0] ?? '');
     if (!m) throw new HttpConnectionError(`malformed status line: ${(lines[0] ?? '').slice(0, 80)}`);
     this.status = Number(m[2]);
-    this.headers = {};
+    const headers: Record<string, string> = {};
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(':');
-      if (colon > 0) this.headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
-    const conn = (this.headers.connection ?? '').toLowerCase();
+    this.headers = headers;
+    const conn = (headers.connection ?? '').toLowerCase();
     this.keepAlive = m[1] === '1.1' ? conn !== 'close' : conn === 'keep-alive';
   }
 }

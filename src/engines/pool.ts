@@ -343,7 +343,9 @@ export class EnginePool {
       const c = await new Promise<Completion>((resolve, reject) => {
         group.join((stopWaiting = reject));
         // The slot stays busy until the engine really lets go, even if we stop waiting for it.
-        slot.engine.complete({ ...req, signal: group.signal }).then(
+        // Field by field: `{ ...req, signal }` gave every request's copy a hidden class of its own.
+        const call: CompletionRequest = { messages: req.messages, params: req.params, jsonSchema: req.jsonSchema, fresh: req.fresh, signal: group.signal };
+        slot.engine.complete(call).then(
           (c) => {
             this.release(slot);
             resolve(c);
