@@ -4,7 +4,7 @@
  * thousands of requests per second the SDK's (and even undici's) per-request CPU is what would
  * limit a GPU server. One attempt per call; the pool does retries.
  */
-import { HttpPool } from './http.js';
+import { HttpPool, type HttpResponse } from './http.js';
 import { priceOf, type Price } from './prices.js';
 import { rateHeaders, RateLimiter, tokenCost } from './rate-limit.js';
 import type { OpenAIEngineConfig, ServerKind } from './config.js';
@@ -164,20 +164,28 @@ export class OpenAIEngine implements Engine {
     Object.assign(this.headers, authHeader(this.id, cfg.api_key_env, env));
   }
 
-  async complete(req: CompletionRequest): Promise<Completion> {
+  /**
+   * Not an async function: a request in flight then holds one promise reaction here rather than a
+   * suspended frame (generator, registers, await closures), ~0.3 KB less for every young-generation
+   * collection to copy at 1,000 in flight.
+   */
+  complete(req: CompletionRequest): Promise<Completion> {
     const signal = req.signal;
-    if (signal?.aborted) throw abortError(this.id, signal);
-    const kind = this.kindKnown ?? (await this.kind());
+    if (signal?.aborted) return Promise.reject(abortError(this.id, signal));
+    const kind = this.kindKnown;
+    if (kind === undefined) return this.kind().then(() => this.complete(req));
     const problems = paramProblems(kind, req.params);
-    if (problems.length) throw new EngineError(`${this.id}: a ${kind} server would refuse these sampling settings: ${problems.join('; ')}`, 'bad_request');
+    if (problems.length) return Promise.reject(new EngineError(`${this.id}: a ${kind} server would refuse these sampling settings: ${problems.join('; ')}`, 'bad_request'));
     const body = requestBody(kind, this.model, req);
-    let res;
-    try {
-      res = await this.http.request('POST', this.path, this.headers, () => JSON.stringify(body), signal);
-    } catch (err) {
-      if (signal?.aborted) throw abortError(this.id, signal);
-      throw new EngineError(`${this.id}: ${(err as Error).message}`, 'connection');
-    }
+    return this.http.request('POST', this.path, this.headers, () => JSON.stringify(body), signal).then(
+      (res) => this.answer(req, res),
+      (err: unknown) => {
+        throw signal?.aborted ? abortError(this.id, signal) : new EngineError(`${this.id}: ${(err as Error).message}`, 'connection');
+      },
+    );
+  }
+
+  private answer(req: CompletionRequest, res: HttpResponse): Completion {
     const text = res.body.toString('utf8');
     const limits = rateHeaders(res.headers);
     if (res.status !== 200) {
