@@ -30,6 +30,13 @@ export class ShardSignatures {
     return this.ids.length;
   }
 
+  /** Make room for `docs` documents in all, so that the lists need not grow (and copy) as they fill. */
+  expect(docs: number): void {
+    this.exact.reserve(2 * docs);
+    this.sigs.reserve(this.hashes * docs);
+    for (const band of this.bands) band.reserve(3 * docs);
+  }
+
   signature(doc: number): Uint32Array {
     return this.sigs.data.subarray(doc * this.hashes, (doc + 1) * this.hashes);
   }

@@ -75,7 +75,8 @@ export class U32List {
     this.length += xs.length;
   }
 
-  private reserve(n: number): void {
+  /** Room for `n` values in all: growing copies what is held into fresh memory, and on a VM a fresh page costs ~10 us to touch. */
+  reserve(n: number): void {
     if (n <= this.data.length) return;
     const bigger = new Uint32Array(Math.max(n, this.data.length * 2));
     bigger.set(this.data.subarray(0, this.length));
