@@ -1,16 +1,48 @@
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../util/errors.js';
 import type { Executor, ExecutorOptions, ExecutorRun, StageJob, TaskFailure } from './executor.js';
-import { pendingRanks, TASK_ENV, type StagePlan } from './task.js';
+import { pendingRanks, type StagePlan } from './task.js';
+
+/** In a worker's environment: it takes task after task over its IPC channel (pipeline/worker.ts). */
+export const SERVE_ENV = 'COSMO_WORKER_SERVE';
+
+/** What a serving worker is sent: one task to run. */
+export interface WorkerTask {
+  plan: StagePlan;
+  rank: number;
+}
+
+/**
+ * What a serving worker says when its task is over: a line of its stderr that starts with
+ * RESULT_MARK and goes on with this as JSON. In the same stream as the task's log, it comes after
+ * every line of it, so each line lands in its own task's log file.
+ */
+export type WorkerResult = { ok: true } | { ok: false; error: string };
+export const RESULT_MARK = '\u001ecosmo-task-result ';
+
+/** A worker process, and where its output goes while it runs a task. */
+interface Worker {
+  child: ChildProcess;
+  /** The task's log file, and the last of its output (for a crash's error). */
+  log?: WriteStream;
+  tail: string;
+  partial: string;
+  /** Called with the result line of the task it runs. */
+  onResult?: (r: WorkerResult) => void;
+}
 
 /**
  * Runs each stage's pending tasks on this machine, stage after stage, up to `workers` at once: one
- * at a time in this process, the others each in a worker process of its own. Failed tasks are
- * handed to `onStageDone`, so that a rerun retries only them.
+ * at a time in this process, the others in worker processes. A worker takes task after task, of
+ * this stage and the next ones, until the run ends. Failed tasks are handed to `onStageDone`, so
+ * that a rerun retries only them.
  */
 export class LocalExecutor implements Executor {
+  /** Workers between tasks. */
+  private readonly idle: Worker[] = [];
+
   constructor(
     private readonly workers: number,
     private readonly opts: ExecutorOptions,
@@ -21,9 +53,14 @@ export class LocalExecutor implements Executor {
   }
 
   async run(jobs: StageJob[], run: ExecutorRun): Promise<void> {
-    for (const job of jobs) {
-      run.signal.throwIfAborted();
-      await run.onStageDone(job, await this.runStage(job, run));
+    try {
+      for (const job of jobs) {
+        run.signal.throwIfAborted();
+        await run.onStageDone(job, await this.runStage(job, run));
+      }
+    } finally {
+      // Closing the channel is what ends an idle worker.
+      for (const w of this.idle.splice(0)) if (w.child.connected) w.child.disconnect();
     }
   }
 
@@ -41,7 +78,7 @@ export class LocalExecutor implements Executor {
     };
     // This process takes tasks too, beside `workers - 1` worker processes: a worker's start
     // (~0.2-0.4 s, its modules loaded again) was most of the time of a small step, and a
-    // sharded dedup starts three steps of two tasks each.
+    // sharded dedup has three steps of two tasks each.
     // On an interrupt both kinds of lane stop taking tasks, and the stage throws once the workers
     // have closed.
     const here = async (): Promise<void> => {
@@ -70,46 +107,69 @@ export class LocalExecutor implements Executor {
   }
 
   /**
-   * Runs one task in a child process; its stderr goes both to ours and to the task's log file. The
-   * child holds an IPC channel to this process and stops when it closes, so workers die with their
-   * parent even when it is killed with SIGKILL.
+   * Runs one task in a worker process (an idle one, or a new one); its stderr goes both to ours and
+   * to the task's log file. A worker holds an IPC channel to this process and stops when it
+   * closes, so workers die with their parent even when it is killed with SIGKILL.
    */
   private spawnTask(plan: StagePlan, rank: number, signal: AbortSignal): Promise<TaskFailure | undefined> {
     const logDir = join(plan.outputDir, '.logs');
     mkdirSync(logDir, { recursive: true });
     const logFile = join(logDir, `${rank}.log`);
-    const logStream = createWriteStream(logFile, { flags: 'a' });
-    const [cmd, ...args] = this.opts.workerCommand;
-    const child = spawn(cmd!, args, {
-      env: {
-        ...process.env,
-        [TASK_ENV]: JSON.stringify({ ...plan, options: { ...plan.options, progress: 'lines' } }),
-        COSMO_RANK: String(rank),
-      },
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    });
-    let tail = '';
-    let partial = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      logStream.write(chunk);
-      tail = (tail + chunk.toString()).slice(-2000);
-      // Passed on line by line, without the worker's own "task failed:" line: the stage's error says it.
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop()!;
-      const shown = lines.filter((l) => !l.startsWith('task failed:'));
-      if (shown.length) process.stderr.write(shown.join('\n') + '\n');
-    });
-    const onAbort = () => child.kill('SIGTERM');
+    let w = this.idle.pop();
+    while (w && !w.child.connected) w = this.idle.pop();
+    w ??= this.start();
+    const worker = w;
+    worker.log = createWriteStream(logFile, { flags: 'a' });
+    worker.tail = '';
+    const onAbort = () => worker.child.kill('SIGTERM');
     signal.addEventListener('abort', onAbort, { once: true });
-    return new Promise((resolve) => {
-      child.on('close', (code, sig) => {
+    return new Promise<TaskFailure | undefined>((resolve) => {
+      const done = (failure: TaskFailure | undefined) => {
         signal.removeEventListener('abort', onAbort);
-        logStream.end();
-        if (code === 0) return resolve(undefined);
-        const said = tail.trim().split('\n').findLast((l) => l.startsWith('task failed:'));
-        const last = (said ?? tail.trim().split('\n').pop() ?? '').replace(/^task failed: /, '');
-        resolve({ rank, error: sig ? `killed by ${sig}` : last || `exit code ${code}`, log: logFile });
-      });
+        worker.onResult = undefined;
+        worker.child.off('close', onClose);
+        worker.log?.end();
+        worker.log = undefined;
+        resolve(failure);
+      };
+      worker.onResult = (r) => {
+        if (!signal.aborted && worker.child.connected) this.idle.push(worker);
+        done(r.ok ? undefined : { rank, error: r.error, log: logFile });
+      };
+      const onClose = (code: number | null, sig: NodeJS.Signals | null) => {
+        const last = worker.tail.trim().split('\n').pop() ?? '';
+        done({ rank, error: sig ? `killed by ${sig}` : last || `exit code ${code}`, log: logFile });
+      };
+      worker.child.on('close', onClose);
+      worker.child.send({ plan: { ...plan, options: { ...plan.options, progress: 'lines' } }, rank } satisfies WorkerTask);
     });
+  }
+
+  private start(): Worker {
+    const [cmd, ...args] = this.opts.workerCommand;
+    const child = spawn(cmd!, args, { env: { ...process.env, [SERVE_ENV]: '1' }, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    const w: Worker = { child, tail: '', partial: '' };
+    child.stderr!.on('data', (chunk: Buffer) => {
+      // Line by line: the result line is the task's end, not part of its log.
+      const lines = (w.partial + chunk.toString()).split('\n');
+      w.partial = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith(RESULT_MARK)) {
+          w.onResult?.(JSON.parse(line.slice(RESULT_MARK.length)) as WorkerResult);
+          continue;
+        }
+        w.log?.write(line + '\n');
+        w.tail = (w.tail + line + '\n').slice(-2000);
+        process.stderr.write(line + '\n');
+      }
+    });
+    // A failed spawn or send is said in the task's error; 'close' follows and ends the task.
+    child.on('error', (err) => (w.tail += `${err.message}\n`));
+    // A worker that leaves between tasks is simply not used again.
+    child.once('close', () => {
+      const i = this.idle.indexOf(w);
+      if (i >= 0) this.idle.splice(i, 1);
+    });
+    return w;
   }
 }
