@@ -123,6 +123,33 @@ describe('jsonl writer', () => {
   });
 });
 
+describe('JsonlWriter', () => {
+  it('keeps the order of the calls across buffers, awaited or not, with records larger than a buffer and bytes between', async () => {
+    const f = join(tmp(), 'many.jsonl');
+    const w = await JsonlWriter.open(f);
+    const expected: unknown[] = [];
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 6000; i++) {
+      // ~1-3 KB records, multi-byte text, and now and then one past the 1 MB buffer
+      const rec = { i, t: (i % 997 === 0 ? 'ü'.repeat(600_000) : 'wörd '.repeat(200 + (i % 400))) };
+      expected.push(rec);
+      const p = w.write(rec);
+      if (i % 3 === 0) await p; // some awaited, the others left in flight
+      else pending.push(p);
+      if (i === 3000) {
+        await w.writeBytes(Buffer.from('{"bytes":true}\n'), 1);
+        expected.push({ bytes: true });
+      }
+    }
+    await Promise.all(pending);
+    await w.commit();
+    expect(w.count).toBe(6001);
+    const back = readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+    expect(back.length).toBe(expected.length);
+    expect(back).toEqual(expected);
+  });
+});
+
 describe('parquet', () => {
   it('round-trips typed columns with zstd', async () => {
     const f = join(tmp(), 'x.parquet');

@@ -6,12 +6,26 @@ import { tempPathFor } from './atomic.js';
 const IOV_MAX = 1024;
 
 /**
+ * Bytes gathered before a write. A writer encodes records into buffers of this size and reuses them
+ * while it lives (one fills while another is written): a fresh megabyte string, and the Buffer made
+ * from it, for every write cost more in page faults than the write (on this VM a fresh 4 KB page
+ * costs ~11 us to touch; a sharded dedup task spent 0.7 s of 1.3 s writing its output so).
+ */
+const CHUNK = 1 << 20;
+
+/**
  * A JSONL shard written record by record, without holding the shard in memory, that appears under
  * its final name only on `commit()`: readers see the whole shard or none of it, so a task killed
  * midway leaves nothing behind but a dot-named temp file that shard listings ignore.
  */
 export class JsonlWriter {
-  private buffer = '';
+  /** The buffer records go into now, and how much of it they fill. */
+  private filling: Buffer | undefined;
+  private used = 0;
+  /** Buffers whose write is done. */
+  private readonly free: Buffer[] = [];
+  /** The last write queued: the file's writes go one at a time, in the order records came. */
+  private writing: Promise<void> = Promise.resolve();
   private committed: (() => void)[] = [];
   count = 0;
 
@@ -31,17 +45,27 @@ export class JsonlWriter {
     return new JsonlWriter(path, tmp, await open(tmp, 'w'));
   }
 
+  /** Resolves at once, or, when a buffer was full, once it is written (so a writer never runs far ahead of the disk). */
   async write(record: unknown): Promise<void> {
-    this.buffer += JSON.stringify(record) + '\n';
+    const line = JSON.stringify(record);
     this.count++;
-    if (this.buffer.length >= 1 << 20) await this.flush();
+    const most = line.length * 3 + 1; // UTF-8 takes at most 3 bytes per UTF-16 unit
+    // Everything is placed in the order of the calls before any wait, as callers that do not
+    // await each write expect.
+    let wait: Promise<void> | undefined;
+    if (this.used + most > CHUNK) wait = this.flush();
+    if (most > CHUNK) return this.queue(Buffer.from(line + '\n'));
+    this.filling ??= this.free.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+    this.used += this.filling.write(line, this.used, 'utf8');
+    this.filling[this.used++] = 0x0a;
+    await wait;
   }
 
   /** Append `count` records already serialised as UTF-8 JSONL (one JSON text and a newline each). */
   async writeBytes(jsonl: Uint8Array, count: number): Promise<void> {
     await this.flush();
     this.count += count;
-    if (jsonl.byteLength) await this.fh.write(jsonl);
+    if (jsonl.byteLength) await this.queue(jsonl);
   }
 
   /**
@@ -65,11 +89,28 @@ export class JsonlWriter {
     }
   }
 
-  private async flush(): Promise<void> {
-    if (!this.buffer) return;
-    const chunk = this.buffer;
-    this.buffer = '';
-    await this.fh.write(chunk);
+  /**
+   * Queue the write of what the filling buffer holds (the buffer is reused once it is written);
+   * resolves once every write so far is done.
+   */
+  private flush(): Promise<void> {
+    const buf = this.filling;
+    if (!buf || this.used === 0) return this.writing;
+    const bytes = buf.subarray(0, this.used);
+    this.filling = undefined;
+    this.used = 0;
+    return this.queue(bytes, buf);
+  }
+
+  /** Write `bytes` after every write queued before, then hand `release` back for reuse. */
+  private queue(bytes: Uint8Array, release?: Buffer): Promise<void> {
+    this.writing = this.writing.then(async () => {
+      for (let at = 0; at < bytes.length; ) at += (await this.fh.write(bytes, at, bytes.length - at)).bytesWritten;
+      if (release) this.free.push(release);
+    });
+    // A failed write fails whoever awaits it (and every write after it), never the process.
+    this.writing.catch(() => undefined);
+    return this.writing;
   }
 
   /** Run `fn` once the shard is in place (e.g. drop the ledger it was made from). */
