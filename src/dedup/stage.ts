@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineStage, type TaskContext } from '../exec/stage.js';
 import { writeShard } from '../io/shards.js';
@@ -58,14 +58,20 @@ export function signatureThreads(cfg: DedupConfig, concurrentTasks: number): num
 
 async function buildSignatures(cfg: DedupConfig, ctx: Ctx, pool?: SignaturePool): Promise<{ sigs: ShardSignatures; batches: Batch[] | undefined }> {
   const builder = new SignatureBuilder(new MinHasher(cfg), cfg.minhash);
+  const files = ctx.inputFiles();
   if (!pool) {
+    // As in hashJsonl: the lists are made as large as the files' documents at the first ones' size
+    // (a record's JSON taken as its text, its id and ~32 bytes more).
+    const totalBytes = files?.reduce((n, f) => n + statSync(f).size, 0) ?? 0;
+    let bytes = 0;
     for await (const s of ctx.input()) {
       ctx.signal.throwIfAborted();
       builder.add(s.id, s.text ?? '');
+      bytes += (s.text?.length ?? 0) + s.id.length + 32;
+      if (builder.out.docs === 64 && totalBytes > 0) builder.out.expect(Math.ceil((1.05 * 64 * totalBytes) / bytes));
     }
     return { sigs: builder.out, batches: undefined };
   }
-  const files = ctx.inputFiles();
   if (files) return { sigs: builder.out, batches: await hashJsonl(files, pool, builder, ctx) };
   // Other formats: records read and parsed here, their texts hashed on the workers.
   const size = pool.recordSize;
