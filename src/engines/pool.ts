@@ -206,6 +206,8 @@ export class EnginePool {
   readonly errorsByKind: Record<string, number> = {};
   attempts = 0;
   retries = 0;
+  /** Requests waiting out the backoff before a retry: a caller keeps that many more in flight. */
+  backingOff = 0;
 
   /**
    * @param modelKey names the model(s) behind the pool in request-cache keys, so a different model never
@@ -296,7 +298,12 @@ export class EnginePool {
         // Full jitter, but never sooner than the server's Retry-After.
         this.retries++;
         const cap = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** (attempt - 2));
-        await sleep(Math.max(Math.random() * cap, last.opts.retryAfterMs ?? 0), req.signal);
+        this.backingOff++;
+        try {
+          await sleep(Math.max(Math.random() * cap, last.opts.retryAfterMs ?? 0), req.signal);
+        } finally {
+          this.backingOff--;
+        }
       }
       try {
         const result = await this.attempt(req, attempt);

@@ -278,9 +278,13 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
       }
     };
 
-    // Keep the pool saturated: twice its capacity in flight (engines may join while it runs), so
-    // requests waiting on a retry backoff leave no engine idle.
     let inflight = 0;
+    // Keep the pool saturated, and no more: its capacity in flight (engines may join while it
+    // runs), plus the requests waiting out a retry's backoff, plus a few ready to take a slot the
+    // moment one frees. Twice the capacity, as before, held ~1,000 more requests waiting in line
+    // at 1,000 in flight: 3% more CPU a request (their frames outlived young-generation
+    // collections) and ~20 MB more memory, for no more requests a second.
+    const room = () => inflight < pool.concurrency + pool.backingOff + READY_REQUESTS;
     let wake: (() => void) | undefined;
     const waitUntil = async (ok: () => boolean): Promise<void> => {
       while (!ok()) await new Promise<void>((r) => (wake = r));
@@ -302,7 +306,7 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
         if (run.signal.aborted) break;
         if (done.has(p.id) || started.has(p.id)) continue;
         started.add(p.id);
-        if (inflight >= pool.concurrency * 2) await waitUntil(() => inflight < pool.concurrency * 2);
+        if (!room()) await waitUntil(room);
         if (run.signal.aborted) break;
         // Over the budget: no new request; those in flight finish and reach the ledger (nothing paid
         // for is lost), and if what they really cost leaves room, the run goes on.
@@ -367,6 +371,9 @@ export async function runGenerateTask(g: GenerateConfig, ctx: TaskContext<Prompt
 }
 
 /** The second pass over the input: its records were checked (and bad ones counted) in the first. */
+/** Requests kept ready beyond the pool's capacity, to take a slot the moment one frees. */
+const READY_REQUESTS = 64;
+
 async function* readAgain(ctx: TaskContext<PromptRecord>): AsyncGenerator<PromptRecord> {
   const counted = ctx.stats.get('bad_lines');
   yield* ctx.input();

@@ -104,6 +104,17 @@ describe('engine pool over real HTTP', () => {
     expect(s.stats.byStatus).toEqual({ 500: 2, 200: 1 });
   });
 
+  it('counts the requests waiting out a backoff, for callers that keep the pool full', async () => {
+    // Retry-After: 1 s holds the retry back at least that long, whatever the jitter.
+    const s = await mock({ rateLimitFirst: 1, retryAfterS: 1 });
+    const p = await pool([{ url: s.url }]);
+    const pending = p.complete(req('x'));
+    await until(() => p.retries === 1);
+    expect(p.backingOff).toBe(1);
+    expect((await pending).attempts).toBe(2);
+    expect(p.backingOff).toBe(0);
+  });
+
   it('honours Retry-After on 429 before asking the endpoint again', async () => {
     const s = await mock({ rateLimitFirst: 1, retryAfterS: 1 });
     const p = await pool([{ url: s.url }]);
