@@ -37,7 +37,7 @@ export interface Executor {
 }
 
 export interface ExecutorOptions {
-  /** The command line of a worker process: it runs the task named by COSMO_TASK and COSMO_RANK. */
+  /** The command line of a worker process: it runs the task named by COSMO_TASK and COSMO_RANK (a Slurm job), or those it is sent over its IPC channel (the local executor). */
   workerCommand: string[];
   /** Names the run in job names (the corpus name). */
   runName: string;

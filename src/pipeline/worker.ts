@@ -58,15 +58,16 @@ function listenForStops(serving: boolean): void {
  * It leaves after an interrupt, once its task has stopped, and when its parent goes.
  */
 function serve(): void {
-  process.on('message', (msg: WorkerTask) => {
-    void runOne(msg.plan, msg.rank).then(
-      () => ({ ok: true }) as const,
-      (err: unknown) => ({ ok: false, error: failureText(err) }) as const,
-    ).then((result: WorkerResult) => {
-      // stderr is a pipe, written synchronously on Linux: the line is out before an exit.
-      process.stderr.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
-      if (interrupted) process.exit(1);
-    });
+  process.on('message', async (msg: WorkerTask) => {
+    let result: WorkerResult = { ok: true };
+    try {
+      await runOne(msg.plan, msg.rank);
+    } catch (err) {
+      result = { ok: false, error: failureText(err) };
+    }
+    // stderr is a pipe, written synchronously on Linux: the line is out before an exit.
+    process.stderr.write(`${RESULT_MARK}${JSON.stringify(result)}\n`);
+    if (interrupted) process.exit(1);
   });
 }
 
