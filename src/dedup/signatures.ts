@@ -30,8 +30,15 @@ export class ShardSignatures {
     return this.ids.length;
   }
 
-  /** Make room for `docs` documents in all, so that the lists need not grow (and copy) as they fill. */
-  expect(docs: number): void {
+  /**
+   * Make room for as many documents as `totalBytes` of input holds, at the `bytes` per `docs` seen so
+   * far (5% over), so that the lists need not double (and copy) ~10 times as they fill: on a VM a
+   * fresh page costs ~10 us to touch, and growing them cost ~0.4 s at 100,000 documents. A wrong
+   * guess only means growing.
+   */
+  expect(docs: number, bytes: number, totalBytes: number): void {
+    if (docs === 0 || bytes === 0 || totalBytes === 0) return;
+    docs = Math.ceil((1.05 * docs * totalBytes) / bytes);
     this.exact.reserve(2 * docs);
     this.sigs.reserve(this.hashes * docs);
     for (const band of this.bands) band.reserve(3 * docs);

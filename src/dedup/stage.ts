@@ -60,15 +60,14 @@ async function buildSignatures(cfg: DedupConfig, ctx: Ctx, pool?: SignaturePool)
   const builder = new SignatureBuilder(new MinHasher(cfg), cfg.minhash);
   const files = ctx.inputFiles();
   if (!pool) {
-    // As in hashJsonl: the lists are made as large as the files' documents at the first ones' size
-    // (a record's JSON taken as its text, its id and ~32 bytes more).
+    // As in hashJsonl, from the first 64 documents (a record's JSON taken as its text, its id and ~32 bytes more).
     const totalBytes = files?.reduce((n, f) => n + statSync(f).size, 0) ?? 0;
     let bytes = 0;
     for await (const s of ctx.input()) {
       ctx.signal.throwIfAborted();
       builder.add(s.id, s.text ?? '');
       bytes += (s.text?.length ?? 0) + s.id.length + 32;
-      if (builder.out.docs === 64 && totalBytes > 0) builder.out.expect(Math.ceil((1.05 * 64 * totalBytes) / bytes));
+      if (builder.out.docs === 64) builder.out.expect(64, bytes, totalBytes);
     }
     return { sigs: builder.out, batches: undefined };
   }

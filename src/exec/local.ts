@@ -115,10 +115,7 @@ export class LocalExecutor implements Executor {
     const logDir = join(plan.outputDir, '.logs');
     mkdirSync(logDir, { recursive: true });
     const logFile = join(logDir, `${rank}.log`);
-    let w = this.idle.pop();
-    while (w && !w.child.connected) w = this.idle.pop();
-    w ??= this.start();
-    const worker = w;
+    const worker = this.take();
     worker.log = createWriteStream(logFile, { flags: 'a' });
     worker.tail = '';
     const onAbort = () => worker.child.kill('SIGTERM');
@@ -143,6 +140,12 @@ export class LocalExecutor implements Executor {
       worker.child.on('close', onClose);
       worker.child.send({ plan: { ...plan, options: { ...plan.options, progress: 'lines' } }, rank } satisfies WorkerTask);
     });
+  }
+
+  /** An idle worker still connected, or a new one. */
+  private take(): Worker {
+    for (let w = this.idle.pop(); w; w = this.idle.pop()) if (w.child.connected) return w;
+    return this.start();
   }
 
   private start(): Worker {
