@@ -85,14 +85,13 @@ const shuffle = <T>(xs: T[]): T[] => {
   }
   return xs;
 };
-/** Seed prose of about `words` words. */
+/** Seed prose of `words` words: whole paragraphs, the last one cut to fit (some are whole articles). */
 const proseOf = (words: number) => {
   const out: string[] = [];
-  let n = 0;
-  while (n < words) {
-    const p = paragraphs[Math.floor(r() * paragraphs.length)]!;
-    out.push(p);
-    n += p.split(/\s+/).length;
+  for (let n = 0; n < words; ) {
+    const p = paragraphs[Math.floor(r() * paragraphs.length)]!.split(/\s+/);
+    out.push(p.slice(0, words - n).join(' '));
+    n += p.length;
   }
   return out;
 };
@@ -134,8 +133,12 @@ for (let i = 0; i < 3000; i++) {
 }
 const dir = mkdtempSync(join(tmpdir(), 'cosmo-bench-decontam-'));
 writeFileSync(join(dir, 'data.jsonl'), corpus.map((x) => JSON.stringify(x)).join('\n') + '\n');
-const words = corpus.reduce((n, x) => n + x.text.split(/\s+/).length, 0);
-console.log(`\nas users run it: cosmo contamination (dist/) on ${corpus.length} samples, mean ${Math.round(words / corpus.length)} words; 1,000 contaminated (4 kinds), 2,000 hard clean`);
+const lengths = corpus.map((x) => x.text.split(/\s+/).length);
+const words = lengths.reduce((n, x) => n + x, 0);
+console.log(
+  `\nas users run it: cosmo contamination (dist/) on ${corpus.length} samples of ${Math.min(...lengths)} to ${Math.max(...lengths)} words (mean ${Math.round(words / corpus.length)}); ` +
+    `1,000 contaminated (4 kinds), 2,000 hard clean`,
+);
 // The fixed cost of a run (process start, the benchmarks' index), from runs on one sample, so that
 // the checking rate can be told apart from it: the first builds the index and stores it in a cache
 // of this benchmark's own, the second reads it back, as every later run does.
