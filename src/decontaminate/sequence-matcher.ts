@@ -90,16 +90,33 @@ function gramSlot(g: GramTable, h: number): number {
   return s;
 }
 
-/** b's gram table for n-character substrings (made once per item and n). */
+// Scratch for building a gram table: b's codes and the hash of each of its substrings.
+let tableCodes = new Uint16Array(1024);
+let tableHashes = new Int32Array(1024);
+
+/**
+ * b's gram table for n-character substrings (made once per item and n). Its arrays are views of
+ * one allocation: six typed arrays of their own cost twice the building (a few thousand items
+ * become candidates in a run, each with several texts).
+ */
 function gramTable(b: PreparedB, n: number): GramTable {
   if (b.grams?.n === n) return b.grams;
-  const count = Math.max(0, b.text.length - n + 1);
-  const hashes = new Int32Array(count);
-  gramHashes(charCodes(b.text), 0, b.text.length, n, hashes);
+  const lb = b.text.length;
+  const count = Math.max(0, lb - n + 1);
+  if (tableCodes.length < lb) {
+    tableCodes = new Uint16Array(2 * lb);
+    tableHashes = new Int32Array(2 * lb);
+  }
+  for (let i = 0; i < lb; i++) tableCodes[i] = b.text.charCodeAt(i);
+  const hashes = tableHashes;
+  gramHashes(tableCodes, 0, lb, n, hashes);
   let slots = 16;
   while (slots < count * 2) slots <<= 1;
-  const bits = new Int32Array(Math.max(1, (slots * 8) >>> 5));
-  const g: GramTable = { n, bits, bitMask: bits.length * 32 - 1, mask: slots - 1, slotHash: new Int32Array(slots), slotHead: new Int32Array(slots).fill(-1), next: new Int32Array(count) };
+  const words = slots >>> 2; // 8 bits per slot
+  const all = new Int32Array(words + 2 * slots + count);
+  const bits = all.subarray(0, words);
+  const slotHead = all.subarray(words + slots, words + 2 * slots).fill(-1);
+  const g: GramTable = { n, bits, bitMask: words * 32 - 1, mask: slots - 1, slotHash: all.subarray(words, words + slots), slotHead, next: all.subarray(words + 2 * slots) };
   // From the last start to the first, each put at the head of its chain: chains ascend.
   for (let j = count - 1; j >= 0; j--) {
     const bit = gramBit(hashes[j]!) & g.bitMask;
