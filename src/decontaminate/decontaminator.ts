@@ -110,11 +110,15 @@ interface Entry {
   item: BenchmarkItem;
   /** The item's normalised text and question, prepared for matching when first a candidate. */
   full?: PreparedB;
-  /** The question (or context) alone, with its word count; and with the gold answer after it. */
-  question?: { text: PreparedB; words: number } | null;
+  /**
+   * The question (or context) alone, with its word count and where it lies in the full text (-1:
+   * not as it is); and with the gold answer after it.
+   */
+  question?: { text: PreparedB; words: number; at: number } | null;
   questionAnswer?: PreparedB | null;
-  /** The item's lines and sentences, each alone (null for an item of one). */
+  /** The item's lines and sentences, each alone (null for an item of one), and where each lies in the full text (-1: not as it is). */
   pieces?: PreparedB[] | null;
+  pieceAt?: number[];
 }
 
 export interface IndexSummary {
@@ -334,18 +338,28 @@ export class Decontaminator {
     const window = o.mode === 'cosmopedia' ? undefined : sample.window(hit, e.full.text.length);
     const scoring = { minBlock: o.minBlock, aCodes: sample.codes, window };
     const score = (b: PreparedB) => overlapScore(sample.joined, b, scoring);
-    let best = score(e.full);
+    const parts = o.mode !== 'cosmopedia' && o.partThreshold < 1;
+    // Parts of the item are substrings of its text: how much of the text matching could cover at
+    // all bounds each part's score, and parts that cannot pass are not matched (most are not, on
+    // hard negatives).
+    const length = e.full.text.length;
+    if (parts && covered.length <= length) covered = new Int32Array(2 * (length + 1));
+    let best = overlapScore(sample.joined, e.full, parts ? { ...scoring, covered } : scoring);
+    /** At most how many characters a part of `size` at `at` in the full text can match (its size where it is not a substring). */
+    const most = (at: number, size: number) => (at < 0 ? size : covered[at + size]! - covered[at]!);
     let part: Match['part'] = 'item';
     let matchedText = e.full;
     const { prompt, answer } = e.item;
-    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.partThreshold < 1 && prompt !== undefined) {
+    if (best.score <= o.threshold && parts && prompt !== undefined) {
       if (e.question === undefined) {
         const words = normalizeWords(prompt);
-        e.question = { text: prepareB(words.join(' ')), words: words.length };
+        const text = words.join(' ');
+        e.question = { text: prepareB(text), words: words.length, at: e.full.text.indexOf(text) };
         e.questionAnswer = answer ? prepareB(normalizeText(`${prompt} ${answer}`)) : null;
       }
       const question = e.question!;
-      const q = score(question.text);
+      const size = question.text.text.length;
+      const q = most(question.at, size) > o.partThreshold * size ? score(question.text) : { score: 0, blocks: [] };
       if (o.questionMinWords > 0 && question.words >= o.questionMinWords && q.score > o.partThreshold) {
         // A long question alone is the item (paraphrased options around it change nothing).
         best = q;
@@ -364,24 +378,28 @@ export class Decontaminator {
         }
       }
     }
-    if (best.score <= o.threshold && o.mode !== 'cosmopedia' && o.partThreshold < 1) {
+    if (best.score <= o.threshold && parts) {
       // The item's lines and sentences in another order: each piece is matched on its own, as
       // matching blocks must keep their order and so find only one ordering's worth of them.
       if (e.pieces === undefined) {
         const pieces = e.item.text.split(PIECES).map(normalizeText).filter((t) => t.length > o.minBlock);
         // Longest first, so that a sample which cannot reach the threshold is known early.
         e.pieces = pieces.length > 1 ? pieces.sort((x, y) => y.length - x.length).map(prepareB) : null;
+        e.pieceAt = e.pieces?.map((p) => e.full!.text.indexOf(p.text));
       }
       if (e.pieces) {
-        const needed = o.partThreshold * e.full.text.length;
-        let left = e.pieces.reduce((n, p) => n + p.text.length, 0);
+        const needed = o.partThreshold * length;
+        const bounds = e.pieces.map((p, i) => most(e.pieceAt![i]!, p.text.length));
+        let left = bounds.reduce((n, x) => n + x, 0);
         let matched = 0;
         const blocks: Block[] = [];
-        for (const piece of e.pieces) {
-          if (matched + left <= needed) break; // even a perfect rest would not do
+        for (let i = 0; i < e.pieces.length; i++) {
+          if (matched + left <= needed) break; // even the best the rest could match would not do
+          if (bounds[i] === 0) continue;
+          const piece = e.pieces[i]!;
           const r = score(piece);
           matched += r.score * piece.text.length;
-          left -= piece.text.length;
+          left -= bounds[i]!;
           blocks.push(...r.blocks);
         }
         const total = matched / e.full.text.length;
@@ -428,6 +446,9 @@ export class Decontaminator {
     return { text: undefined, cuts, dropReason: 'still_contaminated', verdict: first! };
   }
 }
+
+/** What matching an item's full text could cover of it (see matchingBlocks), reused by every score. */
+let covered = new Int32Array(1024);
 
 /**
  * Items files open for reading, one descriptor each per thread: a run meets a few thousand items,

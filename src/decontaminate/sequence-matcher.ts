@@ -184,6 +184,23 @@ function matchingRuns(a: Uint16Array, bCodes: string, heads: Int32Array, next: I
   return runs;
 }
 
+/** covered[j] = how many of b's first j characters lie in one of the runs (see matchingBlocks), for j up to lb. */
+function coverage(runs: number, lb: number, covered: Int32Array): void {
+  // Where runs start and end, counted first, then turned into the covered count in place.
+  covered.fill(0, 0, lb + 1);
+  for (let r = 0; r < runs; r++) {
+    covered[runB[r]!]!++;
+    covered[runB[r]! + runLen[r]!]!--;
+  }
+  let depth = 0;
+  let count = 0;
+  for (let j = 0; j <= lb; j++) {
+    depth += covered[j]!;
+    covered[j] = count;
+    if (depth > 0) count++;
+  }
+}
+
 /**
  * find_longest_match(alo, ahi, blo, bhi) without junk, for blocks of at least n characters: [i, j, k],
  * k = 0 when there is none. The longest match in the box is the longest of the runs cut to it;
@@ -214,8 +231,13 @@ function longestRunMatch(from: number, to: number, n: number, alo: number, ahi: 
  * is no longer cannot hold a longer block in its sub-ranges, so it is not searched further. (The
  * result is the same as filtering the full list: without junk, no two blocks are ever adjacent,
  * because two adjacent blocks would form a longer match in the range that split them.)
+ *
+ * With `covered` (at least b's length + 1 long), also how much of b any blocks could cover:
+ * covered[j] is how many of b's first j characters lie in a common substring of more than
+ * `longerThan` characters. A text that is b[o, o + m), matched against the same a, finds blocks
+ * covering at most covered[o + m] - covered[o] of its characters: a bound on its score, unmatched.
  */
-export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB | string, longerThan = 0): Block[] {
+export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB | string, longerThan = 0, covered?: Int32Array): Block[] {
   const b = typeof bPrepared === 'string' ? prepareB(bPrepared) : bPrepared;
   const a = typeof aText === 'string' ? charCodes(aText) : aText;
   const la = a.length;
@@ -236,6 +258,7 @@ export function matchingBlocks(aText: string | Uint16Array, bPrepared: PreparedB
     aHeads[i] = (bits[bit >>> 5]! & (1 << (bit & 31))) === 0 ? -1 : grams.slotHead[gramSlot(grams, h)]!;
   }
   const runs = matchingRuns(a, b.text, aHeads, grams.next, n, count, lb);
+  if (covered) coverage(runs, lb, covered);
   if (boxRuns.length < runs) boxRuns = new Int32Array(2 * runs);
   for (let r = 0; r < runs; r++) boxRuns[r] = r;
   let top = runs;
@@ -306,14 +329,14 @@ export const runGap = (itemLength: number) => Math.max(40, itemLength / 2);
 export function overlapScore(
   aText: string,
   b: PreparedB,
-  opts: { minBlock?: number; aCodes?: Uint16Array; window?: [number, number] } = {},
+  opts: { minBlock?: number; aCodes?: Uint16Array; window?: [number, number]; covered?: Int32Array } = {},
 ): { score: number; blocks: Block[] } {
   if (b.text.length === 0) return { score: 0, blocks: [] };
   const minBlock = opts.minBlock ?? 5;
   const codes = opts.aCodes ?? charCodes(aText);
   // A window matches only that part of a (offsets stay those of the whole text).
   const [from, to] = opts.window ?? [0, codes.length];
-  const blocks = matchingBlocks(from === 0 && to === codes.length ? codes : codes.subarray(from, to), b, minBlock)
+  const blocks = matchingBlocks(from === 0 && to === codes.length ? codes : codes.subarray(from, to), b, minBlock, opts.covered)
     .map((blk) => (from ? { ...blk, a: blk.a + from } : blk));
   // " ".join("".join(parts).split()): concatenate the parts, then collapse and trim whitespace.
   const joined = blocks.map((blk) => aText.slice(blk.a, blk.a + blk.size)).join('');

@@ -80,6 +80,29 @@ describe('SequenceMatcher', () => {
     }
   });
 
+  it('bounds what any part of b can match by what matching b covers, a bound often reached', () => {
+    const r = rng(13);
+    const vocab = ['the ', 'then ', 'cat ', 'cart ', 'at ', 'a ', 'theta ', 'cattle '];
+    const gen = (n: number) => Array.from({ length: n }, () => vocab[Math.floor(r() * vocab.length)]).join('');
+    let tight = 0;
+    for (let t = 0; t < 300; t++) {
+      const a = gen(20 + Math.floor(r() * 200));
+      const b = gen(5 + Math.floor(r() * 60));
+      const covered = new Int32Array(b.length + 1);
+      const whole = matchingBlocks(a, prepareB(b), 5, covered);
+      expect(covered[0]).toBe(0);
+      expect(covered[b.length]!).toBeGreaterThanOrEqual(whole.reduce((n, x) => n + x.size, 0));
+      for (let k = 0; k < 5; k++) {
+        const o = Math.floor(r() * b.length);
+        const m = 1 + Math.floor(r() * (b.length - o));
+        const sizes = matchingBlocks(a, prepareB(b.slice(o, o + m)), 5).reduce((n, x) => n + x.size, 0);
+        expect(sizes).toBeLessThanOrEqual(covered[o + m]! - covered[o]!);
+        if (sizes === covered[o + m]! - covered[o]! && sizes > 0) tight++;
+      }
+    }
+    expect(tight).toBeGreaterThan(50); // a bound, not a blanket
+  });
+
   it('finds the same matching blocks as difflib on real sentences', () => {
     const a = normalizeText('In the lab, students learned that photosynthesis converts light energy into chemical energy stored in glucose, and that cells release it again.');
     const b = normalizeText('Photosynthesis converts light energy into what form of energy? chemical energy stored in glucose');
