@@ -144,12 +144,22 @@ export interface DecontaminatorState {
   index: object;
 }
 
+/** Items kept prepared for matching per Decontaminator (per checking thread): about 130 MB at most (every item met as a hard negative, its parts prepared too). */
+export const PREPARED_ITEMS = 4096;
+
 /** The n-gram index of a set of benchmarks, and the check of one sample against it. */
 export class Decontaminator {
   readonly options: DecontamOptions;
   readonly summary: IndexSummary;
-  /** Indexed items by id; from a shared state, each is parsed when first a candidate. */
-  private readonly entries: (Entry | undefined)[] = [];
+  /** Indexed items by id, when they were indexed here (from a shared state: none, see `itemLines`). */
+  private readonly items: BenchmarkItem[] = [];
+  /**
+   * Items prepared for matching, the most recently used last, at most `preparedLimit`: each holds
+   * lookup tables for its texts (~18 KB an item), and a long run meets most of the 37,000 items,
+   * which grew each checking thread by 700 MB.
+   */
+  private readonly prepared = new Map<number, Entry>();
+  preparedLimit = PREPARED_ITEMS;
   /** The items as UTF-8 JSON lines, in memory or in a file, when they came so (shared state, cache): parsed one by one on use. */
   private itemLines?: { source: Buffer | string; starts: Int32Array };
   /**
@@ -186,9 +196,9 @@ export class Decontaminator {
     // as a later dict update wins in Cosmopedia's script.
     indexed.forEach(({ item, k }, id) => {
       this.index.add(textWordHashes(item.text, mode === 'cosmopedia' ? 1 : 2, normalizeWords), k, id);
-      this.entries.push({ item });
+      this.items.push(item);
     });
-    this.summary = { items: items.length, indexed: this.entries.length, benchmarks, ngrams: this.index.size };
+    this.summary = { items: items.length, indexed: this.items.length, benchmarks, ngrams: this.index.size };
   }
 
   /**
@@ -199,7 +209,7 @@ export class Decontaminator {
    */
   share(): DecontaminatorState {
     if (!this.itemLines) {
-      const text = this.entries.map((e) => JSON.stringify(e!.item)).join('\n');
+      const text = this.items.map((item) => JSON.stringify(item)).join('\n');
       const bytes = Buffer.from(new SharedArrayBuffer(Buffer.byteLength(text)));
       bytes.write(text);
       const starts: number[] = [0];
@@ -222,23 +232,35 @@ export class Decontaminator {
     return Object.assign(Object.create(Decontaminator.prototype) as Decontaminator, {
       options: state.options,
       summary: state.summary,
-      entries: [],
+      items: [],
+      prepared: new Map(),
+      preparedLimit: PREPARED_ITEMS,
       itemLines: { source, starts: state.itemStarts },
       index: NgramIndexSet.from(state.index),
     });
   }
 
-  /** Indexed item `id`, parsed on first use where it came as a line of JSON. */
+  /** Indexed item `id` with what is prepared of it, parsed first where it came as a line of JSON. */
   private entry(id: number): Entry {
-    let e = this.entries[id];
-    if (!e) {
-      const { source, starts } = this.itemLines!;
-      const [from, to] = [starts[id]!, starts[id + 1]! - 1];
-      const line = typeof source === 'string' ? readRange(source, from, to) : source.toString('utf8', from, to);
-      e = { item: JSON.parse(line) as BenchmarkItem };
-      this.entries[id] = e;
+    let e = this.prepared.get(id);
+    if (e) this.prepared.delete(id);
+    else {
+      let item = this.items[id];
+      if (!item) {
+        const { source, starts } = this.itemLines!;
+        const [from, to] = [starts[id]!, starts[id + 1]! - 1];
+        item = JSON.parse(typeof source === 'string' ? readRange(source, from, to) : source.toString('utf8', from, to)) as BenchmarkItem;
+      }
+      e = { item };
+      if (this.prepared.size >= this.preparedLimit) this.prepared.delete(this.prepared.keys().next().value!);
     }
+    this.prepared.set(id, e);
     return e;
+  }
+
+  /** How many items are prepared for matching now (at most `preparedLimit`). */
+  get preparedItems(): number {
+    return this.prepared.size;
   }
 
   /** Whether `text` contains benchmark items, and which. */

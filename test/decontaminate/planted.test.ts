@@ -54,4 +54,16 @@ describe.skipIf(!hasSharedData)('planted contamination (all ten benchmarks, real
     expect(byDefault.size).toBeGreaterThan(byRef.length);
     expect(byRef.length).toBeGreaterThan(planted.length / 2); // the reference itself is no straw man
   });
+
+  it('keeps at most its limit of items prepared, and finds the same with any limit', () => {
+    const samples = [...planted.slice(0, 300), ...clean.filter((s) => s.variant === 'topic').slice(0, 100)];
+    expect(dc.preparedItems).toBeLessThanOrEqual(dc.preparedLimit);
+    expect(dc.preparedItems).toBeGreaterThan(300); // the runs above met that many items
+    const small = Decontaminator.from(dc.share());
+    small.preparedLimit = 3;
+    for (const s of samples) {
+      expect(small.check(s.text)).toEqual(dc.check(s.text));
+      expect(small.preparedItems).toBeLessThanOrEqual(3);
+    }
+  });
 });
