@@ -33,8 +33,10 @@ registerView(program);
 
 // The commands above import what they run when they run it. The stage commands (`cosmo dedup
 // corpus.yaml`, …) come from the stage registry, which loads every stage (0.2 s of a 0.35 s start):
-// only when the command is none of the above (the help lists them all, after `run`).
-if (!program.commands.some((c) => c.name() === process.argv[2])) {
+// only when the command is none of the above, nor a request for the version (the help lists them
+// all, after `run`).
+const first = process.argv[2];
+if (first !== '-V' && first !== '--version' && !program.commands.some((c) => c.name() === first)) {
   const { registerStageCommands } = await import('./stages.js');
   const commands = program.commands as Command[];
   const before = commands.length;
