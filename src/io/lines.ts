@@ -104,7 +104,15 @@ export async function* readLines(file: string): AsyncGenerator<{ line: number; t
   let line = 0;
   // A batch's lines are all decoded before the next batch is read, so it may be a view.
   for await (const { bytes } of file.endsWith('.gz') ? gunzipBatches(file) : batches(file, 1 << 20, false)) {
-    for (const text of batchLines(bytes)) yield { line: ++line, text };
+    const lines = batchLines(bytes);
+    for (let i = 0; i < lines.length; i++) {
+      const text = lines[i]!;
+      // Let go of each line once handed out: a consumer that takes a batch slowly (generate reads
+      // as requests finish) would otherwise keep every line of it alive long enough to be promoted
+      // to the old generation, garbage there.
+      lines[i] = '';
+      yield { line: ++line, text };
+    }
   }
 }
 
