@@ -155,8 +155,8 @@ export class Decontaminator {
   private readonly items: BenchmarkItem[] = [];
   /**
    * Items prepared for matching, the most recently used last, at most `preparedLimit`: each holds
-   * lookup tables for its texts (~18 KB an item), and a long run meets most of the 37,000 items,
-   * which grew each checking thread by 700 MB.
+   * lookup tables for its texts (~18 KB an item on average, ~32 KB with its parts), and a long
+   * run meets most of the 37,000 items, which grew each checking thread by 700 MB.
    */
   private readonly prepared = new Map<number, Entry>();
   preparedLimit = PREPARED_ITEMS;
