@@ -41,7 +41,7 @@ export function registerContamination(program: Command): void {
       if (!opts.benchmarks && opts.extra.length === 0 && opts.items.length === 0)
         throw new CosmoError('contamination: give --benchmarks <dir>, --extra <file> or --items <file>');
       if (opts.mode === 'cut') throw new CosmoError('contamination: cut mode rewrites samples; use it through the decontaminate stage');
-      const [{ decontamSchema }, { buildDecontaminator }, { cacheWritten }, { reportMarkdown }, { dataFiles, scanFiles }, { autoThreads }, { JsonlWriter }] = await Promise.all([
+      const [{ decontamSchema }, { buildDecontaminator }, { cacheWritten }, { reportMarkdown }, { dataFiles, scanFiles }, { autoThreads }, { JsonlWriter }, { ByteProgress }] = await Promise.all([
         import('../decontaminate/config.js'),
         import('../decontaminate/load.js'),
         import('../decontaminate/cache.js'),
@@ -49,6 +49,7 @@ export function registerContamination(program: Command): void {
         import('../decontaminate/scan.js'),
         import('../decontaminate/check-pool.js'),
         import('../io/jsonl-writer.js'),
+        import('../util/byte-progress.js'),
       ]);
       const inputBytes = dataFiles(paths.map((p) => resolve(p))).reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
       const parsed = decontamSchema.safeParse({
@@ -65,6 +66,8 @@ export function registerContamination(program: Command): void {
       const log = createLogger('contamination');
       const dc = await buildDecontaminator(parsed.data, undefined, log);
       const out = opts.matches ? await JsonlWriter.open(resolve(opts.matches)) : undefined;
+      // A bar on a terminal, else a line every 10 s and one at the end (on stderr: the report is stdout's).
+      const progress = new ByteProgress('contamination', inputBytes, { log, doing: 'progress', field: 'task', counting: 'samples' });
       try {
         const { report } = await scanFiles(
           paths.map((p) => resolve(p)),
@@ -73,13 +76,16 @@ export function registerContamination(program: Command): void {
             field: opts.field,
             skipBad: opts.skipBad,
             threads: parsed.data.threads ?? autoThreads(inputBytes, 1),
+            progress,
             onContaminated: (record, outcome, file) => out?.write({ file, ...record, decontam: outcome.decontam }),
           },
         );
+        progress.stop();
         await out?.commit();
         await cacheWritten();
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : reportMarkdown(report));
       } catch (err) {
+        progress.stop();
         await out?.abort();
         throw err;
       }

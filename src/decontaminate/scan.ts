@@ -16,6 +16,8 @@ export interface ScanOptions {
   skipBad?: boolean;
   /** Check on these worker threads (0 or absent: on this thread). */
   threads?: number;
+  /** Hears of the bytes read and the samples checked, for progress. */
+  progress?: { add(bytes: number, samples?: number): void };
   /** Called for every sample that is removed or cut. */
   onContaminated?: (record: Record<string, unknown>, outcome: Exclude<Outcome, { kind: 'kept' }>, file: string) => void | Promise<void>;
 }
@@ -34,10 +36,11 @@ export async function scanFiles(paths: readonly string[], dc: Decontaminator, op
   const stats = new Stats();
   const tally = new Tally(dc, stats);
   const { field } = opts;
+  const progress = opts.progress ?? { add() {} };
   const noField = (file: string, line: number | undefined) => new InputError(file, line, `no string field "${field}" (choose another with --field)`);
   async function* records(of: string[]): AsyncGenerator<{ record: Record<string, unknown>; text: string; file: string }> {
     for (const file of of) {
-      for await (const { line, record } of rows(file, { skipBad: opts.skipBad, onBad: () => stats.inc('bad_lines') })) {
+      for await (const { line, record } of rows(file, { skipBad: opts.skipBad, onBad: () => stats.inc('bad_lines'), onBytes: (n) => progress.add(n) })) {
         const text = record[field];
         if (typeof text !== 'string') throw noField(file, line);
         yield { record, text, file };
@@ -45,6 +48,7 @@ export async function scanFiles(paths: readonly string[], dc: Decontaminator, op
     }
   }
   const report = async (r: { record: Record<string, unknown>; file: string }, outcome: Outcome) => {
+    progress.add(0, 1);
     if (outcome.kind !== 'kept') await opts.onContaminated?.(r.record, outcome, r.file);
   };
   if (opts.threads) {
@@ -59,7 +63,12 @@ export async function scanFiles(paths: readonly string[], dc: Decontaminator, op
         }
         // Plain JSONL: the workers decode and parse it too; lines are numbered here, in order.
         let first = 1;
-        await pipelined(byteBatches(file), 4 * pool.threads, signal, (b) => pool.checkLines(b.bytes, field), async (_b, { rows, lines }) => {
+        const check = (b: { bytes: Uint8Array }) => {
+          const bytes = b.bytes.byteLength; // read before the transfer detaches it
+          return pool.checkLines(b.bytes, field).then((r) => ({ ...r, bytes }));
+        };
+        await pipelined(byteBatches(file), 4 * pool.threads, signal, check, async (_b, { rows, lines, bytes }) => {
+          progress.add(bytes);
           for (const row of rows) {
             const line = first + row.index;
             if (row.bad) badLine(file, line, row.bad, readOpts);
@@ -83,5 +92,5 @@ async function* rows(file: string, opts: ReadOptions): AsyncGenerator<{ line: nu
     for await (const { line, value } of readJsonl<Record<string, unknown>>(file, opts)) yield { line, record: value };
     return;
   }
-  for await (const record of readRecords<Record<string, unknown>>(file)) yield { line: undefined, record };
+  for await (const record of readRecords<Record<string, unknown>>(file, opts)) yield { line: undefined, record };
 }

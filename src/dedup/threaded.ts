@@ -86,6 +86,7 @@ export async function hashJsonl(files: string[], pool: SignaturePool, builder: S
       line += r.lines ?? 0;
       doc += ids.length;
       bytesRead += length;
+      ctx.progress.add(length, ids.length); // the pass that reads and hashes: the second only splits
       if (!expected && doc > 0) {
         expected = true;
         builder.out.expect(doc, bytesRead, totalBytes);

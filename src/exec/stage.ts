@@ -50,8 +50,13 @@ export interface TaskContext<In = unknown> extends StageContext {
   concurrent: number;
   /** This task's records (every record, for a stage whose input is `whole`), each checked once at the shard boundary. */
   input(): AsyncIterable<In>;
-  /** The input shards this task owns whole when they are all plain JSONL (for byte-level fast paths); else undefined. */
+  /**
+   * The input shards this task owns whole when they are all plain JSONL (for byte-level fast paths);
+   * else undefined. A stage that reads them itself reports what it read to `progress`.
+   */
   inputFiles(): string[] | undefined;
+  /** How far the task has read its input, for the progress shown: `input()` reports by itself. */
+  readonly progress: { add(bytes: number, records?: number): void };
   /** The input stage's folder, to name in messages (reading goes through `input()`). */
   readonly inputDir: string | undefined;
   /** The kept output `<rank>.jsonl`, committed by the runner when the task succeeds. */
@@ -95,8 +100,12 @@ export interface StageDef<Cfg = unknown, In = unknown, Key extends string = stri
   settings(cfg: Cfg, corpus: CorpusEnv): unknown;
   enabled(cfg: Cfg): boolean;
   tasks(cfg: Cfg): number;
-  /** Records it reads from the nearest stage before it that writes records; `whole`: each task reads all of them. */
-  readonly input?: { records: RecordSpec<In>; whole?: boolean };
+  /**
+   * Records it reads from the nearest stage before it that writes records; `whole`: each task reads
+   * all of them. The runner shows how far a task has read them (records, MB of the task's shards,
+   * rate and ETA) unless `ownProgress`: the stage shows a progress of its own (generate's requests).
+   */
+  readonly input?: { records: RecordSpec<In>; whole?: boolean; ownProgress?: boolean };
   /** Records it writes as `<rank>.jsonl`, the next stage's input. Inner steps and export write none. */
   readonly output?: RecordSpec<unknown>;
   /** Side outputs written beside the kept records, e.g. `rejects`. */

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { fileIdentity } from '../io/identity.js';
 import { JsonlWriter } from '../io/jsonl-writer.js';
-import { listShards, readAll, readTaskInput } from '../io/shards.js';
+import { listShards, readAll, readTaskInput, taskShards } from '../io/shards.js';
+import { ByteProgress } from '../util/byte-progress.js';
 import { CosmoError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { acquireTaskLock } from './lock.js';
@@ -72,10 +73,21 @@ export function stageContext(plan: StagePlan, corpus: CorpusEnv, stats: Stats, l
 /** The JSONL shards task `rank` owns whole, in order; undefined where only the record reader will do (gzip, Parquet, fewer shards than tasks). */
 function ownedJsonlShards(inputDir: string | undefined, rank: number, worldSize: number): string[] | undefined {
   if (!inputDir) return undefined;
-  const shards = listShards(inputDir);
-  if (shards.length < worldSize) return undefined;
-  const mine = shards.filter((_, i) => i % worldSize === rank);
-  return mine.every((f) => f.endsWith('.jsonl')) ? mine : undefined;
+  const { files, whole } = taskShards(inputDir, rank, worldSize);
+  return whole && files.every((f) => f.endsWith('.jsonl')) ? files : undefined;
+}
+
+/**
+ * How far a task has read its input: a bar on a TTY, or a log line every 10 s and one at the end,
+ * as the run shows progress; nothing for a stage without input or with a progress of its own.
+ */
+function inputProgress(def: AnyStage, plan: StagePlan, rank: number, log: Logger): ByteProgress | undefined {
+  const mode = plan.options.progress ?? 'none';
+  if (!def.input || def.input.ownProgress || !plan.inputDir || mode === 'none') return undefined;
+  const files = def.input.whole ? listShards(plan.inputDir) : taskShards(plan.inputDir, rank, plan.worldSize).files;
+  const total = files.reduce((n, f) => n + statSync(f).size, 0);
+  const label = plan.worldSize > 1 ? `${plan.stage} ${rank}` : plan.stage;
+  return new ByteProgress(label, total, { mode, log, doing: 'progress', field: 'task', counting: 'records' });
 }
 
 /**
@@ -97,6 +109,7 @@ export async function runTask(
   const files = def.inputFiles?.(section as never, corpus, rank) ?? [];
   const identities = Object.fromEntries(files.map((f) => [f, fileIdentity(f)]));
   const writers: JsonlWriter[] = [];
+  let progress: ByteProgress | undefined;
   try {
     const output = def.output ? await JsonlWriter.open(join(plan.outputDir, `${rank}.jsonl`)) : undefined;
     const sides = new Map<string, JsonlWriter>();
@@ -105,11 +118,18 @@ export async function runTask(
 
     const stats = new Stats();
     const base = stageContext(plan, corpus, stats, plan.worldSize > 1 ? log.child(`${rank}`) : log, signal);
+    const shown = inputProgress(def, plan, rank, base.log);
+    progress = shown; // stopped however the task ends
+    const reported: TaskContext['progress'] = shown ?? { add() {} };
     const ctx: TaskContext<unknown> = {
       ...base,
       rank,
       concurrent: plan.concurrent,
-      input: () => readInput(def, plan, rank, stats),
+      input: () => {
+        const records = readInput(def, plan, rank, stats, reported);
+        return shown ? counted(records, shown) : records;
+      },
+      progress: reported,
       inputFiles: () => (def.input?.whole ? undefined : ownedJsonlShards(plan.inputDir, rank, plan.worldSize)),
       inputDir: plan.inputDir,
       get output(): JsonlWriter {
@@ -138,13 +158,22 @@ export async function runTask(
     await writeJsonAtomic(markerPath(plan.outputDir, rank), marker);
     return marker;
   } finally {
+    progress?.stop();
     for (const w of writers) await w.abort();
     release();
   }
 }
 
+/** The records of `input`, each counted as read. */
+async function* counted<T>(input: AsyncIterable<T>, progress: TaskContext['progress']): AsyncGenerator<T> {
+  for await (const record of input) {
+    progress.add(0, 1);
+    yield record;
+  }
+}
+
 /** The task's records from the input stage's folder, each checked against the stage's record spec. */
-function readInput(def: AnyStage, plan: StagePlan, rank: number, stats: Stats): AsyncIterable<unknown> {
+function readInput(def: AnyStage, plan: StagePlan, rank: number, stats: Stats, progress: TaskContext['progress']): AsyncIterable<unknown> {
   const spec = def.input?.records;
   if (!spec) throw new CosmoError(`${plan.stage}: reads records without declaring an input`);
   const dir = plan.inputDir;
@@ -157,6 +186,7 @@ function readInput(def: AnyStage, plan: StagePlan, rank: number, stats: Stats): 
   const opts = {
     skipBad: plan.options.skipBad,
     onBad: () => stats.inc('bad_lines'),
+    onBytes: (bytes: number) => progress.add(bytes),
     check: (v: Record<string, unknown>) => {
       const why = spec.check(v);
       return why && `not a ${spec.kind} record: ${why}`;

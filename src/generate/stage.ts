@@ -470,7 +470,7 @@ export const generateStage = defineStage({
   key: 'generate',
   schema: generateSchema.prefault({}),
   description: 'generate a sample for every prompt, resuming after any crash',
-  input: { records: PROMPT_RECORD },
+  input: { records: PROMPT_RECORD, ownProgress: true },
   output: SAMPLE_RECORD,
   // The models shape the text; their addresses, keys, retries and timeouts do not.
   settings: (g) => ({

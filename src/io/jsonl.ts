@@ -15,6 +15,8 @@ export interface ReadOptions {
   onBad?: (bad: BadLine) => void;
   /** Why a parsed object is not a record the reader wants (a bad line like malformed JSON), or undefined. */
   check?: (value: Record<string, unknown>) => string | undefined;
+  /** Hears of the file's bytes as they are read, for progress. */
+  onBytes?: (bytes: number) => void;
 }
 
 /** Parsed JSON objects from a JSONL(.gz) file. A malformed line throws an InputError naming file and line, or is skipped with skipBad. */
@@ -22,7 +24,7 @@ export async function* readJsonl<T = Record<string, unknown>>(
   file: string,
   opts: ReadOptions = {},
 ): AsyncGenerator<{ line: number; value: T }> {
-  for await (const { line, text } of readLines(file)) {
+  for await (const { line, text } of readLines(file, opts.onBytes)) {
     if (text.trim() === '') continue;
     let value: unknown;
     let reason: string | undefined;

@@ -87,10 +87,12 @@ export function batchLines(bytes: Uint8Array): string[] {
   return lines;
 }
 
-/** Batches of whole lines of a gzip file, decompressed. */
-async function* gunzipBatches(file: string): AsyncGenerator<{ bytes: Uint8Array }> {
+/** Batches of whole lines of a gzip file, decompressed; `onBytes` hears of the compressed bytes read. */
+async function* gunzipBatches(file: string, onBytes?: (bytes: number) => void): AsyncGenerator<{ bytes: Uint8Array }> {
   let carry: Buffer = Buffer.alloc(0);
-  for await (const chunk of createReadStream(file).pipe(createGunzip()) as AsyncIterable<Buffer>) {
+  const raw = createReadStream(file);
+  if (onBytes) raw.on('data', (chunk) => onBytes(chunk.length));
+  for await (const chunk of raw.pipe(createGunzip()) as AsyncIterable<Buffer>) {
     const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
     const cut = buf.lastIndexOf(10) + 1;
     if (cut > 0) yield { bytes: buf.subarray(0, cut) };
@@ -99,11 +101,16 @@ async function* gunzipBatches(file: string): AsyncGenerator<{ bytes: Uint8Array 
   if (carry.length) yield { bytes: carry };
 }
 
-/** Lines of a text file, gunzipped when the name ends in .gz, with 1-based line numbers. */
-export async function* readLines(file: string): AsyncGenerator<{ line: number; text: string }> {
+/**
+ * Lines of a text file, gunzipped when the name ends in .gz, with 1-based line numbers. `onBytes`
+ * hears of the file's bytes as they are read (compressed ones for gzip), for progress.
+ */
+export async function* readLines(file: string, onBytes?: (bytes: number) => void): AsyncGenerator<{ line: number; text: string }> {
   let line = 0;
+  const gz = file.endsWith('.gz');
   // A batch's lines are all decoded before the next batch is read, so it may be a view.
-  for await (const { bytes } of file.endsWith('.gz') ? gunzipBatches(file) : batches(file, 1 << 20, false)) {
+  for await (const { bytes } of gz ? gunzipBatches(file, onBytes) : batches(file, 1 << 20, false)) {
+    if (!gz) onBytes?.(bytes.length);
     const lines = batchLines(bytes);
     for (let i = 0; i < lines.length; i++) {
       const text = lines[i]!;

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { badLine, readJsonl, toJsonl, type ReadOptions } from './jsonl.js';
 import { readParquet } from './parquet.js';
@@ -25,9 +25,20 @@ export async function* readRecords<T = Record<string, unknown>>(file: string, op
       if (reason) badLine(file, row, reason, opts);
       else yield value as T;
     }
+    opts.onBytes?.(statSync(file).size); // a Parquet file counts as read when its rows are
     return;
   }
   for await (const { value } of readJsonl<T>(file, opts)) yield value;
+}
+
+/**
+ * The shards task `rank` of `worldSize` reads in a folder: with at least as many shards as tasks,
+ * the ones it owns whole (rank, rank+N, …); with fewer, all of them (see readTaskInput).
+ */
+export function taskShards(dir: string, rank: number, worldSize: number): { files: string[]; whole: boolean } {
+  const shards = listShards(dir);
+  const whole = shards.length >= worldSize;
+  return { files: whole ? shards.filter((_, i) => i % worldSize === rank) : shards, whole };
 }
 
 /**
@@ -41,16 +52,11 @@ export async function* readTaskInput<T = Record<string, unknown>>(
   worldSize: number,
   opts: ReadOptions = {},
 ): AsyncGenerator<T> {
-  const shards = listShards(dir);
-  if (shards.length >= worldSize) {
-    for (let i = rank; i < shards.length; i += worldSize) yield* readRecords<T>(shards[i]!, opts);
-    return;
-  }
+  const { files, whole } = taskShards(dir, rank, worldSize);
   let index = 0;
-  for (const shard of shards) {
-    for await (const record of readRecords<T>(shard, opts)) {
-      if (index++ % worldSize === rank) yield record;
-    }
+  for (const shard of files) {
+    if (whole) yield* readRecords<T>(shard, opts);
+    else for await (const record of readRecords<T>(shard, opts)) if (index++ % worldSize === rank) yield record;
   }
 }
 

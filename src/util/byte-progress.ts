@@ -2,49 +2,95 @@ import cliProgress from 'cli-progress';
 import type { Logger } from './log.js';
 
 /**
- * Progress of a long transfer in bytes (a model download, a Hub upload): a cli-progress bar (MB,
- * MB/s, ETA) on a TTY, a log line every 10 s otherwise, or nothing.
+ * Progress of long work measured in bytes (a model download, a Hub upload, a task reading its
+ * input shards), and optionally in things counted beside them (records): a cli-progress bar (MB,
+ * MB/s, ETA) on a TTY, a log line every `everyMs` (10 s) otherwise, or nothing.
  */
 export class ByteProgress {
   private bar: cliProgress.SingleBar | undefined;
   private readonly started = Date.now();
   private lastLog = Date.now();
+  private lastDrawn = 0;
   private readonly mode: 'bar' | 'lines' | 'none';
+  private readonly everyMs: number;
+  private bytes = 0;
+  private count = 0;
 
   constructor(
     /** Shown on the bar and in each log line, e.g. the model or the repo. */
     private readonly label: string,
     private readonly total: number | undefined,
-    private readonly opts: { mode?: 'bar' | 'lines' | 'none'; log: Logger; doing: string; field: string },
+    private readonly opts: {
+      mode?: 'bar' | 'lines' | 'none';
+      log: Logger;
+      doing: string;
+      field: string;
+      /** What `update`'s count counts (e.g. "records"): shown with its rate, and a last line at `stop`. */
+      counting?: string;
+      everyMs?: number;
+    },
   ) {
     this.mode = opts.mode ?? (process.stderr.isTTY ? 'bar' : 'lines');
+    this.everyMs = opts.everyMs ?? 10_000;
     if (this.mode === 'bar' && process.stderr.isTTY) {
+      const counted = opts.counting ? ` {count} ${opts.counting} {perSecond}/s` : '';
       this.bar = new cliProgress.SingleBar(
-        { format: `${label} [{bar}] {percentage}% {mb}/{totalMb} MB {speed} MB/s ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+        { format: `${label} [{bar}] {percentage}%${counted} {mb}/{totalMb} MB {speed} MB/s ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,
       );
-      this.bar.start(total ?? 0, 0, { mb: '0.0', totalMb: total ? (total / 1e6).toFixed(1) : '?', speed: '0.0' });
+      this.bar.start(total ?? 0, 0, { mb: '0.0', totalMb: total ? (total / 1e6).toFixed(1) : '?', speed: '0.0', count: 0, perSecond: 0 });
     }
   }
 
-  update(bytes: number): void {
-    const secs = Math.max((Date.now() - this.started) / 1000, 1e-3);
+  /** Bytes done so far, and (with `counting`) how many things. */
+  update(bytes: number, count = this.count): void {
+    this.bytes = bytes;
+    this.count = count;
+    const now = Date.now();
     if (this.bar) {
-      this.bar.update(bytes, { mb: (bytes / 1e6).toFixed(1), speed: (bytes / 1e6 / secs).toFixed(1) });
-    } else if (this.mode === 'lines' && Date.now() - this.lastLog >= 10_000) {
-      this.lastLog = Date.now();
-      const rate = bytes / secs;
-      this.opts.log.info(this.opts.doing, {
-        [this.opts.field]: this.label,
-        mb: +(bytes / 1e6).toFixed(1),
-        of_mb: this.total ? +(this.total / 1e6).toFixed(1) : undefined,
-        mb_per_s: +(rate / 1e6).toFixed(2),
-        eta_s: this.total ? Math.round((this.total - bytes) / rate) : undefined,
-      });
+      // Counted work reports every record: the bar is drawn at most ten times a second.
+      if (now - this.lastDrawn >= 100) this.draw(now);
+    } else if (this.mode === 'lines' && now - this.lastLog >= this.everyMs) {
+      this.lastLog = now;
+      this.line(now);
     }
+  }
+
+  /** Add to the bytes and the count done so far. */
+  add(bytes: number, count = 0): void {
+    this.update(this.bytes + bytes, this.count + count);
+  }
+
+  private seconds(now: number): number {
+    return Math.max((now - this.started) / 1000, 1e-3);
+  }
+
+  private draw(now: number): void {
+    this.lastDrawn = now;
+    const secs = this.seconds(now);
+    this.bar!.update(this.bytes, { mb: (this.bytes / 1e6).toFixed(1), speed: (this.bytes / 1e6 / secs).toFixed(1), count: this.count, perSecond: Math.round(this.count / secs) });
+  }
+
+  private line(now: number): void {
+    const secs = this.seconds(now);
+    const rate = this.bytes / secs;
+    const { counting } = this.opts;
+    this.opts.log.info(this.opts.doing, {
+      [this.opts.field]: this.label,
+      ...(counting ? { [counting]: this.count, per_s: Math.round(this.count / secs) } : {}),
+      mb: +(this.bytes / 1e6).toFixed(1),
+      of_mb: this.total ? +(this.total / 1e6).toFixed(1) : undefined,
+      mb_per_s: +(rate / 1e6).toFixed(2),
+      eta_s: this.total && rate > 0 ? Math.max(0, Math.round((this.total - this.bytes) / rate)) : undefined,
+    });
   }
 
   stop(): void {
-    this.bar?.stop();
+    if (this.bar) {
+      this.draw(Date.now());
+      this.bar.stop();
+    }
+    // Counted work ends with its totals and rates, however short it was.
+    else if (this.mode === 'lines' && this.opts.counting) this.line(Date.now());
   }
 }

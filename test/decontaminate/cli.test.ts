@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -89,6 +89,12 @@ describe('cosmo contamination on worker threads', () => {
     const threaded = run(2, '--skip-bad', '--matches', 'hits-2.jsonl');
     expect(threaded.stdout).toBe(single.stdout);
     expect(readFileSync(join(dir, 'hits-2.jsonl'), 'utf8')).toBe(readFileSync(join(dir, 'hits-0.jsonl'), 'utf8'));
+    // Both end their progress with every sample checked and every byte read.
+    const mb = (statSync(join(dir, 'data.jsonl')).size / 1e6).toFixed(1);
+    for (const r of [single, threaded]) {
+      const last = r.stderr.split('\n').filter((l) => l.includes('] progress')).at(-1);
+      expect(last).toMatch(new RegExp(`samples=400 .*mb=${mb}0? of_mb=${mb}0? .*eta_s=0`));
+    }
     // Without --skip-bad, the same error at the same line.
     const error = run(0);
     expect(error.status).toBe(1);
