@@ -90,7 +90,8 @@ export class ByteProgress {
       this.draw(Date.now());
       this.bar.stop();
     }
-    // Counted work ends with its totals and rates, however short it was.
-    else if (this.mode === 'lines' && this.opts.counting) this.line(Date.now());
+    // Counted work ends with its totals and rates, however short it was (a task that failed before
+    // reading anything has nothing to say).
+    else if (this.mode === 'lines' && this.opts.counting && (this.bytes > 0 || this.count > 0)) this.line(Date.now());
   }
 }

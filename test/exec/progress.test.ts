@@ -76,10 +76,16 @@ describe('task input progress', () => {
     expect(megabytes(mine!, 'of_mb')).toBe(mb(sizes[1]!));
   });
 
-  it('shows nothing without a progress mode, or for a stage with a progress of its own', async () => {
+  it('shows nothing without a progress mode, for a stage with a progress of its own, or for a task that read nothing', async () => {
     const { dir } = inputDir(1, 10);
     expect(await run(readingStage(), dir, {})).toEqual([]);
     expect(await run(readingStage(true), dir, { progress: 'lines' })).toEqual([]);
+    const lines: string[] = [];
+    const log = createLogger('test', { level: 'info', write: (l) => lines.push(l) });
+    const empty = join(dir, '..', 'none');
+    const plan: StagePlan = { stage: 'reader', worldSize: 1, inputStage: 'rows', inputDir: empty, outputDir: join(dir, '..', 'out-empty'), workDir: join(dir, '..'), options: { progress: 'lines' }, dirs: {}, concurrent: 1 };
+    await expect(runTask(readingStage(), {}, corpus, plan, 0, log, new AbortController().signal)).rejects.toThrow('run the rows stage first');
+    expect(lines.filter((l) => l.includes('] progress'))).toEqual([]);
   });
 
   it('logs a line each time its interval has passed, with the rate and what is left', () => {
