@@ -67,6 +67,24 @@ describe('SequenceMatcher', () => {
     }
   });
 
+  it('keeps an item its own table from its second match on, and matches alike before and after', () => {
+    const r = rng(13);
+    const vocab = ['the ', 'then ', 'cat ', 'cart ', 'at ', 'a ', 'theta ', 'cattle '];
+    const gen = (n: number) => Array.from({ length: n }, () => vocab[Math.floor(r() * vocab.length)]).join('');
+    const items = Array.from({ length: 20 }, () => prepareB(gen(10 + Math.floor(r() * 40))));
+    const samples = Array.from({ length: 3 }, () => gen(150));
+    const blocks = (a: string, b: (typeof items)[number]) => matchingBlocks(a, b, 5).map((x) => [x.a, x.b, x.size]);
+    const difflibBlocks = (a: string, b: string) => new difflib.SequenceMatcher(null, a, b, false).getMatchingBlocks().slice(0, -1).filter((x) => x[2] > 5);
+    // Each item's first match builds its table in memory the next item's first match reuses.
+    for (const b of items) {
+      expect(blocks(samples[0]!, b)).toEqual(difflibBlocks(samples[0]!, b.text));
+      expect(b.grams).toBeUndefined();
+    }
+    // From the second on, its own table, kept.
+    for (const b of items) for (const a of samples) expect(blocks(a, b)).toEqual(difflibBlocks(a, b.text));
+    expect(items.every((b) => b.grams !== undefined)).toBe(true);
+  });
+
   it('finds the blocks longer than 5 exactly as difflib on long texts with many repeats', () => {
     // The bounded search steps over 6-character substrings; texts from a few words repeat them often.
     const r = rng(11);
