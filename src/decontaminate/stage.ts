@@ -4,7 +4,7 @@ import { defineStage } from '../exec/stage.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { SAMPLE_RECORD } from '../records/check.js';
 import { decontamSchema } from './config.js';
-import { benchmarkPaths, buildDecontaminator, hasBenchmarks, loadConfiguredBenchmarks } from './load.js';
+import { benchmarkPaths, buildDecontaminator, checkBenchmarks, hasBenchmarks } from './load.js';
 import { Tally, type Outcome } from './outcome.js';
 import { autoThreads, checkOnPool, CheckPool } from './check-pool.js';
 import { cacheWritten } from './cache.js';
@@ -31,7 +31,7 @@ export const decontaminateStage = defineStage({
   enabled: (cfg) => cfg.enabled && hasBenchmarks(cfg),
   tasks: (cfg) => cfg.tasks,
   async check(cfg, corpus) {
-    await loadConfiguredBenchmarks(cfg, corpus.resolve);
+    await checkBenchmarks(cfg, corpus.resolve);
   },
   async runTask(cfg, ctx) {
     const dc = await buildDecontaminator(cfg, ctx.corpus.resolve, ctx.log);

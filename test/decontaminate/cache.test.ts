@@ -1,9 +1,9 @@
-import { appendFileSync, mkdtempSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decontamSchema } from '../../src/decontaminate/config.js';
-import { buildDecontaminator as build } from '../../src/decontaminate/load.js';
+import { buildDecontaminator as build, checkBenchmarks } from '../../src/decontaminate/load.js';
 import { cacheWritten } from '../../src/decontaminate/cache.js';
 import type { Logger } from '../../src/util/log.js';
 import { silentLogger } from '../../src/util/log.js';
@@ -71,6 +71,27 @@ describe('decontamination index cache', () => {
     await buildDecontaminator(decontamSchema.parse({ extra: [file], threshold: 0.6 }), undefined, silentLogger);
     await buildDecontaminator(decontamSchema.parse({ extra: [file], threshold: 0.7, cache: false }), undefined, silentLogger);
     expect(readdirSync(join(dir, 'cache', 'decontaminate'))).toHaveLength(3);
+  });
+
+  it('checks the benchmarks before a run by reading them, unless an index of these very files is cached', async () => {
+    const file = join(dir, 'checked.jsonl');
+    writeFileSync(file, JSON.stringify({ text: question(5) }) + '\n');
+    const cfg = decontamSchema.parse({ extra: [file] });
+    const good = readFileSync(file);
+    const then = new Date('2026-01-01T00:00:00Z');
+    const broken = () => {
+      // Same size and time: the cache cannot tell, so only reading the file finds it broken.
+      writeFileSync(file, '{'.repeat(good.length));
+      utimesSync(file, then, then);
+    };
+    broken();
+    await expect(checkBenchmarks(cfg)).rejects.toThrow(`${file}:1`);
+    writeFileSync(file, good);
+    utimesSync(file, then, then);
+    await buildDecontaminator(cfg, undefined, silentLogger);
+    broken();
+    await expect(checkBenchmarks(cfg)).resolves.toBeUndefined();
+    await expect(checkBenchmarks({ ...cfg, cache: false })).rejects.toThrow(`${file}:1`);
   });
 
   it('builds anew over a damaged entry', async () => {
