@@ -37,6 +37,18 @@ function record(matches: Match[], reason?: DecontamRecord['reason']): DecontamRe
   };
 }
 
+/**
+ * Where a sample that is not kept as it is goes, and as what: removed, to the `removed` side with
+ * what matched; cut, to the output with the cut text and what was cut. Its `token_length` (the
+ * model's tokenizer counted it) is scaled by the share of the text kept.
+ */
+export function placed(s: object, text: string, outcome: Exclude<Outcome, { kind: 'kept' }>): { to: 'output' | 'removed'; record: object } {
+  if (outcome.kind === 'removed') return { to: 'removed', record: { ...s, decontam: outcome.decontam } };
+  const { token_length: counted } = s as { token_length?: unknown };
+  const tokens = typeof counted === 'number' ? Math.round((counted * outcome.text.length) / Math.max(1, text.length)) : undefined;
+  return { to: 'output', record: { ...s, text: outcome.text, token_length: tokens, decontam: outcome.decontam } };
+}
+
 /** One sample judged: its outcome, the items behind it, and what the check cost. */
 export interface Judged {
   outcome: Outcome;

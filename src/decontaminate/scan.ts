@@ -1,12 +1,10 @@
 import { statSync } from 'node:fs';
 import { Stats } from '../exec/stats.js';
 import { badLine, readJsonl, type ReadOptions } from '../io/jsonl.js';
-import { byteBatches } from '../io/lines.js';
-import { pipelined } from '../util/pipelined.js';
 import { listShards, readRecords } from '../io/shards.js';
 import { CosmoError, InputError } from '../util/errors.js';
 import type { Decontaminator } from './decontaminator.js';
-import { checkOnPool, CheckPool } from './check-pool.js';
+import { checkOnPool, CheckPool, jsonlOnPool } from './check-pool.js';
 import { Tally, type Outcome } from './outcome.js';
 import { buildReport, type DecontamReport } from './report.js';
 
@@ -62,12 +60,7 @@ export async function scanFiles(paths: readonly string[], dc: Decontaminator, op
           continue;
         }
         // Plain JSONL: the workers decode and parse it too; lines are numbered here, in order.
-        let first = 1;
-        const check = (b: { bytes: Uint8Array }) => {
-          const bytes = b.bytes.byteLength; // read before the transfer detaches it
-          return pool.checkLines(b.bytes, field).then((r) => ({ ...r, bytes }));
-        };
-        await pipelined(byteBatches(file), 4 * pool.threads, signal, check, async (_b, { rows, lines, bytes }) => {
+        await jsonlOnPool([file], pool, signal, (bytes) => pool.checkLines(bytes, field), async (_file, first, { rows }, bytes) => {
           progress.add(bytes);
           for (const row of rows) {
             const line = first + row.index;
@@ -75,7 +68,6 @@ export async function scanFiles(paths: readonly string[], dc: Decontaminator, op
             else if (row.noField) throw noField(file, line);
             else await report({ record: row.record!, file }, tally.count(row.judged!));
           }
-          first += lines;
         });
       }
     } finally {

@@ -5,8 +5,9 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { SAMPLE_RECORD } from '../records/check.js';
 import { decontamSchema } from './config.js';
 import { benchmarkPaths, buildDecontaminator, checkBenchmarks, hasBenchmarks } from './load.js';
-import { Tally, type Outcome } from './outcome.js';
-import { autoThreads, checkOnPool, CheckPool } from './check-pool.js';
+import { placed, Tally, type Outcome } from './outcome.js';
+import { autoThreads, checkOnPool, CheckPool, jsonlOnPool } from './check-pool.js';
+import { badLine } from '../io/jsonl.js';
 import { cacheWritten } from './cache.js';
 import type { Sample } from '../records/types.js';
 import { buildReport, matchesFile, mergeTaskMatches, writeReport, type TaskMatches } from './report.js';
@@ -44,20 +45,34 @@ export const decontaminateStage = defineStage({
       }
     }
     async function write(s: Sample, text: string, outcome: Outcome): Promise<void> {
-      if (outcome.kind === 'kept') await ctx.output.write(s);
-      else if (outcome.kind === 'removed') await removed.write({ ...s, decontam: outcome.decontam });
-      else {
-        // token_length came from the model's tokenizer; scale it by the share of text kept.
-        const tokens = typeof s.token_length === 'number' ? Math.round((s.token_length * outcome.text.length) / Math.max(1, text.length)) : undefined;
-        await ctx.output.write({ ...s, text: outcome.text, token_length: tokens, decontam: outcome.decontam });
-      }
+      if (outcome.kind === 'kept') return ctx.output.write(s);
+      const { to, record } = placed(s, text, outcome);
+      await (to === 'removed' ? removed : ctx.output).write(record);
     }
-    const inputBytes = (ctx.inputFiles() ?? []).reduce((n, f) => n + statSync(f).size, 0);
+    const files = ctx.inputFiles();
+    const inputBytes = (files ?? []).reduce((n, f) => n + statSync(f).size, 0);
     const threads = cfg.threads ?? autoThreads(inputBytes, ctx.concurrent);
     if (threads > 0) {
       const pool = new CheckPool(dc, threads);
+      const bad = { skipBad: ctx.options.skipBad, onBad: () => ctx.stats.inc('bad_lines') };
       try {
-        await checkOnPool(samples(), pool, ctx.signal, ({ s, text }, judged) => write(s, text, tally.count(judged)));
+        // Plain JSONL shards go to the workers as bytes and come back as the lines to write; other
+        // formats are read here and their texts sent over.
+        if (files)
+          await jsonlOnPool(files, pool, ctx.signal, (bytes) => pool.placeLines(bytes), async (file, first, { rows, placed: lines }, bytes) => {
+            let checked = 0;
+            for (const row of rows) {
+              if (row.bad) badLine(file, first + row.index, row.bad, bad);
+              else {
+                tally.count(row.judged!);
+                checked++;
+              }
+            }
+            await ctx.output.writeBytes(lines.output, lines.outputCount);
+            await removed.writeBytes(lines.removed, lines.removedCount);
+            ctx.progress.add(bytes, checked);
+          });
+        else await checkOnPool(samples(), pool, ctx.signal, ({ s, text }, judged) => write(s, text, tally.count(judged)));
       } finally {
         await pool.close();
       }

@@ -141,6 +141,33 @@ describe.skipIf(!hasSharedData)('decontaminate stage', () => {
     expect(await files(2)).toEqual(single);
   });
 
+  it('names the same bad input line on worker threads as on this one, or skips and counts it alike', async () => {
+    const r = rng(17);
+    const lines = [
+      JSON.stringify({ id: 'a', text: prose(r) }),
+      JSON.stringify({ id: 'b', text: `${prose(r)}\n\n${arc[120]!.text}` }),
+      JSON.stringify({ id: 3, text: prose(r) }),
+      '{"id": "d", "text": ',
+      JSON.stringify({ id: 'e', text: prose(r) }),
+    ];
+    const attempt = async (threads: number, skipBad: boolean) => {
+      const cfg = corpus(`bad-input-${threads}-${skipBad}`, { threads });
+      const inputDir = planStages(cfg).find((s) => s.def.name === 'decontaminate')!.plan.inputDir!;
+      mkdirSync(inputDir, { recursive: true });
+      writeFileSync(join(inputDir, '0.jsonl'), lines.join('\n') + '\n');
+      const file = join(inputDir, '0.jsonl');
+      const [result] = await runPipeline(cfg, { only: ['decontaminate'], log: silentLogger, skipBad });
+      return { file, kept: readFileSync(out(cfg, '0.jsonl'), 'utf8'), removed: readFileSync(out(cfg, 'removed', '0.jsonl'), 'utf8'), counters: result!.stats.counters };
+    };
+    for (const threads of [0, 2]) {
+      const failed = attempt(threads, false);
+      await expect(failed).rejects.toThrow(/0\.jsonl:3: not a sample record: field "id" should be a string, got number; pass --skip-bad/);
+    }
+    const [single, threaded] = [await attempt(0, true), await attempt(2, true)];
+    expect(single.counters).toMatchObject({ checked: 3, removed: 1, bad_lines: 2 });
+    expect({ ...threaded, file: '' }).toEqual({ ...single, file: '' });
+  });
+
   it('is left out of the pipeline when no benchmarks are configured', () => {
     const cfg = parseConfig({ seeds: [{ kind: 'web', path: 'x.jsonl' }] }, { file: join(dir, 'c.yaml'), baseDir: dir });
     expect(planStages(cfg).map((s) => s.def.name)).not.toContain('decontaminate');
