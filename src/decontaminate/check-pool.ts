@@ -1,9 +1,9 @@
+import { byteBatches } from '../io/lines.js';
+import { pipelined } from '../util/pipelined.js';
 import { defaultThreads, siblingModule } from '../util/runtime.js';
 import { WorkerPool } from '../util/worker-pool.js';
 import type { Decontaminator } from './decontaminator.js';
 import type { Judged } from './outcome.js';
-import { pipelined } from '../util/pipelined.js';
-import { byteBatches } from '../io/lines.js';
 
 /**
  * Sample checks on worker threads. Each worker holds the benchmark items and reads the n-gram
