@@ -7,9 +7,9 @@ import type { Judged } from './outcome.js';
 
 /**
  * Sample checks on worker threads. Each worker holds the benchmark items and reads the n-gram
- * index from shared memory (built once, here); batches of texts go to the workers in turn and
- * their judgements come back, to be counted in input order on this thread, so the result is
- * exactly the single-thread one.
+ * index from shared memory (built once, here); batches of texts, or of whole JSONL lines, go to the
+ * workers in turn and their judgements (and for the stage, the lines to write) come back, to be
+ * counted and written in input order on this thread, so the result is exactly the single-thread one.
  */
 
 /**
