@@ -86,7 +86,7 @@ export async function hashJsonl(files: string[], pool: SignaturePool, builder: S
       line += r.lines ?? 0;
       doc += ids.length;
       bytesRead += length;
-      ctx.progress.add(length, ids.length); // the pass that reads and hashes: the second only splits
+      ctx.progress.add(length, ids.length);
       if (!expected && doc > 0) {
         expected = true;
         builder.out.expect(doc, bytesRead, totalBytes);
@@ -116,6 +116,7 @@ export async function splitJsonl(
   const files = [...new Set(batches.map((b) => b.file))];
   const added = (ctx.inputFiles() ?? []).filter((f) => !files.includes(f) && statSync(f).size > 0);
   if (added.length) throw changed(`${added.join(', ')} appeared`);
+  ctx.progress.more(batches.reduce((n, b) => n + b.length, 0)); // this pass reads them again
   const lengths = new Map<string, number>(files.map((f) => [f, 0]));
   for (const b of batches) lengths.set(b.file, b.start + b.length);
   for (const [file, length] of lengths) {
@@ -177,6 +178,7 @@ export async function splitJsonl(
       }
       await out.removed.writeBytes(r.removed, r.removedCount);
       await out.kept.writeBytes(r.kept, r.keptCount);
+      ctx.progress.add(b.length);
       const { exact, near } = kinds(b);
       // Counters as the single-thread loop leaves them: one that never counted is absent, not 0.
       for (const [name, n] of [['bad_lines', b.bad.length], ['removed.exact', exact], ['removed.near', near], ['kept', r.keptCount]] as const)

@@ -55,8 +55,12 @@ export interface TaskContext<In = unknown> extends StageContext {
    * else undefined. A stage that reads them itself reports what it read to `progress`.
    */
   inputFiles(): string[] | undefined;
-  /** How far the task has read its input, for the progress shown: `input()` reports by itself. */
-  readonly progress: { add(bytes: number, records?: number): void };
+  /**
+   * How far the task has read its input, for the progress shown: `input()` reports by itself (a
+   * second call, a second pass, adds its bytes to the total and counts no records again). `more`:
+   * a stage about to read its shards again itself.
+   */
+  readonly progress: { add(bytes: number, records?: number): void; more(bytes: number): void };
   /** The input stage's folder, to name in messages (reading goes through `input()`). */
   readonly inputDir: string | undefined;
   /** The kept output `<rank>.jsonl`, committed by the runner when the task succeeds. */

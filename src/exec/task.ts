@@ -84,10 +84,15 @@ function ownedJsonlShards(inputDir: string | undefined, rank: number, worldSize:
 function inputProgress(def: AnyStage, plan: StagePlan, rank: number, log: Logger): ByteProgress | undefined {
   const mode = plan.options.progress ?? 'none';
   if (!def.input || def.input.ownProgress || !plan.inputDir || mode === 'none') return undefined;
-  const files = def.input.whole ? listShards(plan.inputDir) : taskShards(plan.inputDir, rank, plan.worldSize).files;
-  const total = files.reduce((n, f) => n + statSync(f).size, 0);
   const label = plan.worldSize > 1 ? `${plan.stage} ${rank}` : plan.stage;
-  return new ByteProgress(label, total, { mode, log, doing: 'progress', field: 'task', counting: 'records' });
+  return new ByteProgress(label, inputBytes(def, plan, rank), { mode, log, doing: 'progress', field: 'task', counting: 'records' });
+}
+
+/** The bytes of the shards task `rank` reads. */
+function inputBytes(def: AnyStage, plan: StagePlan, rank: number): number {
+  if (!plan.inputDir) return 0;
+  const files = def.input?.whole ? listShards(plan.inputDir) : taskShards(plan.inputDir, rank, plan.worldSize).files;
+  return files.reduce((n, f) => n + statSync(f).size, 0);
 }
 
 /**
@@ -120,14 +125,18 @@ export async function runTask(
     const base = stageContext(plan, corpus, stats, plan.worldSize > 1 ? log.child(`${rank}`) : log, signal);
     const shown = inputProgress(def, plan, rank, base.log);
     progress = shown; // stopped however the task ends
-    const reported: TaskContext['progress'] = shown ?? { add() {} };
+    const reported: TaskContext['progress'] = shown ?? { add() {}, more() {} };
+    let passes = 0;
     const ctx: TaskContext<unknown> = {
       ...base,
       rank,
       concurrent: plan.concurrent,
       input: () => {
         const records = readInput(def, plan, rank, stats, reported);
-        return shown ? counted(records, shown) : records;
+        if (!shown) return records;
+        if (passes++ === 0) return counted(records, shown);
+        shown.more(inputBytes(def, plan, rank)); // dedup reads its input twice, generate too
+        return records;
       },
       progress: reported,
       inputFiles: () => (def.input?.whole ? undefined : ownedJsonlShards(plan.inputDir, rank, plan.worldSize)),

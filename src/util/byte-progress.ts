@@ -19,7 +19,7 @@ export class ByteProgress {
   constructor(
     /** Shown on the bar and in each log line, e.g. the model or the repo. */
     private readonly label: string,
-    private readonly total: number | undefined,
+    private total: number | undefined,
     private readonly opts: {
       mode?: 'bar' | 'lines' | 'none';
       log: Logger;
@@ -54,6 +54,12 @@ export class ByteProgress {
       this.lastLog = now;
       this.line(now);
     }
+  }
+
+  /** There are `bytes` more to do than the total said (a second pass over the same files). */
+  more(bytes: number): void {
+    this.total = (this.total ?? 0) + bytes;
+    this.bar?.setTotal(this.total);
   }
 
   /** Add to the bytes and the count done so far. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import type { CorpusConfig } from '../../src/pipeline/corpus.js';
 import { collect, listShards, readAll, writeShard } from '../../src/io/shards.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import { stableId } from '../../src/records/id.js';
-import { silentLogger } from '../../src/util/log.js';
+import { createLogger, silentLogger } from '../../src/util/log.js';
 import { MinHasher, estimatedJaccard } from '../../src/dedup/minhash.js';
 import type { RemovedSample } from '../../src/dedup/stage.js';
 import { DEDUP_STAGES } from '../../src/dedup/stage.js';
@@ -270,6 +270,21 @@ describe('dedup steps', () => {
       for (const f of failed) expect(kept.has(f.id)).toBe(true);
       expect(kept.has(stableId('dots'))).toBe(true);
       expect(res.removed.map((r) => r.id)).not.toContain(failed[0]!.id);
+    }
+  });
+
+  it('shows its progress over both of its passes, on worker threads or not', async () => {
+    for (const threads of [0, 2]) {
+      const dir = mkdtempSync(join(tmpdir(), 'cosmo-dedup-'));
+      const many = Array.from({ length: 10 }, (_, k) => docs.map((d) => ({ id: `${d.id}-${k}`, text: `${k} ${d.text}` }))).flat();
+      await writeShard(join(dir, 'filter', '0.jsonl'), many);
+      const lines: string[] = [];
+      const log = createLogger('test', { level: 'info', write: (l) => lines.push(l) });
+      await runPipeline(config(dir, { threads }), { only: DEDUP_STEPS, log, progress: 'lines' });
+      const last = lines.filter((l) => l.includes('[test/dedup] progress')).at(-1)!;
+      // Its records once, and the shard's bytes twice: the signatures, then the split.
+      const mb = ((2 * statSync(join(dir, 'filter', '0.jsonl')).size) / 1e6).toFixed(1);
+      expect(last).toMatch(new RegExp(`records=${many.length} .*mb=${mb}0? of_mb=${mb}0? `));
     }
   });
 

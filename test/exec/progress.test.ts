@@ -23,8 +23,8 @@ function inputDir(shards: number, perShard: number): { dir: string; sizes: numbe
   return { dir, sizes };
 }
 
-/** A stage that reads every record of its input and keeps it. */
-function readingStage(ownProgress = false): AnyStage {
+/** A stage that reads every record of its input (`passes` times) and keeps it. */
+function readingStage(ownProgress = false, passes = 1): AnyStage {
   return defineStage({
     name: 'reader',
     key: 'reader',
@@ -35,6 +35,7 @@ function readingStage(ownProgress = false): AnyStage {
     enabled: () => true,
     tasks: () => 1,
     async runTask(_cfg, ctx) {
+      for (let pass = 1; pass < passes; pass++) for await (const _r of ctx.input());
       for await (const r of ctx.input()) await ctx.output.write(r);
     },
   }) as AnyStage;
@@ -74,6 +75,14 @@ describe('task input progress', () => {
     expect(field(mine!, 'task')).toBe('reader 1');
     expect(field(mine!, 'records')).toBe('400');
     expect(megabytes(mine!, 'of_mb')).toBe(mb(sizes[1]!));
+  });
+
+  it('counts a second pass over the input in bytes, not in records again', async () => {
+    const { dir, sizes } = inputDir(2, 3000);
+    const [last] = (await run(readingStage(false, 2), dir, { progress: 'lines' })).reverse();
+    expect(field(last!, 'records')).toBe('6000');
+    expect(megabytes(last!, 'mb')).toBe(mb(2 * (sizes[0]! + sizes[1]!)));
+    expect(megabytes(last!, 'of_mb')).toBe(mb(2 * (sizes[0]! + sizes[1]!)));
   });
 
   it('shows nothing without a progress mode, for a stage with a progress of its own, or for a task that read nothing', async () => {
