@@ -8,8 +8,9 @@ import type { Logger } from './log.js';
  */
 export class ByteProgress {
   private bar: cliProgress.SingleBar | undefined;
-  private readonly started = Date.now();
-  private lastLog = Date.now();
+  /** The first update: what comes before it (an index read, a connection made) is not this work's rate, and no bar stands through it. */
+  private started = 0;
+  private lastLog = 0;
   private lastDrawn = 0;
   private readonly mode: 'bar' | 'lines' | 'none';
   private readonly everyMs: number;
@@ -32,14 +33,6 @@ export class ByteProgress {
   ) {
     this.mode = opts.mode ?? (process.stderr.isTTY ? 'bar' : 'lines');
     this.everyMs = opts.everyMs ?? 10_000;
-    if (this.mode === 'bar' && process.stderr.isTTY) {
-      const counted = opts.counting ? ` {count} ${opts.counting} {perSecond}/s` : '';
-      this.bar = new cliProgress.SingleBar(
-        { format: `${label} [{bar}] {percentage}%${counted} {mb}/{totalMb} MB {speed} MB/s ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      );
-      this.bar.start(total ?? 0, 0, { mb: '0.0', totalMb: total ? (total / 1e6).toFixed(1) : '?', speed: '0.0', count: 0, perSecond: 0 });
-    }
   }
 
   /** Bytes done so far, and (with `counting`) how many things. */
@@ -47,7 +40,8 @@ export class ByteProgress {
     this.bytes = bytes;
     this.count = count;
     const now = Date.now();
-    if (this.bar) {
+    if (!this.started) this.started = this.lastLog = now;
+    if (this.mode === 'bar' && process.stderr.isTTY) {
       // Counted work reports every record: the bar is drawn at most ten times a second.
       if (now - this.lastDrawn >= 100) this.draw(now);
     } else if (this.mode === 'lines' && now - this.lastLog >= this.everyMs) {
@@ -68,13 +62,26 @@ export class ByteProgress {
   }
 
   private seconds(now: number): number {
-    return Math.max((now - this.started) / 1000, 1e-3);
+    return Math.max((now - (this.started || now)) / 1000, 1e-3);
   }
 
   private draw(now: number): void {
     this.lastDrawn = now;
     const secs = this.seconds(now);
-    this.bar!.update(this.bytes, { mb: (this.bytes / 1e6).toFixed(1), speed: (this.bytes / 1e6 / secs).toFixed(1), count: this.count, perSecond: Math.round(this.count / secs) });
+    const payload = {
+      mb: (this.bytes / 1e6).toFixed(1),
+      totalMb: this.total ? (this.total / 1e6).toFixed(1) : '?',
+      speed: (this.bytes / 1e6 / secs).toFixed(1),
+      count: this.count,
+      perSecond: Math.round(this.count / secs),
+    };
+    if (this.bar) return this.bar.update(this.bytes, payload);
+    const counted = this.opts.counting ? ` {count} ${this.opts.counting} {perSecond}/s` : '';
+    this.bar = new cliProgress.SingleBar(
+      { format: `${this.label} [{bar}] {percentage}%${counted} {mb}/{totalMb} MB {speed} MB/s ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    this.bar.start(this.total ?? 0, this.bytes, payload);
   }
 
   private line(now: number): void {
