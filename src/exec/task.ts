@@ -135,7 +135,7 @@ export async function runTask(
         const records = readInput(def, plan, rank, stats, reported);
         if (!shown) return records;
         if (passes++ === 0) return counted(records, shown);
-        shown.more(inputBytes(def, plan, rank)); // dedup reads its input twice, generate too
+        shown.more(inputBytes(def, plan, rank)); // a second pass (dedup reads its input twice)
         return records;
       },
       progress: reported,
