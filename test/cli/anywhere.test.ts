@@ -3,7 +3,7 @@
  * TypeScript source through tsx in a checkout, the compiled dist/ when installed), whatever the
  * current folder.
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,20 +47,27 @@ describe('cosmo from a folder outside the checkout', () => {
   it('runs a two-worker pipeline from the packed package (npm pack, npm install)', async () => {
     // Pack a fresh build of this checkout (never a stale dist/), then install it as a user would.
     const pkg = mkdtempSync(join(tmpdir(), 'cosmo-pkg-'));
-    for (const f of ['package.json', 'bin', 'templates', 'examples', 'README.md']) cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
-    const tsc = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')]).done;
-    expect(tsc.code, tsc.stdout + tsc.stderr).toBe(0);
-    const packed = await run('npm', ['pack', '--silent'], { cwd: pkg }).done;
-    expect(packed.code, packed.stderr).toBe(0);
     const app = mkdtempSync(join(tmpdir(), 'cosmo-app-'));
-    writeFileSync(join(app, 'package.json'), '{"name": "app", "private": true}\n');
-    const install = await run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', join(pkg, packed.stdout.trim())], { cwd: app }).done;
-    expect(install.code, install.stderr).toBe(0);
+    try {
+      for (const f of ['package.json', 'bin', 'templates', 'examples', 'README.md']) cpSync(join(ROOT, f), join(pkg, f), { recursive: true });
+      const tsc = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')]).done;
+      expect(tsc.code, tsc.stdout + tsc.stderr).toBe(0);
+      const packed = await run('npm', ['pack', '--silent'], { cwd: pkg }).done;
+      expect(packed.code, packed.stderr).toBe(0);
+      writeFileSync(join(app, 'package.json'), '{"name": "app", "private": true}\n');
+      const install = await run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', join(pkg, packed.stdout.trim())], { cwd: app }).done;
+      expect(install.code, install.stderr).toBe(0);
 
-    const dir = corpusOutside();
-    mkdirSync(dir, { recursive: true });
-    const r = await run(join(app, 'node_modules/.bin/cosmo'), ['prompts', 'corpus.yaml'], { cwd: dir }).done;
-    expect(r.code, r.stderr).toBe(0);
-    await expectBuilt(dir, r.stderr);
+      const dir = corpusOutside();
+      mkdirSync(dir, { recursive: true });
+      const r = await run(join(app, 'node_modules/.bin/cosmo'), ['prompts', 'corpus.yaml'], { cwd: dir }).done;
+      expect(r.code, r.stderr).toBe(0);
+      await expectBuilt(dir, r.stderr);
+    } finally {
+      // The installed package is ~1.2 GB with its dependencies: left in the temp folder by every run
+      // of the suite, it filled a developer's disk.
+      rmSync(app, { recursive: true, force: true });
+      rmSync(pkg, { recursive: true, force: true });
+    }
   }, 300_000);
 });
