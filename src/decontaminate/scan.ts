@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { Stats } from '../exec/stats.js';
 import { badLine, readJsonl, type ReadOptions } from '../io/jsonl.js';
 import { listShards, readRecords } from '../io/shards.js';
+import { NO_PROGRESS, type ProgressSink } from '../util/byte-progress.js';
 import { CosmoError, InputError } from '../util/errors.js';
 import type { Decontaminator } from './decontaminator.js';
 import { checkOnPool, CheckPool, jsonlOnPool } from './check-pool.js';
@@ -15,7 +16,7 @@ export interface ScanOptions {
   /** Check on these worker threads (0 or absent: on this thread). */
   threads?: number;
   /** Hears of the bytes read and the samples checked, for progress. */
-  progress?: { add(bytes: number, samples?: number): void };
+  progress?: ProgressSink;
   /** Called for every sample that is removed or cut. */
   onContaminated?: (record: Record<string, unknown>, outcome: Exclude<Outcome, { kind: 'kept' }>, file: string) => void | Promise<void>;
 }
@@ -34,7 +35,7 @@ export async function scanFiles(paths: readonly string[], dc: Decontaminator, op
   const stats = new Stats();
   const tally = new Tally(dc, stats);
   const { field } = opts;
-  const progress = opts.progress ?? { add() {} };
+  const progress = opts.progress ?? NO_PROGRESS;
   const noField = (file: string, line: number | undefined) => new InputError(file, line, `no string field "${field}" (choose another with --field)`);
   async function* records(of: string[]): AsyncGenerator<{ record: Record<string, unknown>; text: string; file: string }> {
     for (const file of of) {

@@ -2,6 +2,7 @@ import type { ZodType } from 'zod';
 import type { JsonlWriter } from '../io/jsonl-writer.js';
 import type { RecordSpec } from '../records/check.js';
 import type { Sample } from '../records/types.js';
+import type { ProgressSink } from '../util/byte-progress.js';
 import { CosmoError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Stats, StatsJson } from './stats.js';
@@ -60,7 +61,7 @@ export interface TaskContext<In = unknown> extends StageContext {
    * second call, a second pass, adds its bytes to the total and counts no records again). `more`:
    * a stage about to read its shards again itself.
    */
-  readonly progress: { add(bytes: number, records?: number): void; more(bytes: number): void };
+  readonly progress: ProgressSink;
   /** The input stage's folder, to name in messages (reading goes through `input()`). */
   readonly inputDir: string | undefined;
   /** The kept output `<rank>.jsonl`, committed by the runner when the task succeeds. */

@@ -4,7 +4,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { fileIdentity } from '../io/identity.js';
 import { JsonlWriter } from '../io/jsonl-writer.js';
 import { listShards, readAll, readTaskInput, taskShards } from '../io/shards.js';
-import { ByteProgress } from '../util/byte-progress.js';
+import { ByteProgress, NO_PROGRESS, type ProgressSink } from '../util/byte-progress.js';
 import { CosmoError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { acquireTaskLock } from './lock.js';
@@ -125,7 +125,7 @@ export async function runTask(
     const base = stageContext(plan, corpus, stats, plan.worldSize > 1 ? log.child(`${rank}`) : log, signal);
     const shown = inputProgress(def, plan, rank, base.log);
     progress = shown; // stopped however the task ends
-    const reported: TaskContext['progress'] = shown ?? { add() {}, more() {} };
+    const reported = shown ?? NO_PROGRESS;
     let passes = 0;
     const ctx: TaskContext<unknown> = {
       ...base,
@@ -174,7 +174,7 @@ export async function runTask(
 }
 
 /** The records of `input`, each counted as read. */
-async function* counted<T>(input: AsyncIterable<T>, progress: TaskContext['progress']): AsyncGenerator<T> {
+async function* counted<T>(input: AsyncIterable<T>, progress: ProgressSink): AsyncGenerator<T> {
   for await (const record of input) {
     progress.add(0, 1);
     yield record;
@@ -182,7 +182,7 @@ async function* counted<T>(input: AsyncIterable<T>, progress: TaskContext['progr
 }
 
 /** The task's records from the input stage's folder, each checked against the stage's record spec. */
-function readInput(def: AnyStage, plan: StagePlan, rank: number, stats: Stats, progress: TaskContext['progress']): AsyncIterable<unknown> {
+function readInput(def: AnyStage, plan: StagePlan, rank: number, stats: Stats, progress: ProgressSink): AsyncIterable<unknown> {
   const spec = def.input?.records;
   if (!spec) throw new CosmoError(`${plan.stage}: reads records without declaring an input`);
   const dir = plan.inputDir;

@@ -1,12 +1,21 @@
 import cliProgress from 'cli-progress';
 import type { Logger } from './log.js';
 
+/** What work reports its progress to: bytes done (and things counted), and more bytes to do than first said. */
+export interface ProgressSink {
+  add(bytes: number, count?: number): void;
+  more(bytes: number): void;
+}
+
+/** For work that shows no progress. */
+export const NO_PROGRESS: ProgressSink = { add() {}, more() {} };
+
 /**
  * Progress of long work measured in bytes (a model download, a Hub upload, a task reading its
  * input shards), and optionally in things counted beside them (records): a cli-progress bar (MB,
  * MB/s, ETA) on a TTY, a log line every `everyMs` (10 s) otherwise, or nothing.
  */
-export class ByteProgress {
+export class ByteProgress implements ProgressSink {
   private bar: cliProgress.SingleBar | undefined;
   /** The first update: what comes before it (an index read, a connection made) is not this work's rate, and no bar stands through it. */
   private started = 0;
