@@ -138,7 +138,10 @@ export class LocalExecutor implements Executor {
         done({ rank, error: sig ? `killed by ${sig}` : last || `exit code ${code}`, log: logFile });
       };
       worker.child.on('close', onClose);
-      worker.child.send({ plan: { ...plan, options: { ...plan.options, progress: 'lines' } }, rank } satisfies WorkerTask);
+      // A worker's stderr is a pipe (its lines go to the task's log and to ours): lines, not a bar,
+      // and nothing where the run shows no progress (a library caller's default).
+      const progress = plan.options.progress === 'bar' ? 'lines' : plan.options.progress;
+      worker.child.send({ plan: { ...plan, options: { ...plan.options, progress } }, rank } satisfies WorkerTask);
     });
   }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StageJob, TaskFailure } from '../../src/exec/executor.js';
 import { LocalExecutor } from '../../src/exec/local.js';
+import type { RunOptions } from '../../src/exec/stage.js';
 import type { StagePlan } from '../../src/exec/task.js';
 import { silentLogger } from '../../src/util/log.js';
 
@@ -15,7 +16,7 @@ import { silentLogger } from '../../src/util/log.js';
 const FAKE_WORKER = `
 const { RESULT_MARK } = await import(process.env.LOCAL_MODULE);
 process.on('message', ({ plan, rank }) => {
-  process.stderr.write('task ' + plan.stage + '/' + rank + ' in pid ' + process.pid + '\\n');
+  process.stderr.write('task ' + plan.stage + '/' + rank + ' in pid ' + process.pid + ' (progress ' + (plan.options.progress ?? 'none') + ')\\n');
   setTimeout(() => {
     if (plan.stage === 'crash') process.exit(3);
     const result = plan.stage === 'fail' ? { ok: false, error: 'rank ' + rank + ' broke' } : { ok: true };
@@ -31,8 +32,8 @@ function setup() {
   process.env.LOCAL_MODULE = new URL('../../src/exec/local.ts', import.meta.url).href;
   const executor = new LocalExecutor(2, { workerCommand: [process.execPath, '--import', 'tsx', script], runName: 'test', secretEnv: [] });
   /** A stage of `tasks` tasks; the ones this process takes are slow, so the worker gets some of each stage. */
-  const job = (stage: string, tasks: number): StageJob => {
-    const plan: StagePlan = { stage, worldSize: tasks, outputDir: join(dir, stage), workDir: dir, options: {}, dirs: {}, concurrent: 2 };
+  const job = (stage: string, tasks: number, options: RunOptions = {}): StageJob => {
+    const plan: StagePlan = { stage, worldSize: tasks, outputDir: join(dir, stage), workDir: dir, options, dirs: {}, concurrent: 2 };
     return { plan, run: () => new Promise((r) => setTimeout(r, 1500)) };
   };
   const logOf = (stage: string, rank: number) => {
@@ -53,8 +54,8 @@ describe('local executor workers', () => {
       const logs = [0, 1, 2].map((rank) => logOf(stage, rank)).filter((l) => l !== undefined);
       expect(logs.length).toBeGreaterThan(0); // the worker took some of this stage's tasks
       for (const log of logs) {
-        const [, task, pid] = /^task (\S+) in pid (\d+)\n/.exec(log)!;
-        expect(log).toBe(`task ${task} in pid ${pid}\nlast line of ${task}\n`); // its own lines, all of them, and no result line
+        const [, task, pid] = /^task (\S+) in pid (\d+) /.exec(log)!;
+        expect(log).toBe(`task ${task} in pid ${pid} (progress none)\nlast line of ${task}\n`); // its own lines, all of them, and no result line
         pids.add(pid!);
       }
     }
@@ -70,9 +71,18 @@ describe('local executor workers', () => {
     const inWorker = (stage: string) => [0, 1].find((rank) => logOf(stage, rank) !== undefined)!;
     const pid = (stage: string) => /pid (\d+)/.exec(logOf(stage, inWorker(stage))!)![1];
     expect(failures.fail).toEqual([{ rank: inWorker('fail'), error: `rank ${inWorker('fail')} broke`, log: expect.stringContaining('.log') }]);
-    expect(failures.crash).toEqual([{ rank: inWorker('crash'), error: `task crash/${inWorker('crash')} in pid ${pid('crash')}`, log: expect.stringContaining('.log') }]);
+    expect(failures.crash).toEqual([{ rank: inWorker('crash'), error: `task crash/${inWorker('crash')} in pid ${pid('crash')} (progress none)`, log: expect.stringContaining('.log') }]);
     expect(failures.after).toEqual([]);
     expect(pid('crash')).toBe(pid('fail')); // kept after a failed task
     expect(pid('after')).not.toBe(pid('crash')); // a new one after the crash
+  }, 20_000);
+
+  it("shows a task's progress in lines where the run shows it at all (a worker's stderr is no terminal)", async () => {
+    const { executor, job, logOf } = setup();
+    const modes: (RunOptions['progress'] | undefined)[] = ['bar', 'lines', 'none', undefined];
+    const jobs = modes.map((progress, i) => job(`mode${i}`, 2, progress ? { progress } : {}));
+    await executor.run(jobs, { log: silentLogger, signal: new AbortController().signal, onStageDone: async () => {} });
+    const seen = modes.map((_, i) => /\(progress (\w+)\)/.exec([0, 1].map((rank) => logOf(`mode${i}`, rank)).find((l) => l !== undefined)!)![1]);
+    expect(seen).toEqual(['lines', 'lines', 'none', 'none']);
   }, 20_000);
 });
