@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../util/errors.js';
+import { writeLine } from '../util/status-line.js';
 import type { Executor, ExecutorOptions, ExecutorRun, StageJob, TaskFailure } from './executor.js';
 import { pendingRanks, type StagePlan } from './task.js';
 
@@ -166,7 +167,7 @@ export class LocalExecutor implements Executor {
         }
         w.log?.write(line + '\n');
         w.tail = (w.tail + line + '\n').slice(-2000);
-        process.stderr.write(line + '\n');
+        writeLine(line);
       }
     });
     // A failed spawn or send is said in the task's error; 'close' follows and ends the task.

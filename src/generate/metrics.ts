@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import type { EngineMetrics, EnginePool } from '../engines/pool.js';
 import { formatUsd } from '../engines/prices.js';
 import type { Logger } from '../util/log.js';
+import { holdStatusLine } from '../util/status-line.js';
 
 export interface TimelinePoint {
   t_s: number;
@@ -237,9 +238,11 @@ export function startProgress(
         hideCursor: true,
         stream,
         fps: 5,
+        forceRedraw: true,
       },
       cliProgress.Presets.shades_classic,
     );
+    const releaseLine = stream === process.stderr ? holdStatusLine() : () => {};
     const payload = () => {
       const r = t.rates();
       const p = status();
@@ -257,6 +260,7 @@ export function startProgress(
         clearInterval(timer);
         bar.update(t.done, payload());
         bar.stop();
+        releaseLine();
       },
     };
   }

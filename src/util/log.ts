@@ -1,4 +1,5 @@
 import { redact } from './redact.js';
+import { writeLine } from './status-line.js';
 
 /** A small structured logger: one line per event on stderr, `key=value` fields, levels filtered by COSMO_LOG. */
 
@@ -25,7 +26,7 @@ export function createLogger(
 ): Logger {
   const level = opts.level ?? ((process.env.COSMO_LOG as Level | undefined) ?? 'info');
   const min = ORDER[level] ?? ORDER.info;
-  const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const write = opts.write ?? writeLine;
   const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
     const time = new Date().toISOString().slice(11, 19);
