@@ -1,8 +1,7 @@
-import cliProgress from 'cli-progress';
 import type { EngineMetrics, EnginePool } from '../engines/pool.js';
 import { formatUsd } from '../engines/prices.js';
 import type { Logger } from '../util/log.js';
-import { holdStatusLine } from '../util/status-line.js';
+import { statusBar } from '../util/status-line.js';
 
 export interface TimelinePoint {
   t_s: number;
@@ -232,17 +231,12 @@ export function startProgress(
   stream: NodeJS.WritableStream = process.stderr,
 ): { stop(): void } {
   if (mode === 'bar') {
-    const bar = new cliProgress.SingleBar(
-      {
-        format: 'generate |{bar}| {value}/{total} | {rps} req/s | {tps} tok/s | {errors} errors, {failed} failed{throttled}{cost} | ETA {remaining}',
-        hideCursor: true,
-        stream,
-        fps: 5,
-        forceRedraw: true,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    const releaseLine = stream === process.stderr ? holdStatusLine() : () => {};
+    const bar = statusBar({
+      format: 'generate |{bar}| {value}/{total} | {rps} req/s | {tps} tok/s | {errors} errors, {failed} failed{throttled}{cost} | ETA {remaining}',
+      hideCursor: true,
+      stream,
+      fps: 5,
+    });
     const payload = () => {
       const r = t.rates();
       const p = status();
@@ -260,7 +254,6 @@ export function startProgress(
         clearInterval(timer);
         bar.update(t.done, payload());
         bar.stop();
-        releaseLine();
       },
     };
   }

@@ -1,6 +1,6 @@
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import type { Logger } from './log.js';
-import { holdStatusLine } from './status-line.js';
+import { statusBar } from './status-line.js';
 
 /** What work reports its progress to: bytes done (and things counted), and more bytes to do than first said. */
 export interface ProgressSink {
@@ -18,7 +18,6 @@ export const NO_PROGRESS: ProgressSink = { add() {}, more() {} };
  */
 export class ByteProgress implements ProgressSink {
   private bar: cliProgress.SingleBar | undefined;
-  private releaseLine = () => {};
   /** The first update: what comes before it (an index read, a connection made) is not this work's rate, and no bar stands through it. */
   private started = 0;
   private lastLog = 0;
@@ -88,11 +87,7 @@ export class ByteProgress implements ProgressSink {
     };
     if (this.bar) return this.bar.update(this.bytes, payload);
     const counted = this.opts.counting ? ` {count} ${this.opts.counting} {perSecond}/s` : '';
-    this.bar = new cliProgress.SingleBar(
-      { format: `${this.label} [{bar}] {percentage}%${counted} {mb}/{totalMb} MB {speed} MB/s ETA {eta_formatted}`, stream: process.stderr, hideCursor: true, forceRedraw: true },
-      cliProgress.Presets.shades_classic,
-    );
-    this.releaseLine = holdStatusLine();
+    this.bar = statusBar({ format: `${this.label} [{bar}] {percentage}%${counted} {mb}/{totalMb} MB {speed} MB/s ETA {eta_formatted}`, stream: process.stderr, hideCursor: true });
     this.bar.start(this.total ?? 0, this.bytes, payload);
   }
 
@@ -114,7 +109,6 @@ export class ByteProgress implements ProgressSink {
     if (this.bar) {
       this.draw(Date.now());
       this.bar.stop();
-      this.releaseLine();
     }
     // Counted work ends with its totals and rates, however short it was (a task that failed before
     // reading anything has nothing to say).
